@@ -1,0 +1,72 @@
+"""The service's settings: one object read from the environment and an optional `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; each field is an environment variable of the same name."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    database_url: str = Field(
+        default="sqlite:///./var/recommender.db",
+        description="SQLAlchemy URL of the store: SQLite (embedded default) or PostgreSQL.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL of the Celery broker; unset runs background work in-process.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the API binds to.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port the API listens on.")
+    log_level: LogLevel = Field(default="info", description="Logging level.")
+    default_engine: str = Field(
+        default="popularity",
+        description="Engine used when a request names none (changeable at run time).",
+    )
+    engine_fallback: str = Field(
+        default="ncf,ease,ials,itemknn,bpr,popularity",
+        description="Order in which engines are tried when the requested one has no model.",
+    )
+    sentry_dsn: SecretStr | None = Field(
+        default=None, description="Sentry DSN; nothing is sent when unset."
+    )
+    data_dir: Path = Field(
+        default=Path("./var"), description="Folder for the SQLite file and uploaded dumps."
+    )
+    max_body_bytes: int = Field(
+        default=1_000_000, ge=1_024, description="Largest request body on ordinary endpoints."
+    )
+    max_dump_bytes: int = Field(
+        default=1_000_000_000, ge=1_024, description="Largest catalogue dump accepted."
+    )
+    refresh_interval_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="How often a serving process checks for a new catalogue or model.",
+    )
+
+    @field_validator("redis_url", "sentry_dsn", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def fallback_order(self) -> list[str]:
+        return [name.strip().lower() for name in self.engine_fallback.split(",") if name.strip()]
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once; tests clear the cache or pass their own."""
+    return Settings()

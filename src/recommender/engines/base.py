@@ -1,0 +1,161 @@
+"""The one interface every recommendation engine implements, and what passes through it."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict
+
+from recommender.interactions import FloatArray, IntArray, Interactions
+
+JsonValue = Any  # JSON-serialisable data: dict, list, str, int, float, bool, None
+
+ProgressCallback = Callable[[float, str], None]
+
+
+def _no_progress(fraction: float, message: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """What every fit call gets besides its data: randomness, hardware and a progress hook."""
+
+    seed: int = 0
+    device: str = "cpu"
+    # Called with a fraction in [0, 1] and a short message; must be cheap.
+    progress: ProgressCallback = _no_progress
+    # Held-out data an engine may use for early stopping; never the test split.
+    validation: Interactions | None = None
+
+
+def _empty_ids() -> IntArray:
+    return np.empty(0, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Query:
+    """What an engine knows about the person it recommends to.
+
+    `history` holds external item ids, oldest first. An engine must answer for a user it never
+    saw (`user_id` unknown or None) from the history and the context alone.
+    """
+
+    user_id: int | None = None
+    history: IntArray = field(default_factory=_empty_ids)
+    scientific_domains: tuple[int, ...] = ()
+    categories: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Explanation:
+    short: str
+    long: str
+
+
+class Names(Protocol):
+    """Human names for the ids an explanation mentions (the serving catalogue provides them)."""
+
+    def service(self, service_id: int) -> str | None: ...
+
+    def scientific_domain(self, domain_id: int) -> str | None: ...
+
+    def category(self, category_id: int) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A trained model as plain data: named numpy arrays plus JSON metadata, nothing pickled."""
+
+    arrays: Mapping[str, NDArray[Any]]
+    meta: Mapping[str, JsonValue]
+
+    def to_bytes(self) -> bytes:
+        arrays = io.BytesIO()
+        np.savez_compressed(arrays, allow_pickle=False, **dict(self.arrays))
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
+            archive.writestr("meta.json", json.dumps(self.meta, sort_keys=True))
+            archive.writestr("arrays.npz", arrays.getvalue())
+        return out.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Artifact:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            meta = json.loads(archive.read("meta.json"))
+            with np.load(io.BytesIO(archive.read("arrays.npz")), allow_pickle=False) as npz:
+                arrays = {name: npz[name] for name in npz.files}
+        return cls(arrays=arrays, meta=meta)
+
+
+class Model(ABC):
+    """A trained, immutable model. Safe to share between threads; swapped, never mutated."""
+
+    engine: ClassVar[str]
+
+    @abstractmethod
+    def score(self, query: Query, items: IntArray) -> FloatArray:
+        """Scores for external item ids, higher is better; NaN for items it cannot score."""
+
+    def score_batch(self, queries: Sequence[Query], items: IntArray) -> FloatArray:
+        """One row of scores per query over the same items; engines vectorise where they can."""
+        out = np.empty((len(queries), items.shape[0]), dtype=np.float32)
+        for row, query in enumerate(queries):
+            out[row] = self.score(query, items)
+        return out
+
+    def explain(self, query: Query, items: IntArray, names: Names) -> list[Explanation]:
+        """One explanation per recommended item; engines override with what they know."""
+        return [
+            Explanation(
+                short="Recommended for you",
+                long="Recommended for you from what researchers like you use.",
+            )
+            for _ in range(items.shape[0])
+        ]
+
+    @abstractmethod
+    def to_artifact(self) -> Artifact: ...
+
+    @classmethod
+    @abstractmethod
+    def from_artifact(cls, artifact: Artifact) -> Self: ...
+
+
+class EngineParams(BaseModel):
+    """Hyper-parameters of an engine; subclasses add fields with defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+ParamsT = TypeVar("ParamsT", bound=EngineParams)
+
+
+class Engine(ABC, Generic[ParamsT]):
+    """An algorithm and its hyper-parameters; `fit` returns a fresh model and keeps no state."""
+
+    name: ClassVar[str]
+    params_type: ClassVar[type[EngineParams]]
+    model_type: ClassVar[type[Model]]
+    # Trainable engines are fitted by jobs and kept as versions in the model registry;
+    # the others are rebuilt in every serving process whenever the store changes.
+    trainable: ClassVar[bool] = True
+
+    def __init__(self, params: ParamsT | Mapping[str, Any] | None = None) -> None:
+        if params is None or isinstance(params, Mapping):
+            params = self.params_type.model_validate(dict(params or {}))  # type: ignore[assignment]
+        self.params: ParamsT = params  # type: ignore[assignment]
+
+    @abstractmethod
+    def fit(self, data: Interactions, options: TrainingOptions | None = None) -> Model: ...
+
+    def load(self, artifact: Artifact) -> Model:
+        return self.model_type.from_artifact(artifact)

@@ -1,0 +1,219 @@
+"""Popularity: services ranked by how many users use them, among users of the request's context."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Self
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import Field
+
+from recommender.engines.base import (
+    Artifact,
+    Engine,
+    EngineParams,
+    Explanation,
+    Model,
+    Names,
+    Query,
+    TrainingOptions,
+)
+from recommender.interactions import FloatArray, IntArray, Interactions
+
+CONTEXT_FEATURES = ("scientific_domains", "categories")
+
+
+class PopularityParams(EngineParams):
+    smoothing: float = Field(
+        default=5.0,
+        ge=0,
+        description="Pseudo-users drawn from global popularity added to every context, so a "
+        "context with few users does not rank by noise.",
+    )
+
+
+class PopularityModel(Model):
+    """Per-item counts of distinct users, overall and per context value (domain, category)."""
+
+    engine = "popularity"
+
+    def __init__(
+        self,
+        item_ids: IntArray,
+        counts: FloatArray,
+        n_users: int,
+        context: dict[str, tuple[IntArray, sp.csr_matrix, FloatArray]],
+        smoothing: float,
+    ) -> None:
+        self.item_ids = item_ids
+        self.counts = counts
+        self.n_users = n_users
+        # feature -> (value ids, value x item user counts, users per value)
+        self.context = context
+        self.smoothing = smoothing
+        self._share = counts / max(n_users, 1)
+
+    def _positions(self, items: IntArray) -> IntArray:
+        if self.item_ids.shape[0] == 0:
+            return np.full(items.shape, -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.item_ids, items), self.item_ids.shape[0] - 1)
+        return np.where(self.item_ids[pos] == items, pos, -1)
+
+    def _context_rows(self, query: Query) -> list[tuple[str, int, int]]:
+        """(feature, value id, row) for every context value of the query this model knows."""
+        rows = []
+        for feature, values in (
+            ("scientific_domains", query.scientific_domains),
+            ("categories", query.categories),
+        ):
+            if feature not in self.context or not values:
+                continue
+            vocab = self.context[feature][0]
+            for value in dict.fromkeys(values):
+                pos = int(np.searchsorted(vocab, value))
+                if pos < vocab.shape[0] and vocab[pos] == value:
+                    rows.append((feature, int(value), pos))
+        return rows
+
+    def _scores_at(self, query: Query, pos: IntArray) -> FloatArray:
+        share = self._share[pos]
+        rows = self._context_rows(query)
+        if not rows:
+            return share.astype(np.float32)
+        hits = np.zeros(pos.shape[0], dtype=np.float64)
+        users = 0.0
+        for feature, _value, row in rows:
+            _, counts, per_value = self.context[feature]
+            hits += counts[row].toarray().ravel()[pos]
+            users += float(per_value[row])
+        # Shrink the context's share towards the global share.
+        m = self.smoothing
+        return ((hits + m * share) / (users + m)).astype(np.float32)
+
+    def score(self, query: Query, items: IntArray) -> FloatArray:
+        pos = self._positions(np.asarray(items, dtype=np.int64))
+        known = pos >= 0
+        out = np.full(pos.shape[0], np.nan, dtype=np.float32)
+        out[known] = self._scores_at(query, pos[known])
+        return out
+
+    def explain(self, query: Query, items: IntArray, names: Names) -> list[Explanation]:
+        pos = self._positions(np.asarray(items, dtype=np.int64))
+        rows = self._context_rows(query)
+        explanations = []
+        for p in pos:
+            best: tuple[float, str] | None = None
+            if p >= 0:
+                for feature, value, row in rows:
+                    _, counts, _ = self.context[feature]
+                    users = float(counts[row, p])
+                    lookup = (
+                        names.scientific_domain
+                        if feature == "scientific_domains"
+                        else names.category
+                    )
+                    label = lookup(value)
+                    if users > 0 and label and (best is None or users > best[0]):
+                        best = (users, label)
+            total = int(self.counts[p]) if p >= 0 else 0
+            if best is not None:
+                explanations.append(
+                    Explanation(
+                        short=f"Popular among users in {best[1]}",
+                        long=f"{int(best[0])} researchers working in {best[1]} use this service.",
+                    )
+                )
+            elif total > 0:
+                noun = "researcher uses" if total == 1 else "researchers use"
+                explanations.append(
+                    Explanation(
+                        short="Popular in the Marketplace",
+                        long=f"{total} {noun} this service.",
+                    )
+                )
+            else:
+                explanations.append(
+                    Explanation(
+                        short="Matches your search",
+                        long="This service matches your search; few researchers have used it yet.",
+                    )
+                )
+        return explanations
+
+    def to_artifact(self) -> Artifact:
+        arrays: dict[str, np.ndarray] = {"item_ids": self.item_ids, "counts": self.counts}
+        for feature, (vocab, counts, per_value) in self.context.items():
+            arrays[f"{feature}.vocab"] = vocab
+            arrays[f"{feature}.data"] = counts.data
+            arrays[f"{feature}.indices"] = counts.indices
+            arrays[f"{feature}.indptr"] = counts.indptr
+            arrays[f"{feature}.users"] = per_value
+        return Artifact(
+            arrays=arrays,
+            meta={
+                "n_users": self.n_users,
+                "smoothing": self.smoothing,
+                "features": sorted(self.context),
+            },
+        )
+
+    @classmethod
+    def from_artifact(cls, artifact: Artifact) -> Self:
+        a = artifact.arrays
+        item_ids = a["item_ids"]
+        context = {}
+        for feature in artifact.meta["features"]:
+            vocab = a[f"{feature}.vocab"]
+            counts = sp.csr_matrix(
+                (a[f"{feature}.data"], a[f"{feature}.indices"], a[f"{feature}.indptr"]),
+                shape=(vocab.shape[0], item_ids.shape[0]),
+            )
+            context[feature] = (vocab, counts, a[f"{feature}.users"])
+        return cls(
+            item_ids=item_ids,
+            counts=a["counts"],
+            n_users=int(artifact.meta["n_users"]),
+            context=context,
+            smoothing=float(artifact.meta["smoothing"]),
+        )
+
+
+class PopularityEngine(Engine[PopularityParams]):
+    name = "popularity"
+    params_type = PopularityParams
+    model_type = PopularityModel
+    trainable = False
+
+    def fit(self, data: Interactions, options: TrainingOptions | None = None) -> PopularityModel:
+        used = data.binary()
+        counts = np.asarray(used.sum(axis=0), dtype=np.float32).ravel()
+        context: dict[str, tuple[IntArray, sp.csr_matrix, FloatArray]] = {}
+        for feature in CONTEXT_FEATURES:
+            membership = data.user_features.get(feature)
+            if membership is None or membership.shape[1] == 0:
+                continue
+            member = membership.astype(np.float32).tocsc()
+            member.data[:] = 1.0
+            per_value = np.asarray(member.sum(axis=0), dtype=np.float32).ravel()
+            by_value = sp.csr_matrix(member.T @ used, dtype=np.float32)
+            context[feature] = (np.asarray(data.feature_vocab[feature]), by_value, per_value)
+        return PopularityModel(
+            item_ids=data.item_ids.copy(),
+            counts=counts,
+            n_users=data.n_users,
+            context=context,
+            smoothing=self.params.smoothing,
+        )
+
+
+def most_popular(model: PopularityModel, query: Query, items: IntArray, k: int) -> IntArray:
+    """The k most popular of `items` for a query, best first (unknown items last)."""
+    scores = np.nan_to_num(model.score(query, items), nan=-1.0)
+    order = np.argsort(-scores, kind="stable")[:k]
+    return items[order]
+
+
+ENGINE = PopularityEngine
+
+__all__: Sequence[str] = ("ENGINE", "PopularityEngine", "PopularityModel", "most_popular")

@@ -1,0 +1,1 @@
+"""Persistence: typed tables, database connections and schema migrations."""

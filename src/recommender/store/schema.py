@@ -1,0 +1,373 @@
+"""The database schema: every table of the store as a typed SQLAlchemy class."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Constraint names must be stable for Alembic's batch mode on SQLite.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only aliases ROWID (and so autoincrements) for INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite drops zones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# --- the catalogue ----------------------------------------------------------------------------
+
+
+class _Vocabulary:
+    """Columns shared by the small named entities of a dump."""
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    pid: Mapped[str | None] = mapped_column(String(255))
+
+
+class Category(_Vocabulary, Base):
+    __tablename__ = "categories"
+
+
+class Provider(_Vocabulary, Base):
+    __tablename__ = "providers"
+
+
+class ScientificDomain(_Vocabulary, Base):
+    __tablename__ = "scientific_domains"
+
+
+class Platform(_Vocabulary, Base):
+    __tablename__ = "platforms"
+
+
+class TargetUser(_Vocabulary, Base):
+    __tablename__ = "target_users"
+
+
+class AccessMode(_Vocabulary, Base):
+    __tablename__ = "access_modes"
+
+
+class AccessType(_Vocabulary, Base):
+    __tablename__ = "access_types"
+
+
+class Trl(_Vocabulary, Base):
+    __tablename__ = "trls"
+
+
+class LifeCycleStatus(_Vocabulary, Base):
+    __tablename__ = "life_cycle_statuses"
+
+
+class ResearchStep(_Vocabulary, Base):
+    __tablename__ = "research_steps"
+
+
+def _link(name: str, left: str, right: str, *, ordered: bool = False) -> Table:
+    """A many-to-many table `name(<left>_id, <right>_id)`; deleting either side removes links."""
+    left_table, left_column = left.split(".")
+    right_table, right_column = right.split(".")
+    columns: list[Column[Any]] = [
+        Column(
+            left_column,
+            BigInteger,
+            ForeignKey(f"{left_table}.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        Column(
+            right_column,
+            BigInteger,
+            ForeignKey(f"{right_table}.id", ondelete="CASCADE"),
+            primary_key=True,
+            index=True,
+        ),
+    ]
+    if ordered:
+        columns.append(Column("position", Integer, nullable=False))
+    return Table(name, Base.metadata, *columns)
+
+
+service_categories = _link("service_categories", "services.service_id", "categories.category_id")
+service_providers = _link("service_providers", "services.service_id", "providers.provider_id")
+service_scientific_domains = _link(
+    "service_scientific_domains", "services.service_id", "scientific_domains.scientific_domain_id"
+)
+service_platforms = _link("service_platforms", "services.service_id", "platforms.platform_id")
+service_target_users = _link(
+    "service_target_users", "services.service_id", "target_users.target_user_id"
+)
+service_access_modes = _link(
+    "service_access_modes", "services.service_id", "access_modes.access_mode_id"
+)
+service_access_types = _link(
+    "service_access_types", "services.service_id", "access_types.access_type_id"
+)
+service_trls = _link("service_trls", "services.service_id", "trls.trl_id")
+service_life_cycle_statuses = _link(
+    "service_life_cycle_statuses", "services.service_id", "life_cycle_statuses.life_cycle_status_id"
+)
+service_research_steps = _link(
+    "service_research_steps", "services.service_id", "research_steps.research_step_id"
+)
+service_related_services = _link(
+    "service_related_services", "services.service_id", "services.related_service_id"
+)
+service_required_services = _link(
+    "service_required_services", "services.service_id", "services.required_service_id"
+)
+user_scientific_domains = _link(
+    "user_scientific_domains", "users.user_id", "scientific_domains.scientific_domain_id"
+)
+user_categories = _link("user_categories", "users.user_id", "categories.category_id")
+user_accessed_services = _link(
+    "user_accessed_services", "users.user_id", "services.service_id", ordered=True
+)
+project_services = _link("project_services", "projects.project_id", "services.service_id")
+
+
+class Service(Base):
+    __tablename__ = "services"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    tagline: Mapped[str] = mapped_column(Text, default="")
+    countries: Mapped[list[str]] = mapped_column(Json, default=list)
+    order_type: Mapped[str | None] = mapped_column(String(64))
+    rating: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(32), default="published", index=True)
+    pid: Mapped[str | None] = mapped_column(String(255))
+    horizontal: Mapped[bool | None] = mapped_column(Boolean)
+    resource_organisation_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("providers.id", ondelete="SET NULL")
+    )
+
+    categories: Mapped[list[Category]] = relationship(secondary=service_categories)
+    providers: Mapped[list[Provider]] = relationship(secondary=service_providers)
+    scientific_domains: Mapped[list[ScientificDomain]] = relationship(
+        secondary=service_scientific_domains
+    )
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    aai_uid: Mapped[str | None] = mapped_column(String(255), unique=True)
+
+    scientific_domains: Mapped[list[ScientificDomain]] = relationship(
+        secondary=user_scientific_domains
+    )
+    categories: Mapped[list[Category]] = relationship(secondary=user_categories)
+    accessed_services: Mapped[list[Service]] = relationship(
+        secondary=user_accessed_services, order_by=user_accessed_services.c.position
+    )
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    services: Mapped[list[Service]] = relationship(secondary=project_services)
+
+
+# --- what was uploaded, and what the service knows about its own state -------------------------
+
+
+class CatalogDump(Base):
+    """An uploaded catalogue dump: kept compressed so a job can load it by id."""
+
+    __tablename__ = "catalog_dumps"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    loaded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    byte_size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    counts: Mapped[dict[str, int]] = mapped_column(Json, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class StateEntry(Base):
+    """A named value with a version that serving processes poll to notice changes."""
+
+    __tablename__ = "state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+# --- activity: never touched by a dump ---------------------------------------------------------
+
+
+class Recommendation(Base):
+    """An impression: one answer of `POST /recommendations` and the context it was made in."""
+
+    __tablename__ = "recommendations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    unique_id: Mapped[str] = mapped_column(String(255))
+    visit_id: Mapped[str | None] = mapped_column(String(255))
+    page_id: Mapped[str] = mapped_column(Text)
+    panel_id: Mapped[str] = mapped_column(String(16))
+    client_id: Mapped[str | None] = mapped_column(String(32))
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    aai_uid: Mapped[str | None] = mapped_column(String(255))
+    engine_requested: Mapped[str | None] = mapped_column(String(64))
+    engine: Mapped[str] = mapped_column(String(64))
+    model_version: Mapped[int | None] = mapped_column(Integer)
+    catalog_version: Mapped[int] = mapped_column(BigInteger, default=0)
+    search_data: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    candidates: Mapped[list[int] | None] = mapped_column(Json)
+    candidate_count: Mapped[int] = mapped_column(Integer)
+    service_ids: Mapped[list[int]] = mapped_column(Json)
+    scores: Mapped[list[float]] = mapped_column(Json)
+
+    __table_args__ = (
+        Index("ix_recommendations_visit_panel", "visit_id", "panel_id"),
+        Index("ix_recommendations_user_id", "user_id"),
+        Index("ix_recommendations_created_at", "created_at"),
+    )
+
+
+class UserAction(Base):
+    """One action a visitor took on the portal, as posted to `POST /user_actions`."""
+
+    __tablename__ = "user_actions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    timestamp: Mapped[datetime] = mapped_column(UtcDateTime)
+    unique_id: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    aai_uid: Mapped[str | None] = mapped_column(String(255))
+    client_id: Mapped[str | None] = mapped_column(String(32))
+    source_visit_id: Mapped[str | None] = mapped_column(String(255))
+    source_page_id: Mapped[str] = mapped_column(Text)
+    root_type: Mapped[str | None] = mapped_column(String(64))
+    root_panel_id: Mapped[str | None] = mapped_column(String(64))
+    root_service_id: Mapped[int | None] = mapped_column(BigInteger)
+    root_resource_type: Mapped[str | None] = mapped_column(String(64))
+    root_resource_id: Mapped[str | None] = mapped_column(String(255))
+    target_visit_id: Mapped[str] = mapped_column(String(255))
+    target_page_id: Mapped[str] = mapped_column(Text)
+    action_type: Mapped[str] = mapped_column(String(255))
+    action_text: Mapped[str] = mapped_column(Text, default="")
+    is_order: Mapped[bool] = mapped_column(Boolean, default=False)
+    service_id: Mapped[int | None] = mapped_column(BigInteger)
+    recommendation_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("recommendations.id", ondelete="SET NULL")
+    )
+
+    __table_args__ = (
+        Index("ix_user_actions_user_order", "user_id", "is_order"),
+        Index("ix_user_actions_unique_id", "unique_id"),
+        Index("ix_user_actions_source_visit_id", "source_visit_id"),
+        Index("ix_user_actions_target_visit_id", "target_visit_id"),
+        Index("ix_user_actions_recommendation_id", "recommendation_id"),
+        Index("ix_user_actions_timestamp", "timestamp"),
+    )
+
+
+# In the order a load inserts them; a replacement deletes them in reverse.
+CATALOG_TABLE_NAMES: tuple[str, ...] = (
+    "categories",
+    "providers",
+    "scientific_domains",
+    "platforms",
+    "target_users",
+    "access_modes",
+    "access_types",
+    "trls",
+    "life_cycle_statuses",
+    "research_steps",
+    "services",
+    "service_categories",
+    "service_providers",
+    "service_scientific_domains",
+    "service_platforms",
+    "service_target_users",
+    "service_access_modes",
+    "service_access_types",
+    "service_trls",
+    "service_life_cycle_statuses",
+    "service_research_steps",
+    "service_related_services",
+    "service_required_services",
+    "users",
+    "user_scientific_domains",
+    "user_categories",
+    "user_accessed_services",
+    "projects",
+    "project_services",
+)
+
+
+def catalog_tables() -> list[Table]:
+    return [Base.metadata.tables[name] for name in CATALOG_TABLE_NAMES]

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender.engines.base import Query
+from recommender.engines.popularity import PopularityEngine, most_popular
+from recommender.interactions import Interactions
+from tests.engines.contract import EngineContract
+
+
+class TestPopularityContract(EngineContract):
+    engine_name = "popularity"
+    personalised = False
+
+
+class StubNames:
+    def service(self, service_id: int) -> str | None:
+        return f"service {service_id}"
+
+    def scientific_domain(self, domain_id: int) -> str | None:
+        return {1: "Biology", 2: "Physics"}.get(domain_id)
+
+    def category(self, category_id: int) -> str | None:
+        return None
+
+
+def two_communities() -> Interactions:
+    # Users 1-3 are biologists who all use service 10; users 4-9 are physicists using 20.
+    users = [1, 2, 3, 4, 5, 6, 7, 8, 9, 1]
+    items = [10, 10, 10, 20, 20, 20, 20, 20, 20, 30]
+    domains = sp.csr_matrix(
+        ([1.0] * 9, ([0, 1, 2, 3, 4, 5, 6, 7, 8], [0, 0, 0, 1, 1, 1, 1, 1, 1])), shape=(9, 2)
+    )
+    return Interactions.from_events(
+        users,
+        items,
+        user_features={"scientific_domains": domains},
+        feature_vocab={"scientific_domains": np.array([1, 2])},
+    )
+
+
+def test_global_ranking_counts_distinct_users() -> None:
+    data = Interactions.from_events([1, 1, 1, 2, 3], [10, 10, 10, 20, 20])
+    model = PopularityEngine().fit(data)
+    assert list(most_popular(model, Query(), np.array([10, 20]), 2)) == [20, 10]
+
+
+def test_context_ranks_what_the_context_uses() -> None:
+    model = PopularityEngine().fit(two_communities())
+    items = np.array([10, 20, 30])
+    assert most_popular(model, Query(), items, 1)[0] == 20
+    biology = Query(scientific_domains=(1,))
+    assert most_popular(model, biology, items, 1)[0] == 10
+
+
+def test_unknown_context_value_falls_back_to_global() -> None:
+    model = PopularityEngine().fit(two_communities())
+    items = np.array([10, 20, 30])
+    np.testing.assert_allclose(
+        model.score(Query(scientific_domains=(99,)), items), model.score(Query(), items)
+    )
+
+
+def test_explanations_name_the_context() -> None:
+    model = PopularityEngine().fit(two_communities())
+    explanations = model.explain(
+        Query(scientific_domains=(1,)), np.array([10, 20, 40]), StubNames()
+    )
+    assert explanations[0].short == "Popular among users in Biology"
+    assert "3 researchers" in explanations[0].long
+    assert explanations[1].short == "Popular in the Marketplace"
+    assert "6 researchers" in explanations[1].long
+    assert explanations[2].short == "Matches your search"
