@@ -1,0 +1,1 @@
+"""The HTTP API: routers, request and response schemas, error handling."""

@@ -1,0 +1,26 @@
+"""Field types shared by several request bodies."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from recommender.catalog.ids import Id
+
+ClientId = Literal["marketplace", "search_service", "user_dashboard", "undefined"]
+
+# Lengths are capped so a request cannot make us store or search megabytes of text.
+ShortText = Annotated[str, Field(strict=True, max_length=255)]
+PageId = Annotated[str, Field(strict=True, min_length=1, max_length=2048)]
+VisitId = Annotated[str, Field(strict=True, max_length=255)]
+UniqueId = Annotated[str, Field(strict=True, min_length=1, max_length=255)]
+IdList = Annotated[list[Id], Field(max_length=100_000)]
+
+__all__ = ["ClientId", "Id", "IdList", "PageId", "Payload", "ShortText", "UniqueId", "VisitId"]
+
+
+class Payload(BaseModel):
+    """A request body: unknown extra fields are accepted and ignored, as the contract says."""
+
+    model_config = ConfigDict(extra="ignore")

@@ -1,0 +1,107 @@
+"""The body and answer of `POST /recommendations`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, field_validator
+
+from recommender.api.schemas.common import (
+    ClientId,
+    Id,
+    IdList,
+    PageId,
+    Payload,
+    ShortText,
+    UniqueId,
+    VisitId,
+)
+
+PANEL_SIZES = {"v1": 3, "v2": 2}
+DEFAULT_PANEL = "v1"
+
+
+class SearchData(Payload):
+    """The portal's search context: OR within a filter, AND across filters."""
+
+    q: Annotated[str, Field(strict=True, max_length=1024)] | None = None
+    categories: IdList = []
+    geographical_availabilities: Annotated[list[ShortText], Field(max_length=1000)] = []
+    order_type: ShortText | None = None
+    providers: IdList = []
+    rating: ShortText | None = None
+    related_platforms: IdList = []
+    scientific_domains: IdList = []
+    sort: ShortText | None = None
+    target_users: IdList = []
+
+    @field_validator(
+        "categories",
+        "geographical_availabilities",
+        "providers",
+        "related_platforms",
+        "scientific_domains",
+        "target_users",
+        mode="before",
+    )
+    @classmethod
+    def _null_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
+class RecommendationRequest(Payload):
+    unique_id: UniqueId
+    timestamp: datetime
+    page_id: PageId = Field(examples=["/services"])
+    visit_id: VisitId | None = None
+    user_id: Id | None = None
+    aai_uid: ShortText | None = None
+    panel_id: ShortText | None = Field(
+        default=DEFAULT_PANEL,
+        description="`v1` (3 services) or `v2` (2); missing, empty or `service` = v1",
+    )
+    engine_version: ShortText | None = Field(
+        default=None, description="Requested engine (case-insensitive), e.g. `NCF`, `RL`."
+    )
+    client_id: ClientId | None = None
+    candidates: IdList = Field(
+        default=[], description="Recommend only among these services; empty = all."
+    )
+    search_data: SearchData = Field(default_factory=SearchData)
+
+    @field_validator("panel_id")
+    @classmethod
+    def _known_panel(cls, value: str | None) -> str:
+        if value in (None, "", "service"):
+            return DEFAULT_PANEL
+        assert value is not None
+        if value not in PANEL_SIZES:
+            raise ValueError(f"unknown panel {value!r}; expected one of: v1, v2, service")
+        return value
+
+    @field_validator("candidates", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @field_validator("search_data", mode="before")
+    @classmethod
+    def _null_search(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @property
+    def panel_size(self) -> int:
+        return PANEL_SIZES[self.panel_id or DEFAULT_PANEL]
+
+
+class RecommendationResponse(BaseModel):
+    panel_id: str
+    recommendations: list[int]
+    scores: list[float]
+    explanations: list[str]
+    explanations_short: list[str]
+    engine_version: str = Field(description="The engine that actually produced the list.")
+    recommendation_id: int = Field(
+        description="Id of the stored impression; send it back with user actions."
+    )

@@ -1,0 +1,1 @@
+"""The marketplace catalogue: the dump format, its validation, atomic replacement and views."""

@@ -1,0 +1,316 @@
+"""The catalogue dump: its record schemas and a validation pass that names what is wrong."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from recommender.catalog.ids import Id
+
+REQUIRED_ARRAYS = (
+    "services",
+    "users",
+    "categories",
+    "providers",
+    "scientific_domains",
+    "platforms",
+    "target_users",
+    "access_modes",
+    "access_types",
+    "trls",
+    "life_cycle_statuses",
+)
+OPTIONAL_ARRAYS = ("research_steps", "projects")
+VOCABULARIES = (
+    "categories",
+    "providers",
+    "scientific_domains",
+    "platforms",
+    "target_users",
+    "access_modes",
+    "access_types",
+    "trls",
+    "life_cycle_statuses",
+    "research_steps",
+)
+MAX_PROBLEMS = 50
+
+
+def _none_as_empty(value: Any) -> Any:
+    return [] if value is None else value
+
+
+IdList = Annotated[list[Id], BeforeValidator(_none_as_empty)]
+Text = Annotated[str, Field(strict=True)]
+
+
+class _Record(BaseModel):
+    # Unknown fields are ignored so that newer portals can send more than we use.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: Id
+
+
+class VocabularyRecord(_Record):
+    name: Text
+    description: Text | None = None
+    pid: Text | None = None
+
+
+class ServiceRecord(_Record):
+    name: Text
+    description: Text = ""
+    tagline: Text = ""
+    countries: Annotated[list[Text], BeforeValidator(_none_as_empty)] = []
+    order_type: Text | None = None
+    rating: float | None = None
+    status: Text = "published"
+    pid: Text | None = None
+    horizontal: bool | None = None
+    resource_organisation: Id | None = None
+    categories: IdList = []
+    providers: IdList = []
+    scientific_domains: IdList = []
+    platforms: IdList = []
+    target_users: IdList = []
+    related_services: IdList = []
+    required_services: IdList = []
+    access_modes: IdList = []
+    access_types: IdList = []
+    trls: IdList = []
+    life_cycle_statuses: IdList = []
+    research_steps: IdList = []
+
+    @field_validator("description", "tagline", mode="before")
+    @classmethod
+    def _text_or_tags(cls, value: Any) -> Any:
+        # Older dumps sent the tagline as a list of tags.
+        if value is None:
+            return ""
+        if isinstance(value, list) and all(isinstance(tag, str) for tag in value):
+            return ", ".join(value)
+        return value
+
+    @field_validator("rating", mode="before")
+    @classmethod
+    def _rating(cls, value: Any) -> Any:
+        # The Marketplace sends ratings as decimal strings ("4.5").
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                raise ValueError(f"rating {value!r} is not a number") from None
+        return value
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status(cls, value: Any) -> Any:
+        # Dumps of the first format had no status: everything in them was published.
+        return "published" if value is None else value
+
+
+class UserRecord(_Record):
+    aai_uid: Text | None = None
+    scientific_domains: IdList = []
+    categories: IdList = []
+    accessed_services: IdList = []
+
+
+class ProjectRecord(_Record):
+    user_id: Id
+    services: IdList = []
+
+
+RECORD_TYPES: dict[str, type[_Record]] = {
+    **dict.fromkeys(VOCABULARIES, VocabularyRecord),
+    "services": ServiceRecord,
+    "users": UserRecord,
+    "projects": ProjectRecord,
+}
+
+# Which id lists of a record must name ids of which entity of the same dump.
+REFERENCES: dict[str, dict[str, str]] = {
+    "services": {
+        "resource_organisation": "providers",
+        "categories": "categories",
+        "providers": "providers",
+        "scientific_domains": "scientific_domains",
+        "platforms": "platforms",
+        "target_users": "target_users",
+        "related_services": "services",
+        "required_services": "services",
+        "access_modes": "access_modes",
+        "access_types": "access_types",
+        "trls": "trls",
+        "life_cycle_statuses": "life_cycle_statuses",
+        "research_steps": "research_steps",
+    },
+    "users": {
+        "scientific_domains": "scientific_domains",
+        "categories": "categories",
+        "accessed_services": "services",
+    },
+    "projects": {"user_id": "users", "services": "services"},
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a dump, located by entity, record and field."""
+
+    entity: str
+    message: str
+    index: int | None = None
+    record_id: Any = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = self.entity
+        if self.record_id is not None:
+            where += f"[id={self.record_id}]"
+        elif self.index is not None:
+            where += f"[{self.index}]"
+        if self.field:
+            where += f".{self.field}"
+        return f"{where}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "entity": self.entity,
+            "index": self.index,
+            "id": self.record_id,
+            "field": self.field,
+            "message": self.message,
+        }
+
+
+class InvalidDumpError(ValueError):
+    """A dump that cannot be loaded; nothing was changed."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        shown = "; ".join(str(p) for p in self.problems[:5])
+        more = len(self.problems) - 5
+        super().__init__(
+            f"invalid dump: {shown}" + (f" (and {more} more problems)" if more > 0 else "")
+        )
+
+
+@dataclass
+class _Collector:
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, problem: Problem) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            raise InvalidDumpError(self.problems)
+
+
+def collect_ids(doc: Any) -> dict[str, set[int]]:
+    """First pass: the arrays are there, every record has a unique integer id.
+
+    Returns the ids of every entity, which the second pass needs to check references
+    without keeping validated records in memory.
+    """
+    problems = _Collector()
+    if not isinstance(doc, Mapping):
+        raise InvalidDumpError(
+            [Problem(entity="dump", message="the dump must be a JSON object of arrays")]
+        )
+    for name in REQUIRED_ARRAYS:
+        if name not in doc:
+            problems.add(Problem(entity=name, message="required array is missing"))
+    ids: dict[str, set[int]] = {}
+    for name in (*REQUIRED_ARRAYS, *OPTIONAL_ARRAYS):
+        records = doc.get(name)
+        if records is None:
+            ids[name] = set()
+            continue
+        if not isinstance(records, list):
+            problems.add(Problem(entity=name, message="must be an array of objects"))
+            ids[name] = set()
+            continue
+        seen: set[int] = set()
+        for index, record in enumerate(records):
+            if not isinstance(record, Mapping):
+                problems.add(Problem(entity=name, index=index, message="must be an object"))
+                continue
+            raw = record.get("id")
+            if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0 or raw >= 2**63:
+                problems.add(
+                    Problem(
+                        entity=name,
+                        index=index,
+                        field="id",
+                        message="required non-negative integer id is missing or invalid",
+                    )
+                )
+                continue
+            if raw in seen:
+                problems.add(
+                    Problem(entity=name, record_id=raw, field="id", message="duplicate id")
+                )
+            seen.add(raw)
+        ids[name] = seen
+    problems.raise_if_any()
+    return ids
+
+
+def iter_records(doc: Mapping[str, Any], entity: str, ids: Mapping[str, set[int]]) -> Iterator[Any]:
+    """Second pass over one entity: validate each record and its references, one at a time.
+
+    Raises `InvalidDumpError` once the entity is exhausted (or too many problems were seen);
+    a loader inside a transaction simply lets it propagate and roll back.
+    """
+    record_type = RECORD_TYPES[entity]
+    references = REFERENCES.get(entity, {})
+    problems = _Collector()
+    for index, raw in enumerate(doc.get(entity) or []):
+        try:
+            record = record_type.model_validate(raw)
+        except ValidationError as error:
+            for detail in error.errors():
+                problems.add(
+                    Problem(
+                        entity=entity,
+                        index=index,
+                        record_id=raw.get("id"),
+                        field=".".join(str(part) for part in detail["loc"]),
+                        message=detail["msg"],
+                    )
+                )
+            continue
+        for field_name, target in references.items():
+            value = getattr(record, field_name)
+            wanted = value if isinstance(value, list) else ([] if value is None else [value])
+            known = ids[target]
+            for ref in wanted:
+                if ref not in known:
+                    problems.add(
+                        Problem(
+                            entity=entity,
+                            record_id=record.id,
+                            field=field_name,
+                            message=f"{target} id {ref} is not in the dump",
+                        )
+                    )
+        if len(problems.problems) >= MAX_PROBLEMS:
+            break
+        if not problems.problems:
+            yield record
+    problems.raise_if_any()
+
+
+def validate_dump(doc: Any) -> dict[str, int]:
+    """Check a whole dump without writing anything; returns the number of records per entity."""
+    ids = collect_ids(doc)
+    counts = {}
+    for entity in (*VOCABULARIES, "services", "users", "projects"):
+        counts[entity] = sum(1 for _ in iter_records(doc, entity, ids))
+    return counts
