@@ -37,6 +37,8 @@ VOCABULARIES = (
     "research_steps",
 )
 MAX_PROBLEMS = 50
+# Fields whose non-null values must be unique within an entity, besides `id`.
+UNIQUE_FIELDS: dict[str, tuple[str, ...]] = {"users": ("aai_uid",)}
 
 
 def _none_as_empty(value: Any) -> Any:
@@ -270,6 +272,7 @@ def iter_records(doc: Mapping[str, Any], entity: str, ids: Mapping[str, set[int]
     """
     record_type = RECORD_TYPES[entity]
     references = REFERENCES.get(entity, {})
+    unique_seen: dict[str, set[Any]] = {name: set() for name in UNIQUE_FIELDS.get(entity, ())}
     problems = _Collector()
     for index, raw in enumerate(doc.get(entity) or []):
         try:
@@ -300,6 +303,18 @@ def iter_records(doc: Mapping[str, Any], entity: str, ids: Mapping[str, set[int]
                             message=f"{target} id {ref} is not in the dump",
                         )
                     )
+        for field_name, seen in unique_seen.items():
+            value = getattr(record, field_name)
+            if value is not None and value in seen:
+                problems.add(
+                    Problem(
+                        entity=entity,
+                        record_id=record.id,
+                        field=field_name,
+                        message=f"{field_name} {value!r} is used by another record",
+                    )
+                )
+            seen.add(value)
         if len(problems.problems) >= MAX_PROBLEMS:
             break
         if not problems.problems:
@@ -311,6 +326,12 @@ def validate_dump(doc: Any) -> dict[str, int]:
     """Check a whole dump without writing anything; returns the number of records per entity."""
     ids = collect_ids(doc)
     counts = {}
+    problems: list[Problem] = []
     for entity in (*VOCABULARIES, "services", "users", "projects"):
-        counts[entity] = sum(1 for _ in iter_records(doc, entity, ids))
+        try:
+            counts[entity] = sum(1 for _ in iter_records(doc, entity, ids))
+        except InvalidDumpError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise InvalidDumpError(problems[:MAX_PROBLEMS])
     return counts

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 # Importing a command module registers its commands on `app`.
+from recommender.cli import catalog as _catalog  # noqa: F401
+from recommender.cli import db as _db  # noqa: F401
 from recommender.cli import engines as _engines  # noqa: F401
+from recommender.cli import recommend as _recommend  # noqa: F401
+from recommender.cli import serve as _serve  # noqa: F401
 from recommender.cli.app import app
 
 

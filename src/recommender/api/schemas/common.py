@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from recommender.catalog.ids import Id
 
@@ -17,7 +18,27 @@ VisitId = Annotated[str, Field(strict=True, max_length=255)]
 UniqueId = Annotated[str, Field(strict=True, min_length=1, max_length=255)]
 IdList = Annotated[list[Id], Field(max_length=100_000)]
 
-__all__ = ["ClientId", "Id", "IdList", "PageId", "Payload", "ShortText", "UniqueId", "VisitId"]
+
+def _iso_text(value: Any) -> Any:
+    # pydantic would read a bare number as seconds since the epoch; the contract says ISO-8601.
+    if isinstance(value, int | float):
+        raise ValueError("must be an ISO-8601 date-time string")
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_iso_text)]
+
+__all__ = [
+    "ClientId",
+    "Id",
+    "IdList",
+    "PageId",
+    "Payload",
+    "ShortText",
+    "Timestamp",
+    "UniqueId",
+    "VisitId",
+]
 
 
 class Payload(BaseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, field_validator
@@ -14,6 +13,7 @@ from recommender.api.schemas.common import (
     PageId,
     Payload,
     ShortText,
+    Timestamp,
     UniqueId,
     VisitId,
 )
@@ -52,7 +52,7 @@ class SearchData(Payload):
 
 class RecommendationRequest(Payload):
     unique_id: UniqueId
-    timestamp: datetime
+    timestamp: Timestamp
     page_id: PageId = Field(examples=["/services"])
     visit_id: VisitId | None = None
     user_id: Id | None = None

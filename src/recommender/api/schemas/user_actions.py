@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import Field
@@ -13,6 +12,7 @@ from recommender.api.schemas.common import (
     PageId,
     Payload,
     ShortText,
+    Timestamp,
     UniqueId,
     VisitId,
 )
@@ -48,7 +48,7 @@ class Action(Payload):
 
 class UserActionIn(Payload):
     unique_id: UniqueId
-    timestamp: datetime
+    timestamp: Timestamp
     user_id: Id | None = None
     aai_uid: ShortText | None = None
     client_id: ClientId | None = None

@@ -1,0 +1,1 @@
+"""Activity: user actions and the recommendations served (the impression log)."""

@@ -1,0 +1,60 @@
+"""The impression log: every answer of `POST /recommendations`, written as it is served."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from recommender.store.schema import Recommendation, utcnow
+
+
+@dataclass(frozen=True)
+class Impression:
+    requested_at: datetime
+    unique_id: str
+    visit_id: str | None
+    page_id: str
+    panel_id: str
+    client_id: str | None
+    user_id: int | None
+    aai_uid: str | None
+    engine_requested: str | None
+    engine: str
+    model_version: int | None
+    catalog_version: int
+    search_data: dict[str, Any]
+    candidates: list[int] | None
+    candidate_count: int
+    service_ids: list[int]
+    scores: list[float]
+
+
+def write(conn: Connection, impression: Impression) -> int:
+    """Store one impression; returns its id (the response's `recommendation_id`)."""
+    values = impression.__dict__ | {"created_at": utcnow()}
+    return int(
+        conn.execute(
+            insert(Recommendation).values(values).returning(Recommendation.id)
+        ).scalar_one()
+    )
+
+
+def exists(conn: Connection, recommendation_id: int) -> bool:
+    return (
+        conn.execute(
+            select(Recommendation.id).where(Recommendation.id == recommendation_id)
+        ).first()
+        is not None
+    )
+
+
+def find_by_panel(conn: Connection, visit_id: str, panel_id: str | None) -> int | None:
+    """The latest impression shown on a page visit's panel (how old-style clicks are linked)."""
+    statement = select(Recommendation.id).where(Recommendation.visit_id == visit_id)
+    if panel_id:
+        statement = statement.where(Recommendation.panel_id == panel_id)
+    row = conn.execute(statement.order_by(Recommendation.id.desc()).limit(1)).first()
+    return None if row is None else int(row[0])

@@ -1,0 +1,116 @@
+"""How failures become HTTP answers: 400 naming the field, never a bare 500 for bad input."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from recommender.catalog.dump import InvalidDumpError
+from recommender.engines import UnknownEngineError
+
+log = logging.getLogger(__name__)
+
+VALIDATION_MESSAGE = "Input payload validation failed"
+
+
+class ErrorBody(BaseModel):
+    """The body of every 4xx/5xx answer."""
+
+    message: str
+    errors: dict[str, str] = {}
+    problems: list[dict[str, Any]] = []
+
+
+class ServiceUnavailableError(RuntimeError):
+    """A part the request needs (the broker, say) is down; the caller may retry later."""
+
+
+def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def _validation(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors: dict[str, str] = {}
+    for error in exc.errors():
+        path = _field_path(error.get("loc", ()))
+        message = str(error.get("msg", "invalid value"))
+        if error.get("type") == "json_invalid":
+            message = "body is not valid JSON"
+        errors.setdefault(path, message)
+    return JSONResponse(
+        status_code=400,
+        content=ErrorBody(message=VALIDATION_MESSAGE, errors=errors).model_dump(),
+    )
+
+
+def _invalid_dump(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidDumpError)
+    return JSONResponse(
+        status_code=400,
+        content=ErrorBody(
+            message=str(exc),
+            errors={
+                f"{p.entity}[{p.record_id if p.record_id is not None else p.index}]"
+                + (f".{p.field}" if p.field else ""): p.message
+                for p in exc.problems
+            },
+            problems=[p.as_dict() for p in exc.problems],
+        ).model_dump(),
+    )
+
+
+def _unknown_engine(_request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        status_code=400,
+        content=ErrorBody(
+            message=VALIDATION_MESSAGE, errors={"engine_version": str(exc)}
+        ).model_dump(),
+    )
+
+
+def _unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        status_code=503,
+        content=ErrorBody(message=str(exc)).model_dump(),
+        headers={"Retry-After": "5"},
+    )
+
+
+def _http(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return JSONResponse(
+        status_code=exc.status_code,
+        content=ErrorBody(message=str(exc.detail)).model_dump(),
+        headers=dict(exc.headers or {}),
+    )
+
+
+def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return JSONResponse(status_code=500, content=ErrorBody(message="internal error").model_dump())
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(InvalidDumpError, _invalid_dump)
+    app.add_exception_handler(UnknownEngineError, _unknown_engine)
+    app.add_exception_handler(ServiceUnavailableError, _unavailable)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+# Documented on every route that validates a body.
+VALIDATION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body is malformed; `errors` names each field."},
+    413: {"model": ErrorBody, "description": "The body is larger than the configured limit."},
+}

@@ -1,0 +1,100 @@
+"""`recommender load-dump` and `recommender demo`: put a catalogue into the store."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+from sqlalchemy import func, select
+
+from recommender.activity.imports import import_actions, import_recommendations
+from recommender.catalog import uploads
+from recommender.catalog.dump import InvalidDumpError
+from recommender.cli.app import app
+from recommender.cli.output import console, errors, progress_bar
+from recommender.config import get_settings
+from recommender.store import migrate
+from recommender.store.database import Database
+from recommender.store.schema import User, UserAction
+
+DEMO_FIXTURE = "demo_marketplace.json"
+
+
+def _open_store() -> Database:
+    db = Database(get_settings().database_url, pool_size=2)
+    migrate.upgrade(db.engine)
+    return db
+
+
+def _load(db: Database, raw: bytes) -> dict[str, int]:
+    try:
+        dump_id = uploads.accept(db, raw)
+    except InvalidDumpError as error:
+        for problem in error.problems:
+            errors.print(f"[red]{problem}[/red]")
+        raise typer.Exit(code=1) from None
+    with progress_bar(f"loading dump {dump_id}") as update:
+        counts = uploads.load_upload(db, dump_id, progress=update)
+    table = Table("entity", "records")
+    for entity, count in counts.items():
+        table.add_row(entity, str(count))
+    console.print(table)
+    return counts
+
+
+@app.command("load-dump")
+def load_dump(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Dump JSON file."),
+) -> None:
+    """Replace the catalogue with a dump file (the same checks as POST /database_dumps).
+
+    A running server notices the new catalogue within a few seconds.
+    """
+    db = _open_store()
+    try:
+        _load(db, file.read_bytes())
+    finally:
+        db.dispose()
+
+
+def demo_fixture() -> dict[str, Any]:
+    text = resources.files("recommender").joinpath("fixtures", DEMO_FIXTURE).read_text("utf-8")
+    fixture: dict[str, Any] = json.loads(text)
+    return fixture
+
+
+@app.command()
+def demo(
+    activity: bool = typer.Option(
+        True, help="Also import the demo's user actions when the activity log is empty."
+    ),
+) -> None:
+    """Load a small example marketplace with real EOSC service names, users and activity."""
+    fixture = demo_fixture()
+    db = _open_store()
+    try:
+        _load(db, json.dumps(fixture["dump"]).encode())
+        with db.engine.begin() as conn:
+            has_activity = conn.execute(select(func.count(UserAction.id))).scalar_one() > 0
+            if activity and not has_activity:
+                by_aai = {
+                    aai: uid
+                    for uid, aai in conn.execute(select(User.id, User.aai_uid))
+                    if aai is not None
+                }
+                shown = import_recommendations(conn, fixture.get("recommendations", []))
+                done = import_actions(conn, fixture.get("user_actions", []), by_aai)
+                console.print(f"imported {shown} served panels and {done} user actions")
+            elif has_activity:
+                console.print("the activity log is not empty: demo activity not imported")
+        user = fixture["dump"]["users"][0]["id"] if fixture["dump"]["users"] else 1
+        console.print(
+            "Try it: [bold]recommender recommend --user-id "
+            f"{user}[/bold], or POST /recommendations on the running server."
+        )
+    finally:
+        db.dispose()

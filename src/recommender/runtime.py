@@ -1,0 +1,34 @@
+"""The long-lived parts of a running service, built from settings and closed together."""
+
+from __future__ import annotations
+
+import logging
+
+from recommender.config import Settings
+from recommender.serving.state import ServingStateHolder
+from recommender.store import migrate
+from recommender.store.database import Database
+from recommender.tasks.inprocess import InProcessExecutor
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """Database, serving state and executor of one process; `start()` migrates and loads."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings.database_url, pool_size=20)
+        self.serving = ServingStateHolder(self.db, default_engine=settings.default_engine)
+        self.executor = InProcessExecutor()
+
+    def start(self, *, poll: bool = True) -> None:
+        migrate.upgrade(self.db.engine)
+        self.serving.refresh()
+        if poll:
+            self.serving.start(self.settings.refresh_interval_s)
+
+    def close(self) -> None:
+        self.serving.stop()
+        self.executor.shutdown()
+        self.db.dispose()

@@ -1,0 +1,1 @@
+"""Serving: candidate selection, engine choice, ranking, explanations and the impression."""

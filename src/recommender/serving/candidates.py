@@ -1,0 +1,63 @@
+"""Which services may be recommended for a request: status, candidates, filters, exclusions."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from recommender.api.schemas.recommendations import SearchData
+from recommender.catalog.snapshot import CatalogSnapshot
+from recommender.interactions import IntArray
+
+
+def _any_of(catalog: CatalogSnapshot, groups: Iterable[IntArray | None]) -> NDArray[np.bool_]:
+    mask = np.zeros(catalog.n_services, dtype=bool)
+    for positions in groups:
+        if positions is not None:
+            mask[positions] = True
+    return mask
+
+
+def _rating_floor(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None  # the portal's sort-like rating labels are not floors
+
+
+def select_candidates(
+    catalog: CatalogSnapshot,
+    *,
+    candidates: Collection[int] = (),
+    search: SearchData | None = None,
+    search_hits: Collection[int] | None = None,
+    exclude: Collection[int] = (),
+) -> IntArray:
+    """Ids of recommendable services that pass every filter (OR within one, AND across)."""
+    mask = catalog.recommendable.copy()
+    if candidates:
+        mask &= _any_of(catalog, [catalog.positions(candidates)])
+    if search is not None:
+        for name, facet in catalog.facets.items():
+            values = getattr(search, name)
+            if values:
+                mask &= _any_of(catalog, (facet.get(v) for v in values))
+        if search.geographical_availabilities:
+            wanted = {code.upper() for code in search.geographical_availabilities}
+            mask &= _any_of(
+                catalog, [catalog.worldwide, *(catalog.countries.get(c) for c in wanted)]
+            )
+        if search.order_type:
+            mask &= catalog.order_types == search.order_type
+        floor = _rating_floor(search.rating)
+        if floor is not None:
+            mask &= np.nan_to_num(catalog.ratings, nan=-np.inf) >= floor
+    if search_hits is not None:
+        mask &= _any_of(catalog, [catalog.positions(search_hits)])
+    if exclude:
+        mask[catalog.positions(exclude)] = False
+    return catalog.service_ids[mask]

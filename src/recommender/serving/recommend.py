@@ -1,0 +1,131 @@
+"""One recommendation: candidates, engine, ranking, explanations, and the stored impression."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sqlalchemy import Connection
+
+from recommender.activity import actions, impressions
+from recommender.api.schemas.recommendations import RecommendationRequest, RecommendationResponse
+from recommender.catalog import search
+from recommender.catalog.snapshot import UserProfile
+from recommender.engines.base import Model, Query
+from recommender.interactions import FloatArray, IntArray
+from recommender.serving.candidates import select_candidates
+from recommender.serving.models import LAST_RESORT, choose
+from recommender.serving.state import ServingState
+
+
+def rank(model: Model, query: Query, items: IntArray, k: int) -> tuple[IntArray, FloatArray]:
+    """The k best items by the model's scores, best first; items it cannot score are left out."""
+    if items.shape[0] == 0 or k <= 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+    scores = model.score(query, items)
+    finite = np.flatnonzero(np.isfinite(scores))
+    if finite.shape[0] > k:
+        # argpartition keeps this linear in the number of candidates.
+        top = finite[np.argpartition(-scores[finite], k - 1)[:k]]
+    else:
+        top = finite
+    top = top[np.lexsort((items[top], -scores[top]))]
+    return items[top], scores[top]
+
+
+def _query(
+    request: RecommendationRequest,
+    user_id: int | None,
+    profile: UserProfile | None,
+    ordered: set[int],
+) -> Query:
+    history = profile.accessed if profile is not None else np.empty(0, dtype=np.int64)
+    if ordered:
+        extra = np.asarray(sorted(ordered - set(history.tolist())), dtype=np.int64)
+        history = np.concatenate([history, extra])
+    domains = (profile.scientific_domains if profile else ()) + tuple(
+        request.search_data.scientific_domains
+    )
+    categories = (profile.categories if profile else ()) + tuple(request.search_data.categories)
+    return Query(
+        user_id=user_id,
+        history=history,
+        scientific_domains=tuple(dict.fromkeys(domains)),
+        categories=tuple(dict.fromkeys(categories)),
+    )
+
+
+def recommend(
+    conn: Connection,
+    state: ServingState,
+    request: RecommendationRequest,
+    *,
+    fallback: Sequence[str] = (),
+) -> RecommendationResponse:
+    """Answer one request from `state` and record the impression in `conn`'s transaction."""
+    catalog = state.catalog
+    users = catalog.users
+    user_id = request.user_id
+    if user_id is None and request.aai_uid and users is not None:
+        user_id = users.by_aai_uid.get(request.aai_uid)
+    profile = users.get(user_id) if users is not None and user_id is not None else None
+    ordered = actions.ordered_services(conn, user_id) if user_id is not None else set()
+    seen = set(profile.accessed.tolist()) if profile is not None else set()
+
+    q = request.search_data.q
+    hits = search.matching_services(conn, q) if q else None
+    candidates = select_candidates(
+        catalog,
+        candidates=request.candidates,
+        search=request.search_data,
+        search_hits=hits,
+        exclude=seen | ordered,
+    )
+    models = state.models
+    chosen = choose(models, request.engine_version, state.default_engine, fallback)
+    query = _query(request, user_id, profile, ordered)
+    k = request.panel_size
+    ids, scores = rank(chosen.model, query, candidates, k)
+    explanations = chosen.model.explain(query, ids, catalog)
+    if ids.shape[0] < min(k, candidates.shape[0]):
+        # Services the engine cannot score yet (new ones) are filled in by popularity.
+        popular = models[LAST_RESORT].model
+        rest = candidates[~np.isin(candidates, ids)]
+        more_ids, more_scores = rank(popular, query, rest, k - ids.shape[0])
+        explanations += popular.explain(query, more_ids, catalog)
+        ids = np.concatenate([ids, more_ids])
+        scores = np.concatenate([scores, more_scores])
+
+    service_ids = [int(i) for i in ids]
+    score_list = [round(float(s), 6) for s in scores]
+    recommendation_id = impressions.write(
+        conn,
+        impressions.Impression(
+            requested_at=request.timestamp,
+            unique_id=request.unique_id,
+            visit_id=request.visit_id,
+            page_id=request.page_id,
+            panel_id=request.panel_id or "v1",
+            client_id=request.client_id,
+            user_id=user_id,
+            aai_uid=request.aai_uid,
+            engine_requested=request.engine_version,
+            engine=chosen.engine,
+            model_version=chosen.version,
+            catalog_version=catalog.version,
+            search_data=request.search_data.model_dump(exclude_defaults=True),
+            candidates=list(request.candidates) or None,
+            candidate_count=int(candidates.shape[0]),
+            service_ids=service_ids,
+            scores=score_list,
+        ),
+    )
+    return RecommendationResponse(
+        panel_id=request.panel_id or "v1",
+        recommendations=service_ids,
+        scores=score_list,
+        explanations=[e.long for e in explanations],
+        explanations_short=[e.short for e in explanations],
+        engine_version=chosen.engine,
+        recommendation_id=recommendation_id,
+    )

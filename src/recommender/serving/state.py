@@ -1,0 +1,201 @@
+"""What a serving process holds: the catalogue snapshot and the models, swapped atomically."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+
+from sqlalchemy import Connection, func, select
+
+from recommender.catalog.snapshot import CatalogSnapshot, load_snapshot
+from recommender.engines import UnknownEngineError, canonical_name
+from recommender.engines.popularity import PopularityEngine
+from recommender.engines.random import RandomEngine
+from recommender.serving.models import LoadedModel
+from recommender.store import state as stored_state
+from recommender.store.database import Database
+from recommender.store.schema import UserAction
+from recommender.training.dataset import InteractionWeights, build_interactions
+
+log = logging.getLogger(__name__)
+
+# Popularity counts users who accessed or ordered a service; clicks are not use.
+POPULARITY_EVIDENCE = InteractionWeights(accessed=1.0, project=1.0, order=1.0, click=0.0)
+
+# Loads the registry's active models; the registry plugs in here (empty until it exists).
+RegistryLoader = Callable[[Connection, Mapping[str, LoadedModel]], dict[str, LoadedModel]]
+
+
+def no_registry(conn: Connection, current: Mapping[str, LoadedModel]) -> dict[str, LoadedModel]:
+    return {}
+
+
+@dataclass(frozen=True)
+class Marks:
+    """Versions seen at the last refresh; a change in any triggers the matching rebuild."""
+
+    catalog: int = -1
+    models: int = -1
+    default_engine: int = -1
+    activity: int = -1
+
+
+@dataclass(frozen=True, eq=False)
+class ServingState:
+    catalog: CatalogSnapshot
+    builtin: Mapping[str, LoadedModel]
+    registry: Mapping[str, LoadedModel]
+    default_engine: str
+    marks: Marks = field(default_factory=Marks)
+    built_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def models(self) -> dict[str, LoadedModel]:
+        # Registry versions win over the in-process rebuilds of the same engine.
+        return {**self.builtin, **self.registry}
+
+
+def _fit_builtin(conn: Connection) -> dict[str, LoadedModel]:
+    data = build_interactions(conn, POPULARITY_EVIDENCE)
+    return {
+        "popularity": LoadedModel("popularity", PopularityEngine().fit(data)),
+        "random": LoadedModel("random", RandomEngine().fit(data)),
+    }
+
+
+def _activity_mark(conn: Connection) -> int:
+    return int(conn.execute(select(func.max(UserAction.id))).scalar_one() or 0)
+
+
+def _default_engine(stored: stored_state.Versioned | None, configured: str) -> str:
+    name = stored.value if stored is not None else configured
+    try:
+        return canonical_name(name)
+    except UnknownEngineError:
+        log.error("default engine %r is unknown; using popularity", name)
+        return "popularity"
+
+
+class ServingStateHolder:
+    """Holds the current `ServingState` and replaces it when the store says something changed.
+
+    Readers take `current` once per request and use that object throughout, so a swap in the
+    middle of a request never mixes two catalogues or two models.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        default_engine: str = "popularity",
+        popularity_refresh_s: float = 60.0,
+        registry_loader: RegistryLoader = no_registry,
+    ) -> None:
+        self._db = db
+        self._configured_default = default_engine
+        self._popularity_refresh_s = popularity_refresh_s
+        self._registry_loader = registry_loader
+        self._refresh_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._current: ServingState | None = None
+        self.last_error: str | None = None
+
+    @property
+    def current(self) -> ServingState:
+        if self._current is None:
+            self.refresh()
+        assert self._current is not None
+        return self._current
+
+    def refresh(self) -> bool:
+        """Rebuild whatever changed in the store; returns whether a new state was installed."""
+        with self._refresh_lock:
+            old = self._current
+            with self._db.engine.connect() as conn:
+                if conn.dialect.name == "postgresql":
+                    # One consistent picture across the several reads of a snapshot.
+                    conn = conn.execution_options(isolation_level="REPEATABLE READ")
+                with conn.begin():
+                    new = self._rebuild(conn, old)
+            if new is old:
+                return False
+            self._current = new
+            self.last_error = None
+            return True
+
+    def _rebuild(self, conn: Connection, old: ServingState | None) -> ServingState:
+        versions = stored_state.read_all(conn)
+
+        def version(key: str) -> int:
+            entry = versions.get(key)
+            return entry.version if entry is not None else 0
+
+        marks = Marks(
+            catalog=version(stored_state.CATALOG),
+            models=version(stored_state.MODELS),
+            default_engine=version(stored_state.DEFAULT_ENGINE),
+            activity=_activity_mark(conn),
+        )
+        if old is not None and marks == old.marks:
+            return old
+        if old is not None and marks.catalog == old.marks.catalog:
+            catalog = old.catalog
+        else:
+            catalog = load_snapshot(conn)
+        refit = (
+            old is None
+            or catalog is not old.catalog
+            or (
+                marks.activity != old.marks.activity
+                and time.monotonic() - old.built_at >= self._popularity_refresh_s
+            )
+        )
+        if refit or old is None:
+            builtin: Mapping[str, LoadedModel] = _fit_builtin(conn)
+            built_at = time.monotonic()
+        else:
+            builtin, built_at = old.builtin, old.built_at
+            # Activity not refitted for yet stays "unseen", so a later poll refits.
+            marks = replace(marks, activity=old.marks.activity)
+            if marks == old.marks:
+                return old
+        if old is None or marks.models != old.marks.models:
+            registry = self._registry_loader(conn, old.registry if old else {})
+        else:
+            registry = dict(old.registry)
+        configured = self._configured_default
+        return ServingState(
+            catalog=catalog,
+            builtin=builtin,
+            registry=registry,
+            default_engine=_default_engine(versions.get(stored_state.DEFAULT_ENGINE), configured),
+            marks=marks,
+            built_at=built_at,
+        )
+
+    def start(self, interval_s: float) -> None:
+        """Poll the store in a daemon thread until `stop()`."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+
+        def loop() -> None:
+            while not self._stop.wait(interval_s):
+                try:
+                    self.refresh()
+                except Exception as error:  # keep serving the last good state
+                    self.last_error = str(error)
+                    log.exception("refreshing the serving state failed")
+
+        self._thread = threading.Thread(target=loop, name="serving-refresh", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None

@@ -1,0 +1,1 @@
+"""Training: datasets built from the store, fitting, evaluation and registration of models."""

@@ -1,0 +1,153 @@
+"""Training data from the store: accessed services, projects, orders and clicks, weighted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from sqlalchemy import Connection, and_, select
+
+from recommender.catalog.loader import SERVICE_LINKS, USER_LINKS
+from recommender.interactions import IntArray, Interactions
+from recommender.store.schema import Base, Project, Service, User, UserAction
+
+# feature -> (vocabulary table, link table, value column); the vocabulary shares the name.
+ITEM_FEATURES: dict[str, tuple[str, str, str]] = {
+    name: (name, table, column)
+    for name, (table, column) in SERVICE_LINKS.items()
+    if name not in ("related_services", "required_services")
+}
+USER_FEATURES: dict[str, tuple[str, str, str]] = {
+    name: (name, table, column) for name, (table, column) in USER_LINKS.items()
+}
+
+
+@dataclass(frozen=True)
+class InteractionWeights:
+    """How much each kind of evidence counts; zero leaves that kind out."""
+
+    accessed: float = 1.0
+    project: float = 1.0
+    order: float = 2.0
+    click: float = 0.5
+
+
+def _pairs(conn: Connection, statement: object, columns: int = 2) -> np.ndarray:
+    rows = conn.execute(statement).all()  # type: ignore[call-overload]
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), columns)
+
+
+def _multi_hot(
+    conn: Connection, spec: tuple[str, str, str], owners: IntArray, owner_column: str
+) -> tuple[sp.csr_matrix, IntArray]:
+    vocab_table, link_table, column = spec
+    tables = Base.metadata.tables
+    vocab = np.asarray(
+        conn.execute(select(tables[vocab_table].c.id).order_by(tables[vocab_table].c.id))
+        .scalars()
+        .all(),
+        dtype=np.int64,
+    )
+    link = tables[link_table]
+    pairs = np.asarray(
+        conn.execute(select(link.c[owner_column], link.c[column])).all(), dtype=np.int64
+    ).reshape(-1, 2)
+    rows = np.searchsorted(owners, pairs[:, 0])
+    cols = np.searchsorted(vocab, pairs[:, 1])
+    keep = (rows < owners.shape[0]) & (cols < vocab.shape[0])
+    keep[keep] &= (owners[rows[keep]] == pairs[keep, 0]) & (vocab[cols[keep]] == pairs[keep, 1])
+    matrix = sp.csr_matrix(
+        (np.ones(int(keep.sum()), dtype=np.float32), (rows[keep], cols[keep])),
+        shape=(owners.shape[0], vocab.shape[0]),
+    )
+    matrix.sum_duplicates()
+    return matrix, vocab
+
+
+def build_interactions(
+    conn: Connection, weights: InteractionWeights | None = None, *, features: bool = True
+) -> Interactions:
+    """Everything the store knows about who used what, as one weighted matrix.
+
+    Rows are the dump's users plus logged-in users seen only in actions; columns are every
+    service of the catalogue, used or not. Events from the dump (accessed services, projects)
+    have no time and come first; actions follow in time order.
+    """
+    weights = weights or InteractionWeights()
+    tables = Base.metadata.tables
+    service_ids = np.asarray(
+        conn.execute(select(Service.id).order_by(Service.id)).scalars().all(), dtype=np.int64
+    )
+    users: list[IntArray] = []
+    items: list[IntArray] = []
+    values: list[np.ndarray] = []
+    times: list[np.ndarray] = []
+
+    def add(pairs: np.ndarray, weight: float, with_time: bool = False) -> None:
+        if weight <= 0 or pairs.shape[0] == 0:
+            return
+        users.append(pairs[:, 0].astype(np.int64))
+        items.append(pairs[:, 1].astype(np.int64))
+        values.append(np.full(pairs.shape[0], weight, dtype=np.float32))
+        times.append(pairs[:, 2] if with_time else np.full(pairs.shape[0], np.nan))
+
+    accessed = tables["user_accessed_services"]
+    add(
+        _pairs(
+            conn,
+            select(accessed.c.user_id, accessed.c.service_id).order_by(
+                accessed.c.user_id, accessed.c.position
+            ),
+        ),
+        weights.accessed,
+    )
+    project_services = tables["project_services"]
+    add(
+        _pairs(
+            conn,
+            select(Project.user_id, project_services.c.service_id).join(
+                project_services, project_services.c.project_id == Project.id
+            ),
+        ),
+        weights.project,
+    )
+    logged_in = and_(UserAction.user_id.is_not(None), UserAction.service_id.is_not(None))
+    for is_order, weight in ((True, weights.order), (False, weights.click)):
+        if weight <= 0:
+            continue
+        rows = conn.execute(
+            select(UserAction.user_id, UserAction.service_id, UserAction.timestamp)
+            .where(logged_in, UserAction.is_order.is_(is_order))
+            .order_by(UserAction.timestamp)
+        ).all()
+        pairs = np.asarray([(u, s, t.timestamp()) for u, s, t in rows], dtype=np.float64).reshape(
+            len(rows), 3
+        )
+        add(pairs, weight, with_time=True)
+
+    user_arr = np.concatenate(users) if users else np.empty(0, dtype=np.int64)
+    item_arr = np.concatenate(items) if items else np.empty(0, dtype=np.int64)
+    # Actions may name services a later dump removed: those events are dropped.
+    known = np.isin(item_arr, service_ids)
+    dump_users = np.asarray(conn.execute(select(User.id)).scalars().all(), dtype=np.int64)
+    user_ids = np.unique(np.concatenate([dump_users, user_arr[known]]))
+
+    user_features, item_features, vocab = {}, {}, {}
+    if features:
+        for name, spec in USER_FEATURES.items():
+            user_features[name], vocab[name] = _multi_hot(conn, spec, user_ids, "user_id")
+        for name, spec in ITEM_FEATURES.items():
+            item_features[name], vocab[name] = _multi_hot(conn, spec, service_ids, "service_id")
+
+    return Interactions.from_events(
+        user_arr[known],
+        item_arr[known],
+        (np.concatenate(values) if values else np.empty(0, dtype=np.float32))[known],
+        (np.concatenate(times) if times else np.empty(0))[known],
+        user_ids=user_ids,
+        item_ids=service_ids,
+        user_features=user_features,
+        item_features=item_features,
+        feature_vocab=vocab,
+    )
