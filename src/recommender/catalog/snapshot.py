@@ -12,6 +12,7 @@ from sqlalchemy import Connection, select
 
 from recommender.interactions import IntArray
 from recommender.store import state
+from recommender.store.arrays import fetch_array
 from recommender.store.schema import Base, Service, User
 
 RECOMMENDABLE_STATUSES = frozenset({"published", "unverified"})
@@ -112,23 +113,13 @@ class CatalogSnapshot:
         return self.names.get("categories", {}).get(category_id)
 
 
-def _csr(pairs: Iterable[tuple[int, int]], owners: IntArray) -> tuple[IntArray, IntArray]:
-    """Rows of (owner, value) pairs, sorted by owner, as indptr + values aligned to `owners`."""
-    owner_list, values = [], []
-    for owner, value in pairs:
-        owner_list.append(owner)
-        values.append(value)
-    owner_arr = np.asarray(owner_list, dtype=np.int64)
-    value_arr = np.asarray(values, dtype=np.int64)
-    rows = np.searchsorted(owners, owner_arr)
-    counts = (
-        np.bincount(rows, minlength=owners.shape[0])
-        if rows.size
-        else np.zeros(owners.shape[0], dtype=np.int64)
-    )
+def _csr(pairs: IntArray, owners: IntArray) -> tuple[IntArray, IntArray]:
+    """(owner, value) rows as indptr + values aligned to `owners`, keeping the row order."""
+    rows = np.searchsorted(owners, pairs[:, 0])
+    counts = np.bincount(rows, minlength=owners.shape[0])[: owners.shape[0]]
     indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     order = np.argsort(rows, kind="stable")
-    return indptr, value_arr[order]
+    return indptr, np.asarray(pairs[order, 1], dtype=np.int64)
 
 
 def _group(positions: IntArray, values: IntArray) -> dict[int, IntArray]:
@@ -170,9 +161,7 @@ def load_snapshot(conn: Connection) -> CatalogSnapshot:
     facets: dict[str, dict[int, IntArray]] = {}
     for name, (table_name, column) in FACETS.items():
         table = Base.metadata.tables[table_name]
-        pairs = np.asarray(
-            conn.execute(select(table.c.service_id, table.c[column])).all(), dtype=np.int64
-        ).reshape(-1, 2)
+        pairs = fetch_array(conn, select(table.c.service_id, table.c[column]), 2)
         facets[name] = _group(np.searchsorted(service_ids, pairs[:, 0]), pairs[:, 1])
 
     names: dict[str, dict[int, str]] = {"services": {int(r[0]): r[1] for r in rows}}
@@ -205,18 +194,20 @@ def _load_users(conn: Connection) -> UserDirectory:
     return UserDirectory(
         ids=ids,
         accessed=_csr(
-            conn.execute(
+            fetch_array(
+                conn,
                 select(accessed.c.user_id, accessed.c.service_id).order_by(
                     accessed.c.user_id, accessed.c.position
-                )
-            ).all(),
+                ),
+                2,
+            ),
             ids,
         ),
         domains=_csr(
-            conn.execute(select(domains.c.user_id, domains.c.scientific_domain_id)).all(), ids
+            fetch_array(conn, select(domains.c.user_id, domains.c.scientific_domain_id), 2), ids
         ),
         categories=_csr(
-            conn.execute(select(categories.c.user_id, categories.c.category_id)).all(), ids
+            fetch_array(conn, select(categories.c.user_id, categories.c.category_id), 2), ids
         ),
         by_aai_uid={aai: int(uid) for uid, aai in users if aai},
     )

@@ -22,6 +22,7 @@ from recommender.engines.base import (
 from recommender.interactions import FloatArray, IntArray, Interactions
 
 CONTEXT_FEATURES = ("scientific_domains", "categories")
+DENSE_CONTEXT_LIMIT = 20_000_000  # cells; 80 MB of float32
 
 
 class PopularityParams(EngineParams):
@@ -53,6 +54,13 @@ class PopularityModel(Model):
         self.context = context
         self.smoothing = smoothing
         self._share = counts / max(n_users, 1)
+        # Dense copies of small context tables: a row of a dense array is a view, while a
+        # sparse row costs a conversion per request.
+        self._dense = {
+            feature: np.asarray(table.toarray(), dtype=np.float32)
+            for feature, (_, table, _) in context.items()
+            if table.shape[0] * table.shape[1] <= DENSE_CONTEXT_LIMIT
+        }
 
     def _positions(self, items: IntArray) -> IntArray:
         if self.item_ids.shape[0] == 0:
@@ -76,6 +84,12 @@ class PopularityModel(Model):
                     rows.append((feature, int(value), pos))
         return rows
 
+    def _row(self, feature: str, counts: sp.csr_matrix, row: int) -> FloatArray:
+        dense = self._dense.get(feature)
+        if dense is not None:
+            return np.asarray(dense[row])
+        return np.asarray(counts[row].toarray().ravel(), dtype=np.float32)
+
     def _scores_at(self, query: Query, pos: IntArray) -> FloatArray:
         share = self._share[pos]
         rows = self._context_rows(query)
@@ -85,7 +99,7 @@ class PopularityModel(Model):
         users = 0.0
         for feature, _value, row in rows:
             _, counts, per_value = self.context[feature]
-            hits += counts[row].toarray().ravel()[pos]
+            hits += self._row(feature, counts, row)[pos]
             users += float(per_value[row])
         # Shrink the context's share towards the global share.
         m = self.smoothing
@@ -107,7 +121,7 @@ class PopularityModel(Model):
             if p >= 0:
                 for feature, value, row in rows:
                     _, counts, _ = self.context[feature]
-                    users = float(counts[row, p])
+                    users = float(self._row(feature, counts, row)[p])
                     lookup = (
                         names.scientific_domain
                         if feature == "scientific_domains"

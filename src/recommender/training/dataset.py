@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, Executable, and_, select
 
 from recommender.catalog.loader import SERVICE_LINKS, USER_LINKS
 from recommender.interactions import IntArray, Interactions
+from recommender.store.arrays import fetch_array
 from recommender.store.schema import Base, Project, Service, User, UserAction
 
 # feature -> (vocabulary table, link table, value column); the vocabulary shares the name.
@@ -33,9 +34,8 @@ class InteractionWeights:
     click: float = 0.5
 
 
-def _pairs(conn: Connection, statement: object, columns: int = 2) -> np.ndarray:
-    rows = conn.execute(statement).all()  # type: ignore[call-overload]
-    return np.asarray(rows, dtype=np.float64).reshape(len(rows), columns)
+def _pairs(conn: Connection, statement: Executable) -> np.ndarray:
+    return fetch_array(conn, statement, 2, np.float64)
 
 
 def _multi_hot(
@@ -50,9 +50,7 @@ def _multi_hot(
         dtype=np.int64,
     )
     link = tables[link_table]
-    pairs = np.asarray(
-        conn.execute(select(link.c[owner_column], link.c[column])).all(), dtype=np.int64
-    ).reshape(-1, 2)
+    pairs = fetch_array(conn, select(link.c[owner_column], link.c[column]), 2)
     rows = np.searchsorted(owners, pairs[:, 0])
     cols = np.searchsorted(vocab, pairs[:, 1])
     keep = (rows < owners.shape[0]) & (cols < vocab.shape[0])

@@ -1,0 +1,98 @@
+"""Generated catalogues of any size for load and speed benchmarks (not for quality)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+VOCABULARY_SIZES = {
+    "categories": 200,
+    "providers": 400,
+    "scientific_domains": 50,
+    "platforms": 30,
+    "target_users": 17,
+    "access_modes": 5,
+    "access_types": 5,
+    "trls": 9,
+    "life_cycle_statuses": 14,
+    "research_steps": 10,
+}
+COUNTRIES = ["PL", "DE", "FR", "IT", "ES", "NL", "GR", "CZ", "WW", "EO"]
+WORDS = (
+    "data cloud compute storage analysis notebook repository archive workflow training "
+    "sensor genome protein climate ocean physics particle imaging simulation portal "
+    "identity access network virtual machine container kubernetes gpu hpc grid"
+).split()
+
+
+def generate_dump(n_services: int, n_users: int, *, seed: int = 0) -> dict[str, Any]:
+    """A valid dump with skewed (Zipf-like) service popularity and multi-valued features."""
+    rng = np.random.default_rng(seed)
+    doc: dict[str, Any] = {
+        name: [{"id": i, "name": f"{name} {i}"} for i in range(1, size + 1)]
+        for name, size in VOCABULARY_SIZES.items()
+    }
+
+    def pick(name: str, low: int, high: int) -> list[int]:
+        n = int(rng.integers(low, high + 1))
+        return sorted({int(v) for v in rng.integers(1, VOCABULARY_SIZES[name] + 1, n)})
+
+    services = []
+    for sid in range(1, n_services + 1):
+        words = rng.choice(WORDS, size=12)
+        services.append(
+            {
+                "id": sid,
+                "name": f"{words[0].title()} {words[1]} service {sid}",
+                "tagline": " ".join(words[2:5]),
+                "description": " ".join(words),
+                "countries": sorted(set(rng.choice(COUNTRIES, size=2).tolist())),
+                "order_type": str(
+                    rng.choice(["open_access", "order_required", "fully_open_access"])
+                ),
+                "rating": f"{rng.uniform(1, 5):.1f}",
+                "status": "published" if rng.random() < 0.9 else "unverified",
+                "resource_organisation": int(rng.integers(1, VOCABULARY_SIZES["providers"] + 1)),
+                "categories": pick("categories", 1, 3),
+                "providers": pick("providers", 1, 2),
+                "scientific_domains": pick("scientific_domains", 1, 3),
+                "platforms": pick("platforms", 0, 2),
+                "target_users": pick("target_users", 1, 3),
+                "access_modes": pick("access_modes", 1, 1),
+                "access_types": pick("access_types", 1, 1),
+                "trls": pick("trls", 1, 1),
+                "life_cycle_statuses": pick("life_cycle_statuses", 1, 1),
+                "research_steps": pick("research_steps", 0, 2),
+                "related_services": [],
+                "required_services": [],
+            }
+        )
+    popularity = 1.0 / np.arange(1, n_services + 1) ** 0.8
+    popularity /= popularity.sum()
+    users = []
+    for uid in range(1, n_users + 1):
+        n_accessed = int(rng.integers(0, 21))
+        accessed = rng.choice(
+            n_services, size=min(n_accessed, n_services), replace=False, p=popularity
+        )
+        users.append(
+            {
+                "id": uid,
+                "aai_uid": f"{uid}@aai.example.org",
+                "scientific_domains": pick("scientific_domains", 0, 3),
+                "categories": pick("categories", 0, 3),
+                "accessed_services": [int(s) + 1 for s in accessed],
+            }
+        )
+    doc["services"] = services
+    doc["users"] = users
+    doc["projects"] = [
+        {
+            "id": pid,
+            "user_id": int(rng.integers(1, n_users + 1)),
+            "services": [int(rng.integers(1, n_services + 1))],
+        }
+        for pid in range(1, n_users // 10 + 1)
+    ]
+    return doc
