@@ -19,11 +19,38 @@ VOCABULARY_SIZES = {
     "research_steps": 10,
 }
 COUNTRIES = ["PL", "DE", "FR", "IT", "ES", "NL", "GR", "CZ", "WW", "EO"]
-WORDS = (
-    "data cloud compute storage analysis notebook repository archive workflow training "
-    "sensor genome protein climate ocean physics particle imaging simulation portal "
-    "identity access network virtual machine container kubernetes gpu hpc grid"
-).split()
+WORDS = [
+    "data",
+    "cloud",
+    "compute",
+    "storage",
+    "analysis",
+    "notebook",
+    "repository",
+    "archive",
+    "workflow",
+    "training",
+    "sensor",
+    "genome",
+    "protein",
+    "climate",
+    "ocean",
+    "physics",
+    "particle",
+    "imaging",
+    "simulation",
+    "portal",
+    "identity",
+    "access",
+    "network",
+    "virtual",
+    "machine",
+    "container",
+    "kubernetes",
+    "gpu",
+    "hpc",
+    "grid",
+]
 
 
 def generate_dump(n_services: int, n_users: int, *, seed: int = 0) -> dict[str, Any]:

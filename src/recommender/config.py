@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -40,9 +39,6 @@ class Settings(BaseSettings):
     )
     sentry_dsn: SecretStr | None = Field(
         default=None, description="Sentry DSN; nothing is sent when unset."
-    )
-    data_dir: Path = Field(
-        default=Path("./var"), description="Folder for the SQLite file and uploaded dumps."
     )
     max_body_bytes: int = Field(
         default=1_000_000, ge=1_024, description="Largest request body on ordinary endpoints."

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 
+from recommender.activity import impressions
 from recommender.config import Settings
 from recommender.serving.state import ServingStateHolder
 from recommender.store import migrate
 from recommender.store.database import Database
+from recommender.store.writer import Writer
 from recommender.tasks.inprocess import InProcessExecutor
 
 log = logging.getLogger(__name__)
@@ -21,14 +23,21 @@ class Runtime:
         self.db = Database(settings.database_url, pool_size=20)
         self.serving = ServingStateHolder(self.db, default_engine=settings.default_engine)
         self.executor = InProcessExecutor()
+        self.writer = Writer(self.db)
 
     def start(self, *, poll: bool = True) -> None:
         migrate.upgrade(self.db.engine)
+        self.writer.start()
         self.serving.refresh()
         if poll:
             self.serving.start(self.settings.refresh_interval_s)
 
+    def record_impression(self, impression: impressions.Impression) -> int:
+        """Store an impression through the writer; returns its id once committed."""
+        return self.writer.run(lambda conn: impressions.write(conn, impression))
+
     def close(self) -> None:
         self.serving.stop()
         self.executor.shutdown()
+        self.writer.stop()
         self.db.dispose()

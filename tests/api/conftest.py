@@ -17,7 +17,6 @@ from recommender.runtime import Runtime
 def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": database_url,
-        "data_dir": tmp_path,
         # Tests refresh explicitly; a poll in the background would only add timing noise.
         "refresh_interval_s": 3600,
     }

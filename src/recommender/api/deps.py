@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 from recommender.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async so FastAPI does not hop to a worker thread just to read an attribute
     runtime: Runtime = request.app.state.runtime
     return runtime
 

@@ -57,7 +57,7 @@ def describe(error: Exception) -> str:
 
 
 def _mark(db: Database, dump_id: int, **values: Any) -> None:
-    with db.engine.begin() as conn:
+    with db.write() as conn:
         conn.execute(update(CatalogDump).where(CatalogDump.id == dump_id).values(**values))
 
 
@@ -75,7 +75,7 @@ def load_upload(db: Database, dump_id: int, progress: Progress | None = None) ->
         del content
         doc = parse(raw)
         del raw
-        with db.engine.begin() as conn:
+        with db.write() as conn:
             counts = replace_catalog(conn, doc, dump_id=dump_id, progress=progress)
     except Exception as error:
         _mark(db, dump_id, status="failed", error=describe(error)[:10_000])
@@ -87,5 +87,5 @@ def load_upload(db: Database, dump_id: int, progress: Progress | None = None) ->
 def accept(db: Database, raw: bytes) -> int:
     """Check an upload completely, then store it; `InvalidDumpError` says what is wrong."""
     validate_dump(parse(raw))
-    with db.engine.begin() as conn:
+    with db.write() as conn:
         return store_upload(conn, raw)

@@ -78,7 +78,7 @@ def demo(
     db = _open_store()
     try:
         _load(db, json.dumps(fixture["dump"]).encode())
-        with db.engine.begin() as conn:
+        with db.write() as conn:
             has_activity = conn.execute(select(func.count(UserAction.id))).scalar_one() > 0
             if activity and not has_activity:
                 by_aai = {

@@ -47,8 +47,14 @@ def recommend(
     try:
         runtime.start(poll=False)
         state = runtime.serving.current
-        with runtime.db.engine.begin() as conn:
-            answer = serve_one(conn, state, request, fallback=settings.fallback_order)
+        with runtime.db.engine.connect() as conn:
+            answer = serve_one(
+                conn,
+                state,
+                request,
+                record=runtime.record_impression,
+                fallback=settings.fallback_order,
+            )
     except UnknownEngineError as error:
         errors.print(f"[red]{error}[/red]")
         raise typer.Exit(code=2) from None

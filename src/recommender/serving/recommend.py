@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from sqlalchemy import Connection
@@ -60,9 +60,13 @@ def recommend(
     state: ServingState,
     request: RecommendationRequest,
     *,
+    record: Callable[[impressions.Impression], int],
     fallback: Sequence[str] = (),
 ) -> RecommendationResponse:
-    """Answer one request from `state` and record the impression in `conn`'s transaction."""
+    """Answer one request from `state`, reading what it needs through `conn`.
+
+    `record` stores the impression and returns its id; the answer is only given once it did.
+    """
     catalog = state.catalog
     users = catalog.users
     user_id = request.user_id
@@ -98,8 +102,7 @@ def recommend(
 
     service_ids = [int(i) for i in ids]
     score_list = [round(float(s), 6) for s in scores]
-    recommendation_id = impressions.write(
-        conn,
+    recommendation_id = record(
         impressions.Impression(
             requested_at=request.timestamp,
             unique_id=request.unique_id,

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,8 +27,10 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin(conn: Any) -> None:
     # pysqlite's own transaction handling is disabled (see below); BEGIN is issued here so
-    # that SAVEPOINT and a consistent read snapshot work as SQLAlchemy documents.
-    conn.exec_driver_sql("BEGIN")
+    # that SAVEPOINT and a consistent read snapshot work as SQLAlchemy documents. Writers ask
+    # for IMMEDIATE: a deferred transaction that reads first cannot wait for the write lock.
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -79,6 +81,14 @@ class Database:
         """A session whose transaction commits on success and rolls back on any error."""
         with self.sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A connection in a write transaction (on SQLite it takes the write lock at BEGIN)."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -11,6 +12,20 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+# Full-text search objects created by hand in migrations, which the metadata does not know.
+UNMANAGED_TABLES = {"service_search"}
+UNMANAGED_INDEXES = {"ix_services_search"}
+
+
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    """Whether autogenerate compares an object (the FTS5 table and its shadows it skips)."""
+    unmanaged = name is not None and (
+        name in UNMANAGED_TABLES or name.startswith("service_search_")
+    )
+    return not (type_ == "table" and unmanaged)
 
 
 def alembic_config(url: str) -> Config:

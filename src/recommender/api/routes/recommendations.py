@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter
 
+from recommender.activity import impressions
+from recommender.activity.impressions import Impression
 from recommender.api.deps import RuntimeDep
 from recommender.api.errors import VALIDATION_RESPONSES
 from recommender.api.schemas.recommendations import RecommendationRequest, RecommendationResponse
@@ -18,11 +22,23 @@ router = APIRouter(tags=["recommendations"])
     responses=VALIDATION_RESPONSES,
     summary="Recommend services for a panel",
 )
-def post_recommendations(
+async def post_recommendations(
     body: RecommendationRequest, runtime: RuntimeDep
 ) -> RecommendationResponse:
     """Ranks the services allowed by `candidates` and `search_data` for this visitor and
     stores the answer as an impression whose id comes back as `recommendation_id`."""
+    # Ranking is about a millisecond of CPU: it runs on the event loop, which is cheaper
+    # than a hop to a worker thread; only the commit of the impression is waited for.
     state = runtime.serving.current
-    with runtime.db.engine.begin() as conn:
-        return recommend(conn, state, body, fallback=runtime.settings.fallback_order)
+    impression: list[Impression] = []
+
+    def keep(pending: Impression) -> int:
+        impression.append(pending)
+        return 0
+
+    with runtime.db.engine.connect() as conn:
+        answer = recommend(conn, state, body, record=keep, fallback=runtime.settings.fallback_order)
+    answer.recommendation_id = await asyncio.wrap_future(
+        runtime.writer.submit(lambda conn: impressions.write(conn, impression[0]))
+    )
+    return answer

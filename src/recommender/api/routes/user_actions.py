@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Response
 
 from recommender.activity import actions
@@ -19,9 +21,11 @@ router = APIRouter(tags=["user actions"])
     responses=VALIDATION_RESPONSES,
     summary="Record a user action",
 )
-def post_user_action(body: UserActionIn, runtime: RuntimeDep) -> Response:
-    """Answers 204 only once the action is stored."""
+async def post_user_action(body: UserActionIn, runtime: RuntimeDep) -> Response:
+    """Answers 204 only once the action is committed."""
     users = runtime.serving.current.catalog.users
-    with runtime.db.engine.begin() as conn:
-        actions.record(conn, body, users.by_aai_uid if users is not None else None)
+    by_aai_uid = users.by_aai_uid if users is not None else None
+    await asyncio.wrap_future(
+        runtime.writer.submit(lambda conn: actions.record(conn, body, by_aai_uid))
+    )
     return Response(status_code=204)

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from alembic import context
 from sqlalchemy import Connection
 
 from recommender.store.database import create_db_engine
+from recommender.store.migrate import include_object
 from recommender.store.schema import Base
 
 config = context.config
 target_metadata = Base.metadata
-
-# Tables created by hand in migrations (full-text indexes) that the metadata does not know.
-UNMANAGED_TABLES = {"service_search"}
-
-
-def include_object(
-    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
-) -> bool:
-    unmanaged = name is not None and (
-        name in UNMANAGED_TABLES or name.startswith("service_search_")
-    )
-    return not (type_ == "table" and unmanaged)
 
 
 def run(connection: Connection) -> None:

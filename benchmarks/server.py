@@ -1,0 +1,53 @@
+"""Start and stop a real `recommender serve` process for benchmarks, on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def recommender(*args: str, env: dict[str, str]) -> None:
+    subprocess.run([str(BIN / "recommender"), *args], env={**os.environ, **env}, check=True)
+
+
+@contextmanager
+def running_server(env: dict[str, str], *extra: str, wait_s: float = 120) -> Iterator[int]:
+    """Yields the port of a server that answered /health (any status) and is ready."""
+    port = free_port()
+    process = subprocess.Popen(
+        [str(BIN / "recommender"), "serve", "--port", str(port), *extra],
+        env={**os.environ, "LOG_LEVEL": "warning", **env},
+    )
+    try:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except httpx.HTTPError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the server did not start") from None
+                time.sleep(0.3)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()

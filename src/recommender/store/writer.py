@@ -1,0 +1,117 @@
+"""One writer thread per process that commits the service's small writes in groups.
+
+Requests hand their write (a function of a connection) to the writer and wait for it to be
+committed. Batching amortises commits, and on SQLite it removes the lock contention between
+a process's own writers, whose busy-wait back-off would otherwise dominate latency.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection
+
+from recommender.store.database import Database
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+MAX_BATCH = 256
+
+
+class WriterStoppedError(RuntimeError):
+    pass
+
+
+@dataclass
+class _Job:
+    fn: Callable[[Connection], Any]
+    future: Future[Any]
+
+
+class Writer:
+    def __init__(self, db: Database, *, max_batch: int = MAX_BATCH) -> None:
+        self._db = db
+        self._max_batch = max_batch
+        self._queue: queue.Queue[_Job | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="store-writer", daemon=True)
+                self._thread.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout=30)
+
+    def submit(self, fn: Callable[[Connection], T]) -> Future[T]:
+        future: Future[T] = Future()
+        if self._thread is None:
+            future.set_exception(WriterStoppedError("the store writer is not running"))
+            return future
+        self._queue.put(_Job(fn, future))
+        return future
+
+    def run(self, fn: Callable[[Connection], T], timeout: float = 60.0) -> T:
+        """Run `fn` in the writer's transaction and return its result once committed."""
+        return self.submit(fn).result(timeout=timeout)
+
+    def _take_batch(self) -> list[_Job] | None:
+        first = self._queue.get()
+        if first is None:
+            return None
+        batch = [first]
+        while len(batch) < self._max_batch:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:
+                self._queue.put(None)  # stop after this batch
+                break
+            batch.append(job)
+        return batch
+
+    def _loop(self) -> None:
+        while True:
+            batch = self._take_batch()
+            if batch is None:
+                return
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Job]) -> None:
+        results: list[tuple[_Job, Any, BaseException | None]] = []
+        try:
+            with self._db.engine.connect() as conn:
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+                with conn.begin():
+                    for job in batch:
+                        try:
+                            # A savepoint per job: one bad write must not sink the others.
+                            with conn.begin_nested():
+                                results.append((job, job.fn(conn), None))
+                        except Exception as error:
+                            results.append((job, None, error))
+        except Exception as error:
+            log.warning("committing %d writes failed: %s", len(batch), error)
+            for job in batch:
+                if not job.future.done():
+                    job.future.set_exception(error)
+            return
+        for job, value, failure in results:
+            if failure is not None:
+                job.future.set_exception(failure)
+            else:
+                job.future.set_result(value)

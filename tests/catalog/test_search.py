@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import pytest
+
+from recommender.catalog import search
+from recommender.catalog.loader import replace_catalog
+from recommender.store.database import Database
+from tests.factories import dump, service
+
+
+def test_terms_drop_operators_and_punctuation() -> None:
+    assert search.terms('Cloud "GPU" OR -notebooks*') == ["cloud", "gpu", "or", "notebooks"]
+    assert search.terms("!!! ()") == []
+
+
+@pytest.fixture
+def catalogue(db: Database) -> Database:
+    services = [
+        service(1, name="B2DROP", tagline="Sync and exchange research data", description=""),
+        service(2, name="EGI Cloud Compute", tagline="", description="Virtual machines"),
+        service(3, name="Notebooks", tagline="Jupyter notebooks", description="In the cloud"),
+    ]
+    with db.write() as conn:
+        replace_catalog(conn, dump(services))
+    return db
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("cloud", {2, 3}),
+        ("CLOUD compute", {2}),
+        ("machine", {2}),  # stemming: machines
+        ("note", {3}),  # prefix
+        ("exchange data", {1}),
+        ("nothing matches this", set()),
+        ("'; DROP TABLE services; --", set()),
+    ],
+)
+def test_matching_services(catalogue: Database, query: str, expected: set[int]) -> None:
+    with catalogue.engine.connect() as conn:
+        assert search.matching_services(conn, query) == expected
+
+
+def test_query_without_words_is_no_filter(catalogue: Database) -> None:
+    with catalogue.engine.connect() as conn:
+        assert search.matching_services(conn, "?!") is None
