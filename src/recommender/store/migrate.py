@@ -21,7 +21,9 @@ UNMANAGED_INDEXES = {"ix_services_search"}
 def include_object(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
-    """Whether autogenerate compares an object (the FTS5 table and its shadows it skips)."""
+    """Whether autogenerate compares an object (it skips the hand-made full-text search)."""
+    if type_ == "index":
+        return name not in UNMANAGED_INDEXES
     unmanaged = name is not None and (
         name in UNMANAGED_TABLES or name.startswith("service_search_")
     )
