@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recommender.api.schemas.recommendations import SearchData
+from recommender.catalog.loader import replace_catalog
+from recommender.catalog.snapshot import CatalogSnapshot, load_snapshot
+from recommender.serving.candidates import select_candidates
+from recommender.store.database import Database
+from tests.factories import BIOLOGY, COMPUTE, DATA, PHYSICS, dump, service
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> CatalogSnapshot:
+    db = Database(f"sqlite:///{tmp_path / 'c.db'}")
+    from recommender.store import migrate
+
+    migrate.upgrade(db.engine)
+    services = [
+        service(1, scientific_domains=[BIOLOGY], categories=[DATA], countries=["PL"], rating=4.5),
+        service(2, scientific_domains=[PHYSICS], categories=[DATA], countries=["WW"], rating=2.0),
+        service(3, scientific_domains=[PHYSICS], categories=[COMPUTE], countries=["DE"], rating=3),
+        service(4, scientific_domains=[BIOLOGY], status="draft"),
+        service(
+            5,
+            scientific_domains=[BIOLOGY, PHYSICS],
+            categories=[COMPUTE],
+            order_type="order_required",
+            rating=None,
+        ),
+    ]
+    with db.write() as conn:
+        replace_catalog(conn, dump(services))
+    with db.engine.connect() as conn, conn.begin():
+        snapshot = load_snapshot(conn)
+    db.dispose()
+    return snapshot
+
+
+def ids(values: np.ndarray) -> list[int]:
+    return sorted(int(v) for v in values)
+
+
+def test_only_recommendable_statuses(catalog: CatalogSnapshot) -> None:
+    assert ids(select_candidates(catalog)) == [1, 2, 3, 5]
+
+
+def test_or_within_a_filter_and_across_filters(catalog: CatalogSnapshot) -> None:
+    either = SearchData(scientific_domains=[BIOLOGY, PHYSICS])
+    assert ids(select_candidates(catalog, search=either)) == [1, 2, 3, 5]
+    both = SearchData(scientific_domains=[PHYSICS], categories=[DATA])
+    assert ids(select_candidates(catalog, search=both)) == [2]
+
+
+def test_worldwide_services_are_available_everywhere(catalog: CatalogSnapshot) -> None:
+    german = SearchData(geographical_availabilities=["de"])
+    assert ids(select_candidates(catalog, search=german)) == [2, 3]
+
+
+def test_order_type_and_rating_floor(catalog: CatalogSnapshot) -> None:
+    assert ids(select_candidates(catalog, search=SearchData(order_type="order_required"))) == [5]
+    assert ids(select_candidates(catalog, search=SearchData(rating="4"))) == [1]
+    # a label that is not a number is not a floor
+    assert ids(select_candidates(catalog, search=SearchData(rating="best"))) == [1, 2, 3, 5]
+
+
+def test_candidates_hits_and_exclusions(catalog: CatalogSnapshot) -> None:
+    assert ids(select_candidates(catalog, candidates=[3, 4, 5, 77])) == [3, 5]
+    assert ids(select_candidates(catalog, search_hits={1, 2, 4})) == [1, 2]
+    assert ids(select_candidates(catalog, search_hits=set())) == []
+    assert ids(select_candidates(catalog, exclude={1, 5, 99})) == [2, 3]
+
+
+def test_unknown_filter_values_match_nothing(catalog: CatalogSnapshot) -> None:
+    assert ids(select_candidates(catalog, search=SearchData(providers=[424242]))) == []
