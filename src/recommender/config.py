@@ -52,7 +52,42 @@ class Settings(BaseSettings):
         description="How often a serving process checks for a new catalogue or model.",
     )
 
-    @field_validator("redis_url", "sentry_dsn", mode="before")
+    job_time_limit_s: int = Field(
+        default=7200, ge=10, description="A background job running longer than this is stopped."
+    )
+    task_heartbeat_timeout_s: int = Field(
+        default=120,
+        ge=5,
+        description="A running job whose worker was silent this long is marked failed.",
+    )
+    artifact_dir: str | None = Field(
+        default=None,
+        description="Folder for model artifacts; unset keeps them in the database.",
+    )
+    gate_metric: str = Field(
+        default="NDCG@10", description="Metric the quality gate compares between versions."
+    )
+    gate_margin: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="How much worse (relative) than the active version a new one may be.",
+    )
+    training_device: str = Field(
+        default="cpu", description="PyTorch device for training: `cpu` or `cuda`."
+    )
+    weight_accessed: float = Field(
+        default=1.0, ge=0, description="Training weight of a service a user accessed (dump)."
+    )
+    weight_project: float = Field(
+        default=1.0, ge=0, description="Training weight of a service in a user's project."
+    )
+    weight_order: float = Field(default=2.0, ge=0, description="Training weight of an order.")
+    weight_click: float = Field(
+        default=0.5, ge=0, description="Training weight of a click on a service page."
+    )
+
+    @field_validator("redis_url", "sentry_dsn", "artifact_dir", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

@@ -10,7 +10,8 @@ from recommender.serving.state import ServingStateHolder
 from recommender.store import migrate
 from recommender.store.database import Database
 from recommender.store.writer import Writer
-from recommender.tasks.inprocess import InProcessExecutor
+from recommender.tasks import records
+from recommender.tasks.executor import Executor, make_executor
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ class Runtime:
         self.settings = settings
         self.db = Database(settings.database_url, pool_size=20)
         self.serving = ServingStateHolder(self.db, default_engine=settings.default_engine)
-        self.executor = InProcessExecutor()
+        self.executor: Executor = make_executor(self.db, settings, on_finished=self.serving.refresh)
         self.writer = Writer(self.db)
 
     def start(self, *, poll: bool = True) -> None:
@@ -30,7 +31,14 @@ class Runtime:
         self.writer.start()
         self.serving.refresh()
         if poll:
-            self.serving.start(self.settings.refresh_interval_s)
+            self.serving.start(self.settings.refresh_interval_s, housekeeping=self.reap_tasks)
+
+    def reap_tasks(self) -> None:
+        """Fail jobs whose worker died, so none stays "running" forever."""
+        with self.db.write() as conn:
+            reaped = records.reap(conn, self.settings.task_heartbeat_timeout_s)
+        if reaped:
+            log.warning("marked %d jobs failed: their worker stopped responding", reaped)
 
     def record_impression(self, impression: impressions.Impression) -> int:
         """Store an impression through the writer; returns its id once committed."""
@@ -38,6 +46,6 @@ class Runtime:
 
     def close(self) -> None:
         self.serving.stop()
-        self.executor.shutdown()
+        self.executor.close()
         self.writer.stop()
         self.db.dispose()

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from recommender.api.app import create_app
 from recommender.config import Settings
 from recommender.runtime import Runtime
+from recommender.tasks.executor import wait_for
 
 
 def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settings:
@@ -48,4 +49,7 @@ def load_catalog(client: TestClient, doc: dict[str, Any]) -> None:
     """Post a dump and wait for its background load, as a portal would poll."""
     response = client.post("/database_dumps", json=doc)
     assert response.status_code == 204, response.text
-    runtime_of(client).executor.wait(response.headers["X-Task-Id"], timeout=60)
+    runtime = runtime_of(client)
+    task = wait_for(runtime.db, response.headers["X-Task-Id"], timeout=60)
+    assert task.state == "succeeded", task.error
+    runtime.serving.refresh()

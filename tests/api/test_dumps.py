@@ -4,6 +4,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from recommender.store.schema import Service, UserAction
+from recommender.tasks.executor import wait_for
 from tests.api.conftest import load_catalog, runtime_of
 from tests.factories import dump, service, two_communities, user, user_action
 
@@ -12,7 +13,9 @@ def test_posted_dump_is_loaded_in_the_background_and_served(api: TestClient) -> 
     response = api.post("/database_dumps", json=two_communities())
     assert response.status_code == 204
     assert response.content == b""
-    runtime_of(api).executor.wait(response.headers["X-Task-Id"], timeout=60)
+    runtime = runtime_of(api)
+    assert wait_for(runtime.db, response.headers["X-Task-Id"]).state == "succeeded"
+    runtime.serving.refresh()
     health = api.get("/health").json()
     assert health["components"]["catalog"]["services"] == 12
     assert api.post(

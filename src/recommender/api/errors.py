@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from recommender.catalog.dump import InvalidDumpError
 from recommender.engines import UnknownEngineError
+from recommender.tasks.executor import BrokerUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +26,6 @@ class ErrorBody(BaseModel):
     message: str
     errors: dict[str, str] = {}
     problems: list[dict[str, Any]] = []
-
-
-class ServiceUnavailableError(RuntimeError):
-    """A part the request needs (the broker, say) is down; the caller may retry later."""
 
 
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -104,7 +101,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(InvalidDumpError, _invalid_dump)
     app.add_exception_handler(UnknownEngineError, _unknown_engine)
-    app.add_exception_handler(ServiceUnavailableError, _unavailable)
+    app.add_exception_handler(BrokerUnavailableError, _unavailable)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(Exception, _unexpected)
 

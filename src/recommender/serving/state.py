@@ -22,6 +22,8 @@ from recommender.training.dataset import InteractionWeights, build_interactions
 
 log = logging.getLogger(__name__)
 
+HOUSEKEEPING_EVERY = 5
+
 # Popularity counts users who accessed or ordered a service; clicks are not use.
 POPULARITY_EVIDENCE = InteractionWeights(accessed=1.0, project=1.0, order=1.0, click=0.0)
 
@@ -177,19 +179,27 @@ class ServingStateHolder:
             built_at=built_at,
         )
 
-    def start(self, interval_s: float) -> None:
-        """Poll the store in a daemon thread until `stop()`."""
+    def start(self, interval_s: float, housekeeping: Callable[[], None] | None = None) -> None:
+        """Poll the store in a daemon thread until `stop()`; `housekeeping` runs every
+        `HOUSEKEEPING_EVERY` polls."""
         if self._thread is not None:
             return
         self._stop.clear()
 
         def loop() -> None:
+            ticks = 0
             while not self._stop.wait(interval_s):
+                ticks += 1
                 try:
                     self.refresh()
                 except Exception as error:  # keep serving the last good state
                     self.last_error = str(error)
                     log.exception("refreshing the serving state failed")
+                if housekeeping is not None and ticks % HOUSEKEEPING_EVERY == 0:
+                    try:
+                        housekeeping()
+                    except Exception:
+                        log.exception("housekeeping failed")
 
         self._thread = threading.Thread(target=loop, name="serving-refresh", daemon=True)
         self._thread.start()

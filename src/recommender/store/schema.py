@@ -261,6 +261,75 @@ class StateEntry(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
 
+# --- background jobs and the model registry --------------------------------------------------
+
+
+class Task(Base):
+    """One background job and what became of it; the executor and the API share this row."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(32))
+    args: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    worker: Mapped[str | None] = mapped_column(String(255))
+
+    __table_args__ = (
+        Index("ix_tasks_state", "state"),
+        Index("ix_tasks_created_at", "created_at"),
+    )
+
+
+class Lock(Base):
+    """A named lease: long jobs hold it, and a holder that died loses it when it expires."""
+
+    __tablename__ = "locks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ModelVersion(Base):
+    """A trained model of one engine: its data, metrics, artifact and lifecycle status."""
+
+    __tablename__ = "model_versions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    engine: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="candidate")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    fingerprint: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    params: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    baseline_metrics: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    curves: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    gate: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    artifact: Mapped[bytes | None] = mapped_column(LargeBinary)
+    artifact_uri: Mapped[str | None] = mapped_column(Text)
+    artifact_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    artifact_sha256: Mapped[str] = mapped_column(String(64), default="")
+    plot_png: Mapped[bytes | None] = mapped_column(LargeBinary)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_model_versions_engine_version", "engine", "version", unique=True),
+        Index("ix_model_versions_engine_status", "engine", "status"),
+    )
+
+
 # --- activity: never touched by a dump ---------------------------------------------------------
 
 

@@ -39,11 +39,5 @@ async def post_database_dump(request: Request, runtime: RuntimeDep) -> Response:
     it, and loads it in the background; the `X-Task-Id` header identifies that job."""
     raw = await request.body()
     dump_id = await run_in_threadpool(uploads.accept, runtime.db, raw)
-
-    def load() -> dict[str, int]:
-        counts = uploads.load_upload(runtime.db, dump_id)
-        runtime.serving.refresh()
-        return counts
-
-    task_id = runtime.executor.submit("load_dump", load)
+    task_id = await run_in_threadpool(runtime.executor.submit, "load_dump", dump_id=dump_id)
     return Response(status_code=204, headers={"X-Task-Id": task_id})

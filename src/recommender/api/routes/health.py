@@ -52,7 +52,7 @@ def get_health(runtime: RuntimeDep) -> JSONResponse:
     }
     if runtime.serving.last_error:
         components["engines"]["refresh_error"] = runtime.serving.last_error
-    components["worker"] = {"status": "ok", "mode": "in-process"}
+    components["worker"] = runtime.executor.health()
     healthy = all(part["status"] == "ok" for part in components.values())
     return JSONResponse(
         status_code=200 if healthy else 503,

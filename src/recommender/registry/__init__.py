@@ -1,0 +1,1 @@
+"""The model registry: every trained version with its metrics, artifact and status."""

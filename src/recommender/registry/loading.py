@@ -1,0 +1,43 @@
+"""Bringing active versions into a serving process: new ones loaded, unchanged ones kept."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
+
+from recommender.engines import UnknownEngineError, engine_class
+from recommender.engines.base import Artifact
+from recommender.registry import artifacts
+from recommender.registry.versions import active_rows
+from recommender.serving.models import LoadedModel
+from recommender.store.schema import ModelVersion
+
+log = logging.getLogger(__name__)
+
+
+def load_active(conn: Connection, current: Mapping[str, LoadedModel]) -> dict[str, LoadedModel]:
+    """The active model of every engine. A version that fails to load keeps the one before it
+    serving (if any), so a broken artifact never takes an engine down."""
+    loaded: dict[str, LoadedModel] = {}
+    for engine, version, row_id in active_rows(conn):
+        kept = current.get(engine)
+        if kept is not None and kept.version == version:
+            loaded[engine] = kept
+            continue
+        try:
+            with Session(bind=conn) as session:
+                row = session.get_one(ModelVersion, row_id)
+                data = artifacts.fetch(row)
+            artifact = Artifact.from_bytes(data)
+            model = engine_class(engine).model_type.from_artifact(artifact)
+        except (artifacts.ArtifactMissingError, UnknownEngineError, KeyError, ValueError) as error:
+            log.error("cannot load %s v%s: %s", engine, version, error)
+            if kept is not None:
+                loaded[engine] = kept
+            continue
+        loaded[engine] = LoadedModel(engine=engine, model=model, version=version)
+        log.info("loaded %s v%s", engine, version)
+    return loaded

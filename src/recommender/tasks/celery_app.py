@@ -1,0 +1,82 @@
+"""The Celery application: Redis broker and result store, JSON only, late acknowledgement."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+from recommender.config import Settings, get_settings
+from recommender.store import migrate
+from recommender.store.database import Database
+
+log = logging.getLogger(__name__)
+
+QUEUE = "recommender"
+_databases: dict[str, Database] = {}
+
+
+def _database(url: str) -> Database:
+    # One engine per worker process, created after the fork (engines must not cross forks).
+    if url not in _databases:
+        _databases[url] = Database(url, pool_size=2)
+    return _databases[url]
+
+
+@worker_process_init.connect  # type: ignore[untyped-decorator]
+def _fresh_connections(**_: Any) -> None:
+    _databases.clear()
+
+
+def make_celery(settings: Settings) -> Celery:
+    app = Celery("recommender", broker=settings.redis_url, backend=settings.redis_url)
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_default_queue=QUEUE,
+        # Acknowledged after the job, so a job whose worker vanished before running it is
+        # delivered again; the tasks table keeps a finished job from running twice.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_max_tasks_per_child=20,
+        task_time_limit=settings.job_time_limit_s,
+        broker_transport_options={"visibility_timeout": settings.job_time_limit_s * 2},
+        broker_connection_retry_on_startup=True,
+        result_expires=24 * 3600,
+        worker_hijack_root_logger=False,
+    )
+
+    @app.task(name="recommender.run_task")  # type: ignore[untyped-decorator]
+    def run(task_id: str) -> dict[str, Any] | None:
+        from recommender.tasks.runner import run_task
+
+        current = get_settings()
+        return run_task(_database(current.database_url), current, task_id)
+
+    return app
+
+
+def run_worker(settings: Settings, *, concurrency: int, pool: str, loglevel: str) -> None:
+    """Migrate the database, then consume jobs until stopped."""
+    db = Database(settings.database_url, pool_size=1)
+    try:
+        migrate.upgrade(db.engine)
+    finally:
+        db.dispose()
+    app = make_celery(settings)
+    app.worker_main(
+        argv=[
+            "worker",
+            f"--loglevel={loglevel.upper()}",
+            f"--concurrency={concurrency}",
+            f"--pool={pool}",
+            f"--queues={QUEUE}",
+            "--hostname=recommender@%h",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )

@@ -1,0 +1,111 @@
+"""The background jobs, written once as plain functions of their arguments and a context."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from recommender.catalog import uploads
+from recommender.config import Settings
+from recommender.engines import canonical_name, engine_class, engine_names
+from recommender.store.database import Database
+from recommender.tasks import locks
+
+log = logging.getLogger(__name__)
+
+# Catalogue loads and trainings change what serves: one at a time, whatever the executor.
+PIPELINE_LOCK = "pipeline"
+
+
+@dataclass
+class JobContext:
+    db: Database
+    settings: Settings
+    task_id: str
+    # fraction in [0, 1] and a short message
+    progress: Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    run: Callable[..., dict[str, Any]]
+    # Safe to run again after a failure (a retry cannot leave a different result).
+    idempotent: bool
+    # A request while an identical job is still queued joins it instead of adding another.
+    coalesce: bool
+
+
+def _locked(ctx: JobContext) -> locks.LockHolder:
+    return locks.LockHolder(
+        ctx.db,
+        PIPELINE_LOCK,
+        lease_s=ctx.settings.task_heartbeat_timeout_s * 2,
+        wait_s=ctx.settings.job_time_limit_s,
+    )
+
+
+def load_dump(ctx: JobContext, dump_id: int) -> dict[str, Any]:
+    """Replace the catalogue with a stored upload."""
+    with _locked(ctx):
+        counts = uploads.load_upload(
+            ctx.db,
+            dump_id,
+            progress=lambda done, total: ctx.progress(done / max(total, 1), "loading"),
+        )
+    return {"dump_id": dump_id, "counts": counts}
+
+
+def trainable_engines() -> list[str]:
+    return [name for name in engine_names() if engine_class(name).trainable]
+
+
+def _train_engines(ctx: JobContext, engines: list[str]) -> dict[str, Any]:
+    # Imported here: training pulls in the heavy engines, which the API process never needs.
+    from recommender.training.pipeline import train_engine
+
+    outcomes: dict[str, Any] = {}
+    for index, name in enumerate(engines):
+
+        def report(fraction: float, message: str, index: int = index, name: str = name) -> None:
+            ctx.progress((index + fraction) / len(engines), f"{name}: {message}")
+
+        try:
+            outcomes[name] = train_engine(ctx.db, ctx.settings, name, report, task_id=ctx.task_id)
+        except Exception as error:  # one engine failing must not stop the others
+            log.exception("training %s failed", name)
+            outcomes[name] = {"status": "failed", "error": str(error)}
+    return outcomes
+
+
+def train(ctx: JobContext, engine: str | None = None) -> dict[str, Any]:
+    """Fit, evaluate and register one engine (or every trainable one); activate what passed."""
+    engines = [canonical_name(engine)] if engine else trainable_engines()
+    with _locked(ctx):
+        return {"engines": _train_engines(ctx, engines)}
+
+
+def update(ctx: JobContext, dump_id: int) -> dict[str, Any]:
+    """Load a dump, then train every trainable engine on the new catalogue."""
+    with _locked(ctx):
+        counts = uploads.load_upload(
+            ctx.db,
+            dump_id,
+            progress=lambda done, total: ctx.progress(0.2 * done / max(total, 1), "loading"),
+        )
+
+        def later(fraction: float, message: str) -> None:
+            ctx.progress(0.2 + 0.8 * fraction, message)
+
+        trained = _train_engines(
+            JobContext(ctx.db, ctx.settings, ctx.task_id, later), trainable_engines()
+        )
+    return {"dump_id": dump_id, "counts": counts, "engines": trained}
+
+
+JOBS: dict[str, JobSpec] = {
+    "load_dump": JobSpec(load_dump, idempotent=True, coalesce=False),
+    "train": JobSpec(train, idempotent=False, coalesce=True),
+    "update": JobSpec(update, idempotent=False, coalesce=False),
+}
