@@ -1,0 +1,1 @@
+"""A synthetic EOSC marketplace: real catalogue names, synthetic users, journeys and truth."""
