@@ -1,4 +1,4 @@
-"""Fixtures shared by the tests of the synthetic marketplace."""
+"""Small synthetic marketplaces shared by the tests of the generator."""
 
 from __future__ import annotations
 
@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from recommender.synthetic import SynthConfig, SyntheticMarketplace, generate
 from tests.conftest import public_data_dir
+
+# Small enough for seconds, busy enough (many sessions per user) to exercise every path.
+SMALL = SynthConfig(services=120, users=300, days=5, seed=11, sessions_per_day=0.4)
+
+
+@pytest.fixture(scope="session")
+def market() -> SyntheticMarketplace:
+    return generate(SMALL)
 
 
 @pytest.fixture(scope="session")
