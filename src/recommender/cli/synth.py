@@ -15,7 +15,7 @@ from recommender.cli.app import app
 from recommender.synthetic import SynthConfig, generate, save, write, write_bundle
 
 # The committed demo marketplace: the real services, a few hundred users, a week of activity.
-DEMO_CONFIG = SynthConfig(services=58, users=200, days=7, seed=20250101, sessions_per_day=0.12)
+DEMO_CONFIG = SynthConfig(services=58, users=200, days=7, seed=20250101, sessions_per_day=0.07)
 DEMO_FIXTURE = "demo_marketplace.json"
 
 _STAGES = {

@@ -414,18 +414,17 @@ def write_bundle(market: SyntheticMarketplace, path: Path) -> int:
 
     One record per line keeps the committed demo fixture reviewable in diffs. Returns its size.
     """
-    lines = ["{"]
-    parts: list[str] = []
-    parts.append('"dump": ' + orjson.dumps(market.dump).decode())
-    for name, records in (
-        ("user_actions", market.user_actions),
-        ("recommendations", market.recommendations),
-    ):
+
+    def array(records: list[dict[str, Any]]) -> str:
         body = ",\n".join(orjson.dumps(r).decode() for r in records)
-        parts.append(f'"{name}": [\n{body}\n]' if records else f'"{name}": []')
-    lines.append(",\n".join(parts))
-    lines.append("}")
-    text = "\n".join(lines) + "\n"
+        return f"[\n{body}\n]" if records else "[]"
+
+    dump = ",\n".join(f'"{name}": {array(records)}' for name, records in market.dump.items())
+    text = (
+        f'{{\n"dump": {{\n{dump}\n}},\n'
+        f'"user_actions": {array(market.user_actions)},\n'
+        f'"recommendations": {array(market.recommendations)}\n}}\n'
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return len(text.encode())
