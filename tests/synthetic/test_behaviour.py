@@ -34,6 +34,22 @@ def test_affinity_is_the_documented_formula() -> None:
         model.affinity(0, 30)
 
 
+def test_unknown_services_are_refused(market: SyntheticMarketplace) -> None:
+    model = market.behaviour
+    n = int(market.catalogue.ids[-1])
+    assert model.rows([1, n]).tolist() == [0, n - 1]
+    for unknown in (0, n + 1):
+        with pytest.raises(KeyError):
+            model.affinity(0, [1, unknown])
+
+
+def test_affinity_matrix_agrees_with_pairwise_affinity(market: SyntheticMarketplace) -> None:
+    model = market.behaviour
+    profiles, ids = np.arange(0, 300, 11), market.catalogue.ids[::5]
+    pairwise = model.affinity(profiles[:, None], ids[None, :])
+    assert np.allclose(model.affinity_matrix(profiles, ids), pairwise, rtol=0, atol=1e-12)
+
+
 def test_pair_noise_is_fixed_per_pair_and_standard_normal() -> None:
     profiles = np.repeat(np.arange(300), 300)
     services = np.tile(np.arange(1, 301), 300)

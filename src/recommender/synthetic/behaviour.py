@@ -132,6 +132,9 @@ class BehaviourModel:
             raise ValueError("topics must have one row per service and one column per cluster")
         if self.quality.shape != self.service_ids.shape:
             raise ValueError("quality must have one value per service")
+        n = self.service_ids.shape[0]
+        self._n = n
+        self._dense = bool(n and self.service_ids[0] == 1 and self.service_ids[-1] == n)
         self.params = params or BehaviourParams()
         self.noise_seed = noise_seed
         self.user_profiles = dict(user_profiles or {})
@@ -144,6 +147,9 @@ class BehaviourModel:
     def rows(self, service_ids: ArrayLike) -> IntArray:
         """Positions of service ids in the model; raises for ids it does not know."""
         ids = np.asarray(service_ids, dtype=np.int64)
+        if self._dense and ids.size and ids.min() >= 1 and ids.max() <= self._n:
+            # The generator numbers services 1..n: the row is the id minus one.
+            return ids - 1
         pos = np.searchsorted(self.service_ids, ids)
         pos = np.minimum(pos, self.service_ids.shape[0] - 1)
         if np.any(self.service_ids[pos] != ids):
@@ -163,9 +169,21 @@ class BehaviourModel:
         """True affinity, broadcast over profile rows and service ids like numpy arrays."""
         p = np.asarray(profiles, dtype=np.int64)
         ids = np.asarray(service_ids, dtype=np.int64)
-        p, ids = np.broadcast_arrays(p, ids)
         rows = self.rows(ids)
-        match = np.einsum("...k,...k->...", self.interests[p], self.topics[rows])
+        match = (self.interests[p] * self.topics[rows]).sum(axis=-1)
+        return self._combine(match, rows, p, ids)
+
+    def affinity_matrix(self, profiles: ArrayLike, service_ids: ArrayLike) -> FloatArray:
+        """Affinity of every listed profile (rows) for every listed service (columns)."""
+        p = np.asarray(profiles, dtype=np.int64).reshape(-1)
+        ids = np.asarray(service_ids, dtype=np.int64).reshape(-1)
+        rows = self.rows(ids)
+        # A matrix product, so a block of profiles never builds a profiles x services x
+        # clusters array.
+        match = self.interests[p] @ self.topics[rows].T
+        return self._combine(match, rows[None, :], p[:, None], ids[None, :])
+
+    def _combine(self, match: FloatArray, rows: IntArray, p: IntArray, ids: IntArray) -> FloatArray:
         params = self.params
         return np.asarray(
             params.topic_weight * match
@@ -173,12 +191,6 @@ class BehaviourModel:
             + params.noise_scale * pair_noise(self.noise_seed, p, ids),
             dtype=np.float64,
         )
-
-    def affinity_matrix(self, profiles: ArrayLike, service_ids: ArrayLike) -> FloatArray:
-        """Affinity of every listed profile (rows) for every listed service (columns)."""
-        p = np.asarray(profiles, dtype=np.int64)[:, None]
-        ids = np.asarray(service_ids, dtype=np.int64)[None, :]
-        return self.affinity(p, ids)
 
     def examine_probability(self, n: int, placement: Placement) -> FloatArray:
         params = self.params

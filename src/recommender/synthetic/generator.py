@@ -26,7 +26,13 @@ from recommender.synthetic.behaviour import BehaviourModel, BehaviourParams
 from recommender.synthetic.catalogue import Catalogue, build_catalogue
 from recommender.synthetic.ground_truth import build_ground_truth
 from recommender.synthetic.history import OrderSampler, group_projects
-from recommender.synthetic.journeys import Identity, JourneyParams, Journeys, SessionLog
+from recommender.synthetic.journeys import (
+    Identity,
+    JourneyParams,
+    Journeys,
+    SessionLog,
+    VisitIds,
+)
 from recommender.synthetic.logging_policy import LoggingPolicy
 from recommender.synthetic.pages import PageGraph
 from recommender.synthetic.population import Population, draw_population
@@ -48,6 +54,7 @@ _STREAMS = {
     "window_projects": 9,
 }
 _DAY_STREAM = 1000
+_VISIT_STREAM = 2000
 
 Progress = Callable[[str, int, int], None]
 
@@ -249,6 +256,7 @@ class _Simulation:
         for day in range(config.days):
             self.progress("days", day, config.days)
             rng = _rng(config.seed, _DAY_STREAM + day)
+            visit_ids = VisitIds(_rng(config.seed, _VISIT_STREAM + day))
             actions, recs = carried_actions, carried_recs
             for index in range(int(bounds[day]), int(bounds[day + 1])):
                 profile = int(self.session_profiles[index])
@@ -259,6 +267,7 @@ class _Simulation:
                 before = set(owned)
                 log: SessionLog = self.journeys.session(
                     rng,
+                    visit_ids,
                     profile,
                     self._identity(rng, profile),
                     float(self.session_starts[index]),

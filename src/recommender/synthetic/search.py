@@ -49,6 +49,17 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z0-9+-]{2,}")
 _STOP_WORDS = {"for", "the", "and", "service", "services", "data", "node", "with"}
 
 
+_FILTER_KINDS = list(FILTER_SHARES)
+_FILTER_CDF = np.cumsum(list(FILTER_SHARES.values()))
+_SORT_NAMES = list(SORTS)
+_SORT_CDF = np.cumsum(list(SORTS.values()))
+
+
+def _pick(rng: np.random.Generator, cumulative: FloatArray) -> int:
+    """A position drawn in proportion to the weights whose running sums are `cumulative`."""
+    return int(np.searchsorted(cumulative, rng.random() * cumulative[-1], "right"))
+
+
 def _descendants(terms: Sequence[Term]) -> list[list[int]]:
     """For each term position, itself and every term below it."""
     children: dict[int, list[int]] = {}
@@ -117,6 +128,8 @@ class SearchIndex:
             for p in record["providers"]:
                 provider_weights[p - 1] += catalogue.topics[row]
         self.weights["providers"] = provider_weights
+        # Per filter kind and cluster, cumulative weights of the values: a draw is a bisection.
+        self.cumulative = {kind: np.cumsum(w.T, axis=1) for kind, w in self.weights.items()}
         self.cluster_rows = [
             np.flatnonzero(self.recommendable & (catalogue.topics[:, c] >= 0.5)) for c in range(k)
         ]
@@ -159,15 +172,16 @@ class SearchIndex:
         """
         filters: list[tuple[str, Any]] = []
         if rng.random() >= (REFINED_NO_FILTER_SHARE if refined else NO_FILTER_SHARE):
-            kinds = list(FILTER_SHARES)
-            shares = np.array(list(FILTER_SHARES.values()))
-            count = 2 if rng.random() < SECOND_FILTER_SHARE else 1
-            picked = rng.choice(len(kinds), size=count, replace=False, p=shares / shares.sum())
-            for kind in (kinds[int(i)] for i in picked):
+            kinds = [_pick(rng, _FILTER_CDF)]
+            if rng.random() < SECOND_FILTER_SHARE:
+                second = _pick(rng, _FILTER_CDF)
+                if second != kinds[0]:
+                    kinds.append(second)
+            for kind in (_FILTER_KINDS[i] for i in kinds):
                 value = self._value(rng, kind, cluster)
                 if value is not None:
                     filters.append((kind, value))
-        sort = list(SORTS)[int(rng.choice(len(SORTS), p=np.array(list(SORTS.values()))))]
+        sort = _SORT_NAMES[_pick(rng, _SORT_CDF)]
         while True:
             search: dict[str, Any] = dict(filters)
             search["sort"] = sort
@@ -177,11 +191,9 @@ class SearchIndex:
             filters.pop()
 
     def _value(self, rng: np.random.Generator, kind: str, cluster: int) -> Any:
-        if kind in self.weights:
-            weights = self.weights[kind][:, cluster]
-            if weights.sum() <= 0:
-                return None
-            return [int(rng.choice(weights.shape[0], p=weights / weights.sum())) + 1]
+        if kind in self.cumulative:
+            cumulative = self.cumulative[kind][cluster]
+            return [_pick(rng, cumulative) + 1] if cumulative[-1] > 0 else None
         if kind == "target_users":
             return [int(rng.integers(len(self.vocab.target_users))) + 1]
         if kind == "geographical_availabilities":
