@@ -214,6 +214,14 @@ def test_streamed_files_hold_the_same_marketplace(tmp_path: Path) -> None:
     assert counts.orders == sum(a["action"]["order"] for a in market.user_actions)
 
 
+def test_written_files_are_byte_identical_for_the_same_seed(tmp_path: Path) -> None:
+    config = SynthConfig(services=70, users=50, days=2, seed=8, sessions_per_day=0.5)
+    write(config, tmp_path / "first")
+    write(config, tmp_path / "second")
+    for name in OUTPUT_FILES:
+        assert (tmp_path / "first" / name).read_bytes() == (tmp_path / "second" / name).read_bytes()
+
+
 def test_ground_truth_rebuilds_the_same_choice_model(market: SyntheticMarketplace) -> None:
     truth = json.loads(json.dumps(market.ground_truth))
     rebuilt = behaviour_from_ground_truth(truth)
