@@ -238,7 +238,11 @@ class _Simulation:
             mine = self.user_projects[user]
             if not mine or self._project_rng.random() < 0.2:
                 self.projects.append(
-                    {"id": len(self.projects) + 1, "user_id": user + 1, "services": []}
+                    {
+                        "id": len(self.projects) + 1,
+                        "user_id": int(self.population.user_ids[user]),
+                        "services": [],
+                    }
                 )
                 mine.append(len(self.projects))
             chosen.append(mine[-1])

@@ -320,7 +320,7 @@ class Journeys:
                         **base,
                         "timestamp": iso(time),
                         "client_id": CLIENT_ID,
-                        "source": {"visit_id": source[0], "page_id": source[1], "root": root},
+                        "source": {"visit_id": source[0], "page_id": source[1], "root": dict(root)},
                         "target": {"visit_id": target[0], "page_id": target[1]},
                         "action": {"type": action[0], "text": action[1], "order": order},
                     },
