@@ -8,6 +8,7 @@ from recommender.cli import db as _db  # noqa: F401
 from recommender.cli import engines as _engines  # noqa: F401
 from recommender.cli import recommend as _recommend  # noqa: F401
 from recommender.cli import serve as _serve  # noqa: F401
+from recommender.cli import synth as _synth  # noqa: F401
 from recommender.cli.app import app
 
 
