@@ -13,7 +13,16 @@ from starlette.concurrency import run_in_threadpool
 from recommender import __version__
 from recommender.api import errors
 from recommender.api.limits import BodySizeLimit
-from recommender.api.routes import dumps, health, recommendations, user_actions
+from recommender.api.routes import (
+    dumps,
+    engines,
+    health,
+    models,
+    recommendations,
+    tasks,
+    training,
+    user_actions,
+)
 from recommender.config import Settings, get_settings
 from recommender.runtime import Runtime
 
@@ -51,7 +60,16 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         default=settings.max_body_bytes,
         per_path={"/database_dumps": settings.max_dump_bytes, "/update": settings.max_dump_bytes},
     )
-    for module in (recommendations, user_actions, dumps, health):
+    for module in (
+        recommendations,
+        user_actions,
+        dumps,
+        training,
+        tasks,
+        models,
+        engines,
+        health,
+    ):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

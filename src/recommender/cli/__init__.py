@@ -6,6 +6,8 @@ from __future__ import annotations
 from recommender.cli import catalog as _catalog  # noqa: F401
 from recommender.cli import db as _db  # noqa: F401
 from recommender.cli import engines as _engines  # noqa: F401
+from recommender.cli import jobs as _jobs  # noqa: F401
+from recommender.cli import models as _models  # noqa: F401
 from recommender.cli import recommend as _recommend  # noqa: F401
 from recommender.cli import serve as _serve  # noqa: F401
 from recommender.cli import synth as _synth  # noqa: F401

@@ -1,22 +1,62 @@
-"""`recommender engines`: list the engines this installation knows."""
+"""`recommender engines`: the engines this installation knows, and the default one."""
 
 from __future__ import annotations
 
-from rich.console import Console
+import typer
 from rich.table import Table
 
 from recommender.cli.app import app
-from recommender.engines import ALIASES, engine_class, engine_names
+from recommender.cli.output import console, errors
+from recommender.config import get_settings
+from recommender.engines import (
+    ALIASES,
+    UnknownEngineError,
+    canonical_name,
+    engine_class,
+    engine_names,
+)
+from recommender.store import migrate, state
+from recommender.store.database import Database
+
+engines_app = typer.Typer(
+    help="List engines; show or change the default.", invoke_without_command=True
+)
+app.add_typer(engines_app, name="engines")
 
 
-@app.command("engines")
-def list_engines() -> None:
-    """List the known engines, whether they are trained by jobs, and their aliases."""
+@engines_app.callback()
+def list_engines(ctx: typer.Context) -> None:
+    """List the known engines, whether jobs train them, and their aliases."""
+    if ctx.invoked_subcommand is not None:
+        return
     table = Table("engine", "trained by jobs", "aliases")
     for name in engine_names():
         aliases = ", ".join(alias for alias, target in ALIASES.items() if target == name)
         table.add_row(name, "yes" if engine_class(name).trainable else "no", aliases)
-    Console().print(table)
+    console.print(table)
 
 
-__all__ = ["list_engines"]
+@engines_app.command()
+def default(
+    engine: str | None = typer.Argument(None, help="New default; omit to show it."),
+) -> None:
+    """Show or change the default engine (running servers follow within seconds)."""
+    settings = get_settings()
+    db = Database(settings.database_url, pool_size=1)
+    try:
+        migrate.upgrade(db.engine)
+        if engine is None:
+            with db.engine.connect() as conn:
+                stored = state.read(conn, state.DEFAULT_ENGINE)
+            console.print(stored.value if stored else settings.default_engine)
+            return
+        try:
+            name = canonical_name(engine)
+        except UnknownEngineError as error:
+            errors.print(f"[red]{error}[/red]")
+            raise typer.Exit(code=2) from None
+        with db.write() as conn:
+            state.put(conn, state.DEFAULT_ENGINE, name)
+        console.print(f"default engine: {name}")
+    finally:
+        db.dispose()

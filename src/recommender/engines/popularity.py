@@ -132,10 +132,13 @@ class PopularityModel(Model):
                         best = (users, label)
             total = int(self.counts[p]) if p >= 0 else 0
             if best is not None:
+                users = int(best[0])
+                who = "researcher working" if users == 1 else "researchers working"
+                verb = "uses" if users == 1 else "use"
                 explanations.append(
                     Explanation(
                         short=f"Popular among users in {best[1]}",
-                        long=f"{int(best[0])} researchers working in {best[1]} use this service.",
+                        long=f"{users} {who} in {best[1]} {verb} this service.",
                     )
                 )
             elif total > 0:

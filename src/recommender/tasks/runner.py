@@ -7,6 +7,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -93,7 +94,12 @@ def _claim(db: Database, task_id: str, worker: str) -> tuple[str, dict[str, Any]
         return None
 
 
-def run_task(db: Database, settings: Settings, task_id: str) -> dict[str, Any] | None:
+def run_task(
+    db: Database,
+    settings: Settings,
+    task_id: str,
+    observer: Callable[[float, str], None] | None = None,
+) -> dict[str, Any] | None:
     """Run a queued task to its end and record the outcome; None when there was nothing to
     run (unknown, already finished, or taken over). Re-raises the job's error after
     recording it."""
@@ -104,10 +110,16 @@ def run_task(db: Database, settings: Settings, task_id: str) -> dict[str, Any] |
     spec = JOBS[name]
     interval = max(1.0, min(10.0, settings.task_heartbeat_timeout_s / 4))
     with _Heartbeat(db, task_id, interval) as heartbeat:
+
+        def progress(fraction: float, message: str) -> None:
+            heartbeat.progress(fraction, message)
+            if observer is not None:
+                observer(fraction, message)
+
         attempt = 1
         while True:
             try:
-                result = spec.run(JobContext(db, settings, task_id, heartbeat.progress), **args)
+                result = spec.run(JobContext(db, settings, task_id, progress), **args)
                 break
             except TRANSIENT as error:
                 if not spec.idempotent or attempt >= ATTEMPTS:

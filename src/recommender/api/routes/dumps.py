@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from recommender.api.deps import RuntimeDep
-from recommender.api.errors import VALIDATION_RESPONSES
+from recommender.api.errors import VALIDATION_RESPONSES, ErrorBody
 from recommender.catalog import uploads
 from recommender.catalog.dump import REQUIRED_ARRAYS
 
@@ -28,7 +28,7 @@ DUMP_SCHEMA: dict[str, Any] = {
     "/database_dumps",
     status_code=204,
     response_class=Response,
-    responses=VALIDATION_RESPONSES,
+    responses={**VALIDATION_RESPONSES, 503: {"model": ErrorBody}},
     summary="Replace the catalogue",
     openapi_extra={
         "requestBody": {"required": True, "content": {"application/json": {"schema": DUMP_SCHEMA}}}

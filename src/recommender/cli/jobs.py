@@ -1,0 +1,117 @@
+"""`recommender worker | train | jobs`: background work from the terminal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from recommender.cli.app import app
+from recommender.cli.output import console, errors, progress_bar
+from recommender.config import get_settings
+from recommender.engines import UnknownEngineError, canonical_name
+from recommender.store import migrate
+from recommender.store.database import Database
+from recommender.tasks import records
+from recommender.tasks.runner import run_task
+
+
+@app.command()
+def worker(
+    concurrency: int = typer.Option(1, min=1, help="Jobs run at once by this worker."),
+    pool: str = typer.Option("prefork", help="Celery pool: prefork, solo or threads."),
+) -> None:
+    """Run a Celery worker that executes background jobs (needs REDIS_URL)."""
+    settings = get_settings()
+    if not settings.redis_url:
+        errors.print(
+            "[red]REDIS_URL is not set: without a broker, jobs run inside the server[/red]"
+        )
+        raise typer.Exit(code=2)
+    from recommender.tasks.celery_app import run_worker
+
+    run_worker(settings, concurrency=concurrency, pool=pool, loglevel=settings.log_level)
+
+
+def _run_here(name: str, **args: Any) -> dict[str, Any] | None:
+    settings = get_settings()
+    db = Database(settings.database_url, pool_size=4)
+    try:
+        migrate.upgrade(db.engine)
+        with db.write() as conn:
+            task_id = records.create(conn, name, args)
+        console.print(f"task {task_id}")
+        with progress_bar(name) as update:
+            result = run_task(
+                db, settings, task_id, observer=lambda f, _m: update(int(f * 1000), 1000)
+            )
+        return result
+    finally:
+        db.dispose()
+
+
+@app.command()
+def train(
+    engine: str | None = typer.Argument(
+        None, help="Engine to train; all trainable ones if omitted."
+    ),
+) -> None:
+    """Train, evaluate and register models here and now (recorded as a job, like the API's)."""
+    try:
+        name = canonical_name(engine) if engine else None
+    except UnknownEngineError as error:
+        errors.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=2) from None
+    try:
+        result = _run_here("train", engine=name) or {}
+    except Exception as error:
+        errors.print(f"[red]training failed: {error}[/red]")
+        raise typer.Exit(code=1) from None
+    table = Table("engine", "version", "status", "metrics", "gate")
+    for trained, outcome in result.get("engines", {}).items():
+        metrics = ", ".join(f"{k} {v:.4f}" for k, v in (outcome.get("metrics") or {}).items())
+        gate = outcome.get("gate") or {}
+        table.add_row(
+            trained,
+            str(outcome.get("version", "-")),
+            str(outcome.get("status")),
+            metrics or str(outcome.get("error", "")),
+            "; ".join(gate.get("reasons", [])) or ("passed" if gate.get("passed") else ""),
+        )
+    console.print(table)
+
+
+@app.command()
+def jobs(
+    task_id: str | None = typer.Argument(None, help="Show one job in full."),
+    state: str | None = typer.Option(None, help="queued, running, succeeded or failed."),
+    limit: int = typer.Option(20, min=1, max=500),
+) -> None:
+    """List recent background jobs (the same as GET /tasks)."""
+    db = Database(get_settings().database_url, pool_size=1)
+    try:
+        migrate.upgrade(db.engine)
+        with db.engine.connect() as conn:
+            if task_id:
+                found = records.get(conn, task_id)
+                if found is None:
+                    errors.print(f"[red]no task {task_id}[/red]")
+                    raise typer.Exit(code=1)
+                console.print(found)
+                return
+            rows = records.recent(conn, limit=limit, state=state)
+    finally:
+        db.dispose()
+    table = Table("id", "job", "state", "progress", "created", "finished", "message / error")
+    for row in rows:
+        table.add_row(
+            row.id,
+            row.name,
+            row.state,
+            f"{row.progress:.0%}",
+            row.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            row.finished_at.strftime("%H:%M:%S") if row.finished_at else "",
+            row.error or row.message,
+        )
+    console.print(table)
