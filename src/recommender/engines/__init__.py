@@ -12,6 +12,8 @@ ENGINE_MODULES: dict[str, str] = {
     "random": "recommender.engines.random",
     "itemknn": "recommender.engines.itemknn",
     "ease": "recommender.engines.ease",
+    "ials": "recommender.engines.ials",
+    "bpr": "recommender.engines.bpr",
 }
 
 # Names the original EOSC recommender used for its agents.
