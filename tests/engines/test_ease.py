@@ -48,3 +48,13 @@ def test_refuses_catalogues_too_large_to_invert(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr("recommender.engines.ease.MAX_ITEMS", 3)
     with pytest.raises(ValueError, match="at most 3 items"):
         EASEEngine().fit(Interactions.from_events([1] * 4, [1, 2, 3, 4]))
+
+
+def test_dropout_penalises_popular_items_more() -> None:
+    data, _ = checkerboard()
+    x = data.matrix.toarray().astype(np.float64)
+    gram = x.T @ x
+    model = EASEEngine({"l2": 2.0, "dropout": 0.5}).fit(data)
+    # EDLAE: the penalty becomes l2 + p / (1 - p) * diag(X^T X) = 2 + diag(G).
+    p = np.linalg.inv(gram + np.diag(2.0 + np.diag(gram)))
+    np.testing.assert_allclose(model.weights, np.eye(x.shape[1]) - p / np.diag(p), atol=1e-5)
