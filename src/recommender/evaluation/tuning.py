@@ -28,7 +28,7 @@ SEARCH_SPACES: dict[str, dict[str, list[Any]]] = {
         "dropout": [0.0, 0.1, 0.25, 0.5],
     },
     "ials": {
-        "factors": [64, 128, 256],
+        "factors": [64, 128, 192, 256],
         "regularization": [5.0, 20.0, 50.0, 100.0, 200.0, 500.0],
         "alpha": [1.0, 2.0, 5.0, 10.0, 20.0],
     },
