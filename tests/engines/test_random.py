@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import numpy as np
 
 from recommender.engines.base import Query
@@ -10,7 +12,7 @@ from tests.engines.contract import EngineContract
 
 class TestRandomContract(EngineContract):
     engine_name = "random"
-    params = {"seed": 1}
+    params: ClassVar[dict[str, Any]] = {"seed": 1}
     personalised = False
 
 

@@ -10,6 +10,10 @@ from recommender.engines.base import Engine
 ENGINE_MODULES: dict[str, str] = {
     "popularity": "recommender.engines.popularity",
     "random": "recommender.engines.random",
+    "itemknn": "recommender.engines.itemknn",
+    "ease": "recommender.engines.ease",
+    "ials": "recommender.engines.ials",
+    "bpr": "recommender.engines.bpr",
 }
 
 # Names the original EOSC recommender used for its agents.

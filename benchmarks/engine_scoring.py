@@ -1,0 +1,81 @@
+"""Serving latency: time for one known user to score a 10,000-service candidate list.
+
+Fits every engine on a synthetic catalogue of 10,000 items (Zipf-like popularity, 20,000
+users with 30 events each) and prints, per engine, the median and 95th percentile of
+`model.score(query, candidates)` over repeated calls, plus the time to score the whole
+catalogue for 1,000 users with `score_batch` (what evaluation does).
+
+    python benchmarks/engine_scoring.py [--items 10000] [--calls 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from recommender.engines import engine_class
+from recommender.engines.base import Query, TrainingOptions
+from recommender.interactions import Interactions
+
+# Quick fits: latency does not depend on how well a model was trained.
+PARAMS = {
+    "popularity": {},
+    "random": {"seed": 0},
+    "itemknn": {},
+    "ease": {},
+    "ials": {"iterations": 3},
+    "bpr": {"epochs": 1},
+}
+
+
+def catalogue(n_items: int, n_users: int, per_user: int, seed: int = 0) -> Interactions:
+    rng = np.random.default_rng(seed)
+    popularity = 1.0 / np.arange(1, n_items + 1) ** 0.8
+    popularity /= popularity.sum()
+    users = np.repeat(np.arange(n_users), per_user)
+    items = rng.choice(n_items, size=users.shape[0], p=popularity)
+    # Sparse, non-contiguous external ids, as a real catalogue has.
+    item_ids = 1_000 + 7 * np.arange(n_items)
+    return Interactions.from_events(users, item_ids[items], item_ids=item_ids)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--users", type=int, default=20_000)
+    parser.add_argument("--calls", type=int, default=500)
+    args = parser.parse_args()
+    data = catalogue(args.items, args.users, 30)
+    rng = np.random.default_rng(1)
+    candidates = rng.permutation(data.item_ids)
+    users = rng.choice(data.n_users, size=max(args.calls, 1_000), replace=False)
+    everyone = [Query(user_id=int(data.user_ids[u]), history=data.history(int(u))) for u in users]
+    queries = everyone[: args.calls]
+    print(
+        f"{data.n_items:,} items, {data.n_users:,} users, {data.nnz:,} pairs; "
+        f"{candidates.shape[0]:,} candidates per call, {args.calls} calls"
+    )
+    print("| engine | fit s | score median µs | score p95 µs | score_batch 1,000 users s |")
+    print("|---|---:|---:|---:|---:|")
+    for name, params in PARAMS.items():
+        began = time.perf_counter()
+        model = engine_class(name)(params).fit(data, TrainingOptions(seed=0))
+        fit_s = time.perf_counter() - began
+        for query in queries[:20]:
+            model.score(query, candidates)
+        timings = []
+        for query in queries:
+            start = time.perf_counter_ns()
+            model.score(query, candidates)
+            timings.append((time.perf_counter_ns() - start) / 1_000)
+        start = time.perf_counter()
+        model.score_batch(everyone[:1_000], data.item_ids)
+        batch_s = time.perf_counter() - start
+        median, p95 = np.percentile(timings, [50, 95])
+        print(f"| {name} | {fit_s:.1f} | {median:.0f} | {p95:.0f} | {batch_s:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""EASE (Steck, 2019): closed-form item-item regression with a zero diagonal and an L2 penalty."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import scipy.linalg
+from pydantic import Field
+
+from recommender.engines.base import Engine, EngineParams, TrainingOptions
+from recommender.engines.item_item import ItemItemModel, gram_blocks
+from recommender.engines.lookup import user_share
+from recommender.interactions import Interactions
+
+# EASE inverts a dense items x items matrix: memory and time grow with the square and cube.
+MAX_ITEMS = 30_000
+
+
+class EASEParams(EngineParams):
+    l2: float = Field(
+        default=500.0,
+        gt=0,
+        description="L2 penalty added to the Gram matrix's diagonal; larger values trust "
+        "co-occurrence less. Tuned on MovieLens 1M validation splits.",
+    )
+    dropout: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="Emphasised-denoising penalty (EDLAE, Steck 2020): adds "
+        "dropout / (1 - dropout) times each item's own Gram entry to its L2 penalty, so "
+        "popular items are shrunk more; 0 is plain EASE.",
+    )
+
+
+class EASEModel(ItemItemModel):
+    engine: ClassVar[str] = "ease"
+
+
+class EASEEngine(Engine[EASEParams]):
+    name = "ease"
+    params_type = EASEParams
+    model_type = EASEModel
+
+    def fit(self, data: Interactions, options: TrainingOptions | None = None) -> EASEModel:
+        options = options or TrainingOptions()
+        n_items = data.n_items
+        if n_items > MAX_ITEMS:
+            raise ValueError(f"EASE needs a dense {n_items}^2 inverse; at most {MAX_ITEMS} items")
+        options.progress(0.0, "Gram matrix")
+        gram = np.empty((n_items, n_items), dtype=np.float64)
+        for columns, block in gram_blocks(data.matrix.astype(np.float32), max(n_items, 1)):
+            gram[:, columns] = block
+        diagonal = np.diag_indices(n_items)
+        dropout = self.params.dropout
+        gram[diagonal] += self.params.l2 + dropout / (1.0 - dropout) * gram[diagonal]
+        options.progress(0.3, "inverting")
+        # P = (G + l2 I)^-1 by Cholesky: the matrix is symmetric positive definite.
+        factor = scipy.linalg.cho_factor(gram, overwrite_a=True, check_finite=False)
+        precision = scipy.linalg.cho_solve(factor, np.eye(n_items), check_finite=False)
+        weights = -precision / np.diag(precision)[None, :]
+        weights[diagonal] = 0.0
+        options.progress(1.0, "done")
+        return EASEModel(
+            item_ids=data.item_ids.copy(),
+            weights=np.ascontiguousarray(weights, dtype=np.float32),
+            popularity=user_share(data.matrix),
+            meta={"l2": self.params.l2, "dropout": dropout},
+        )
+
+
+ENGINE = EASEEngine

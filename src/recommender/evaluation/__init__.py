@@ -1,0 +1,1 @@
+"""Offline evaluation: metrics, protocols, data set readers and the runner that joins them."""

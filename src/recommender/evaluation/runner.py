@@ -1,0 +1,231 @@
+"""Running engines on a split: fit on the training part, score every held-out user, rank,
+measure, and time each step.
+
+Ranking rule, the same for sampled candidates and full ranking: items are ordered by score,
+higher first; a held-out item tied with other items is placed after them (pessimistic, as in
+the NCF paper's evaluation code, which lists the held-out item last and sorts stably); the
+remaining ties go by item position. Items an engine cannot score (NaN) rank last; excluded
+items are never ranked.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from recommender.engines import canonical_name, engine_class
+from recommender.engines.base import Model, Query, TrainingOptions
+from recommender.evaluation.datasets import EvalDataset
+from recommender.evaluation.metrics import (
+    EXPOSURE_METRICS,
+    METRIC_NAMES,
+    RANKING_METRICS,
+    metric_label,
+)
+from recommender.evaluation.protocols import Fold, Split
+from recommender.interactions import FloatArray, IntArray
+
+BoolMatrix = NDArray[np.bool_]
+
+# engine, fraction of that engine's work done, what it is doing
+RunProgress = Callable[[str, float, str], None]
+
+# Scores held in memory at once while ranking: rows x items.
+_SCORE_CELLS = 4_000_000
+
+
+def _quiet(engine: str, fraction: float, message: str) -> None:
+    return None
+
+
+def rank_top_k(
+    scores: FloatArray, relevant: BoolMatrix, valid: BoolMatrix, k: int
+) -> tuple[IntArray, BoolMatrix]:
+    """The top-k columns of each row under the ranking rule (-1 where fewer are valid), and
+    whether each of them is relevant."""
+    n_rows, n_cols = scores.shape
+    top = np.full((n_rows, k), -1, dtype=np.int64)
+    hits = np.zeros((n_rows, k), dtype=bool)
+    depth = min(k, n_cols)
+    if n_rows == 0 or depth == 0:
+        return top, hits
+    lowest = np.finfo(np.float32).min
+    ranked = np.where(np.isnan(scores), lowest, scores).astype(np.float32)
+    ranked[~valid] = -np.inf
+    threshold = -np.partition(-ranked, depth - 1, axis=1)[:, depth - 1]
+    # Only items scoring at least the k-th score can make the list; sort just those.
+    in_play = ranked >= threshold[:, None]
+    width = int(in_play.sum(axis=1).max())
+    columns = np.argsort(~in_play, axis=1, kind="stable")[:, :width]
+    rows = np.arange(n_rows)[:, None]
+    order = np.lexsort((columns, relevant[rows, columns], -ranked[rows, columns]), axis=1)
+    best = np.take_along_axis(columns, order[:, :depth], axis=1)
+    shown = valid[rows, best]
+    top[:, :depth] = np.where(shown, best, -1)
+    hits[:, :depth] = shown & relevant[rows, best]
+    return top, hits
+
+
+@dataclass
+class FoldResult:
+    metrics: dict[str, float]
+    score_s: float
+    users: int
+
+
+def evaluate_model(
+    model: Model,
+    fold: Fold,
+    k: int,
+    metrics: Sequence[str] = METRIC_NAMES,
+    progress: Callable[[float], None] | None = None,
+) -> FoldResult:
+    """Rank every held-out user's items with a trained model and average the metrics."""
+    unknown = sorted(set(metrics) - set(METRIC_NAMES))
+    if unknown:
+        raise ValueError(f"unknown metrics {unknown}; known: {', '.join(METRIC_NAMES)}")
+    train, heldout = fold.train, fold.heldout
+    items = train.item_ids
+    n = heldout.n_users
+    batch = max(1, _SCORE_CELLS // max(items.shape[0], 1))
+    all_hits = np.zeros((n, k), dtype=bool)
+    all_top = np.full((n, k), -1, dtype=np.int64)
+    n_relevant = np.diff(heldout.relevant.indptr).astype(np.int64)
+    score_s = 0.0
+    for start in range(0, n, batch):
+        stop = min(start + batch, n)
+        users = heldout.users[start:stop]
+        queries = [
+            Query(user_id=int(train.user_ids[u]), history=train.history(int(u))) for u in users
+        ]
+        began = time.perf_counter()
+        scores = model.score_batch(queries, items)
+        score_s += time.perf_counter() - began
+        relevant = heldout.relevant[start:stop].toarray() > 0
+        if heldout.candidates is None:
+            valid = ~(heldout.exclude[start:stop].toarray() > 0)
+            top, hits = rank_top_k(scores, relevant, valid, k)
+        else:
+            candidates = heldout.candidates[start:stop]
+            rows = np.arange(stop - start)[:, None]
+            safe = np.maximum(candidates, 0)
+            top, hits = rank_top_k(scores[rows, safe], relevant[rows, safe], candidates >= 0, k)
+            top = np.where(top >= 0, np.take_along_axis(safe, np.maximum(top, 0), 1), -1)
+        all_hits[start:stop] = hits
+        all_top[start:stop] = top
+        if progress is not None:
+            progress(stop / max(n, 1))
+    values: dict[str, float] = {}
+    for name in metrics:
+        if name in RANKING_METRICS:
+            per_user = RANKING_METRICS[name](all_hits, n_relevant)
+            values[metric_label(name, k)] = float(per_user.mean()) if n else 0.0
+        else:
+            values[metric_label(name, k)] = EXPOSURE_METRICS[name](all_top, items.shape[0])
+    return FoldResult(metrics=values, score_s=score_s, users=n)
+
+
+@dataclass
+class EngineRun:
+    engine: str
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    fit_s: float
+    score_s: float
+    users: int
+
+
+def run_engine(
+    name: str,
+    params: Mapping[str, Any],
+    fold: Fold,
+    *,
+    k: int,
+    seed: int,
+    metrics: Sequence[str] = METRIC_NAMES,
+    progress: RunProgress = _quiet,
+) -> EngineRun:
+    """Fit one engine on a fold's training part and measure it on the fold's held-out part."""
+    engine = engine_class(name)(params)
+    options = TrainingOptions(
+        seed=seed, progress=lambda fraction, message: progress(name, fraction / 2, message)
+    )
+    began = time.perf_counter()
+    model = engine.fit(fold.train, options)
+    fit_s = time.perf_counter() - began
+    progress(name, 0.5, "ranking")
+    result = evaluate_model(
+        model, fold, k, metrics, lambda fraction: progress(name, 0.5 + fraction / 2, "ranking")
+    )
+    return EngineRun(
+        engine=canonical_name(name),
+        params=engine.params.model_dump(),
+        metrics=result.metrics,
+        fit_s=fit_s,
+        score_s=result.score_s,
+        users=result.users,
+    )
+
+
+@dataclass
+class Report:
+    """What `recommender evaluate` prints and writes."""
+
+    dataset: str
+    protocol: str
+    k: int
+    seed: int
+    stats: dict[str, int]
+    runs: list[EngineRun] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "protocol": self.protocol,
+            "k": self.k,
+            "seed": self.seed,
+            **self.stats,
+            "results": {run.engine: run.metrics for run in self.runs},
+            "timings": {
+                run.engine: {"fit_s": round(run.fit_s, 3), "score_s": round(run.score_s, 3)}
+                for run in self.runs
+            },
+            "params": {run.engine: run.params for run in self.runs},
+        }
+
+
+def fold_stats(data: EvalDataset, split: Split) -> dict[str, int]:
+    train = split.test.train
+    return {
+        "users": train.n_users,
+        "items": train.n_items,
+        "interactions": len(data),
+        "train_pairs": train.nnz,
+        "test_users": split.test.heldout.n_users,
+    }
+
+
+def evaluate(
+    data: EvalDataset,
+    split: Split,
+    engines: Mapping[str, Mapping[str, Any]],
+    *,
+    k: int = 10,
+    seed: int = 0,
+    metrics: Sequence[str] = METRIC_NAMES,
+    progress: RunProgress = _quiet,
+) -> Report:
+    """Every engine (name -> its parameters) on the test fold of one split."""
+    report = Report(
+        dataset=data.name, protocol=split.protocol, k=k, seed=seed, stats=fold_stats(data, split)
+    )
+    for name, params in engines.items():
+        report.runs.append(
+            run_engine(name, params, split.test, k=k, seed=seed, metrics=metrics, progress=progress)
+        )
+    return report

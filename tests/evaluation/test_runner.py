@@ -1,0 +1,131 @@
+"""Ranking rule, metric wiring and the report, on tiny data with known answers."""
+
+from __future__ import annotations
+
+from typing import Self
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender.engines.base import Artifact, Model, Query
+from recommender.evaluation.datasets import EvalDataset
+from recommender.evaluation.protocols import Fold, Heldout, split
+from recommender.evaluation.runner import evaluate, evaluate_model, rank_top_k
+from recommender.interactions import FloatArray, IntArray, Interactions
+
+
+def test_ties_go_against_the_held_out_item() -> None:
+    scores = np.array([[1.0, 1.0, 1.0, 0.5]], dtype=np.float32)
+    relevant = np.array([[True, False, False, False]])
+    top, hits = rank_top_k(scores, relevant, np.ones_like(relevant), 3)
+    assert top.tolist() == [[1, 2, 0]]
+    assert hits.tolist() == [[False, False, True]]
+    top, hits = rank_top_k(scores, relevant, np.ones_like(relevant), 2)
+    assert top.tolist() == [[1, 2]]
+    assert not hits.any()
+
+
+def test_excluded_items_are_never_ranked_and_nan_ranks_last() -> None:
+    scores = np.array([[np.nan, 9.0, 0.1, 5.0]], dtype=np.float32)
+    valid = np.array([[True, False, True, True]])
+    relevant = np.zeros_like(valid)
+    top, _ = rank_top_k(scores, relevant, valid, 4)
+    assert top.tolist() == [[3, 2, 0, -1]]
+
+
+def test_each_row_ranks_on_its_own() -> None:
+    scores = np.array([[3.0, 2.0, 1.0], [1.0, 2.0, 3.0]], dtype=np.float32)
+    relevant = np.array([[False, False, True], [False, False, True]])
+    top, hits = rank_top_k(scores, relevant, np.ones_like(relevant), 1)
+    assert top.tolist() == [[0], [2]]
+    assert hits.tolist() == [[False], [True]]
+
+
+class FixedScores(Model):
+    """Scores every item by a fixed vector, whoever asks."""
+
+    engine = "fixed"
+
+    def __init__(self, item_ids: IntArray, scores: FloatArray) -> None:
+        self.item_ids, self.scores = item_ids, scores
+
+    def score(self, query: Query, items: IntArray) -> FloatArray:
+        return self.scores[np.searchsorted(self.item_ids, items)]
+
+    def to_artifact(self) -> Artifact:
+        return Artifact(arrays={}, meta={})
+
+    @classmethod
+    def from_artifact(cls, artifact: Artifact) -> Self:
+        raise NotImplementedError
+
+
+def test_full_ranking_metrics_by_hand() -> None:
+    # Items 0-4 scored 5, 4, 3, 2, 1. User A trained on item 0, holds out items 2 and 4;
+    # with item 0 excluded its top 2 is [1, 2]: one hit at rank 2.
+    train = Interactions.from_events([1], [0], item_ids=np.arange(5))
+    heldout = Heldout(
+        users=np.array([0]),
+        relevant=sp.csr_matrix(np.array([[0, 0, 1, 0, 1]], dtype=np.float32)),
+        exclude=sp.csr_matrix(np.array([[1, 0, 0, 0, 0]], dtype=np.float32)),
+    )
+    model = FixedScores(np.arange(5), np.array([5, 4, 3, 2, 1], dtype=np.float32))
+    result = evaluate_model(model, Fold(train=train, heldout=heldout), k=2)
+    values = result.metrics
+    assert values["HR@2"] == 1.0
+    assert values["Recall@2"] == 0.5
+    assert values["Precision@2"] == 0.5
+    assert values["MRR@2"] == 0.5
+    np.testing.assert_allclose(values["NDCG@2"], (1 / np.log2(3)) / (1 + 1 / np.log2(3)))
+    assert values["Coverage@2"] == 0.4
+    assert result.users == 1
+
+
+def test_sampled_candidates_rank_only_among_themselves() -> None:
+    train = Interactions.from_events([1], [0], item_ids=np.arange(5))
+    heldout = Heldout(
+        users=np.array([0]),
+        relevant=sp.csr_matrix(np.array([[0, 0, 0, 0, 1]], dtype=np.float32)),
+        exclude=sp.csr_matrix((1, 5), dtype=np.float32),
+        candidates=np.array([[4, 3, -1]]),
+    )
+    model = FixedScores(np.arange(5), np.array([5, 4, 3, 2, 1], dtype=np.float32))
+    values = evaluate_model(model, Fold(train=train, heldout=heldout), k=1).metrics
+    # Item 4 (score 1) loses to its only negative, item 3 (score 2).
+    assert values["HR@1"] == 0.0
+    values = evaluate_model(model, Fold(train=train, heldout=heldout), k=2).metrics
+    assert values["HR@2"] == 1.0
+    assert values["NDCG@2"] == 1 / np.log2(3)
+
+
+def small_dataset(seed: int = 0) -> EvalDataset:
+    rng = np.random.default_rng(seed)
+    # 40 users; popular items (low ids) are used far more often.
+    users = np.repeat(np.arange(40), 8)
+    items = np.array([rng.choice(30, size=8, replace=False, p=None) for _ in range(40)]).ravel()
+    items = np.minimum(items, rng.integers(0, 30, size=items.shape[0]))
+    n = users.shape[0]
+    return EvalDataset(
+        name="small",
+        users=users,
+        items=items,
+        weights=np.ones(n, dtype=np.float32),
+        timestamps=np.arange(n, dtype=np.float64),
+        ratings=np.full(n, np.nan),
+    )
+
+
+def test_report_json_shape_and_determinism() -> None:
+    data = small_dataset()
+    engines = {"popularity": {}, "random": {}}
+    first = evaluate(data, split("sampled-loo", data, seed=4), engines, k=5, seed=4).to_json()
+    second = evaluate(data, split("sampled-loo", data, seed=4), engines, k=5, seed=4).to_json()
+    assert first["dataset"] == "small"
+    assert first["protocol"] == "sampled-loo"
+    assert set(first["results"]) == {"popularity", "random"}
+    assert set(first["results"]["popularity"]) == {
+        "HR@5", "NDCG@5", "Recall@5", "Precision@5", "MRR@5", "MAP@5", "Coverage@5", "Gini@5"
+    }  # fmt: skip
+    assert set(first["timings"]["random"]) == {"fit_s", "score_s"}
+    assert first["results"] == second["results"]
+    assert first["results"]["popularity"]["HR@5"] > first["results"]["random"]["HR@5"]
