@@ -30,8 +30,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535, description="Port the API listens on.")
     log_level: LogLevel = Field(default="info", description="Logging level.")
     default_engine: str = Field(
-        default="popularity",
-        description="Engine used when a request names none (changeable at run time).",
+        default="auto",
+        description="Engine used when a request names none (changeable at run time); `auto` "
+        "picks the active engine with the best measured quality.",
     )
     engine_fallback: str = Field(
         default="ncf,ease,ials,itemknn,bpr,popularity",
@@ -73,6 +74,11 @@ class Settings(BaseSettings):
         le=1,
         description="How much worse (relative) than the active version a new one may be.",
     )
+    engine_params_file: str | None = Field(
+        default=None,
+        description="TOML or JSON file of hyper-parameters, one table per engine "
+        "(as written by `recommender tune`); unset uses each engine's defaults.",
+    )
     training_device: str = Field(
         default="cpu", description="PyTorch device for training: `cpu` or `cuda`."
     )
@@ -87,7 +93,7 @@ class Settings(BaseSettings):
         default=0.5, ge=0, description="Training weight of a click on a service page."
     )
 
-    @field_validator("redis_url", "sentry_dsn", "artifact_dir", mode="before")
+    @field_validator("redis_url", "sentry_dsn", "artifact_dir", "engine_params_file", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

@@ -158,6 +158,51 @@ class Interactions:
         )
 
 
+@dataclass(frozen=True, eq=False)
+class SideFeatures:
+    """Multi-hot user and item features keyed by external ids, to follow data through splits."""
+
+    user_ids: IntArray
+    item_ids: IntArray
+    users: Mapping[str, sp.csr_matrix]
+    items: Mapping[str, sp.csr_matrix]
+    vocab: Mapping[str, IntArray]
+
+    @classmethod
+    def of(cls, data: Interactions) -> SideFeatures:
+        return cls(
+            user_ids=data.user_ids,
+            item_ids=data.item_ids,
+            users=data.user_features,
+            items=data.item_features,
+            vocab=data.feature_vocab,
+        )
+
+    def aligned(
+        self, user_ids: IntArray, item_ids: IntArray
+    ) -> tuple[dict[str, sp.csr_matrix], dict[str, sp.csr_matrix]]:
+        """Feature rows in the order of `user_ids`/`item_ids`; ids without features get
+        empty rows."""
+        return (
+            {
+                name: _take_rows(m, _positions(self.user_ids, user_ids))
+                for name, m in self.users.items()
+            },
+            {
+                name: _take_rows(m, _positions(self.item_ids, item_ids))
+                for name, m in self.items.items()
+            },
+        )
+
+
+def _take_rows(matrix: sp.csr_matrix, rows: IntArray) -> sp.csr_matrix:
+    taken = sp.csr_matrix(matrix[np.maximum(rows, 0)], dtype=np.float32)
+    if (rows < 0).any():
+        taken = sp.csr_matrix(sp.diags((rows >= 0).astype(np.float32)) @ taken)
+        taken.eliminate_zeros()
+    return taken
+
+
 def _positions(sorted_ids: IntArray, external: ArrayLike) -> IntArray:
     wanted = np.asarray(external, dtype=np.int64)
     if sorted_ids.shape[0] == 0:

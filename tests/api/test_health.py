@@ -22,7 +22,7 @@ def test_healthy_once_a_catalogue_is_loaded(api: TestClient) -> None:
     body = response.json()
     assert body["status"] == "ok"
     assert body["components"]["catalog"]["users"] == 30
-    assert body["components"]["engines"]["default"] == "popularity"
+    assert body["components"]["engines"]["default"] == "auto"
     assert "popularity" in body["components"]["engines"]["loaded"]
 
 

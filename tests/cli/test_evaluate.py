@@ -10,10 +10,14 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from recommender.catalog.loader import replace_catalog
 from recommender.cli import app
 from recommender.cli.evaluate import DataFormat, ProtocolName
 from recommender.evaluation.datasets import READERS
 from recommender.evaluation.protocols import PROTOCOLS
+from recommender.store import migrate
+from recommender.store.database import Database
+from tests.factories import two_communities
 
 runner = CliRunner()
 
@@ -64,10 +68,36 @@ def test_evaluate_writes_the_report(tmp_path: Path) -> None:
     assert report["results"]["ease"]["HR@5"] > report["results"]["random"]["HR@5"]
 
 
-def test_store_format_says_it_is_not_available(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["evaluate", "--data", "sqlite://", "--format", "store"])
-    assert result.exit_code == 2
-    assert "not available yet" in result.output
+def test_evaluate_on_the_store(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    db = Database(url)
+    migrate.upgrade(db.engine)
+    with db.write() as conn:
+        replace_catalog(conn, two_communities(n_services=20, n_users=60))
+    db.dispose()
+    output = tmp_path / "store.json"
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--data",
+            url,
+            "--format",
+            "store",
+            "--protocol",
+            "temporal-loo",
+            "--engines",
+            "random,popularity,itemknn",
+            "--k",
+            "3",
+            "--output",
+            str(output),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(output.read_text())
+    assert report["dataset"] == "store"
+    assert set(report["results"]) == {"random", "popularity", "itemknn"}
 
 
 def test_unknown_engine_is_a_clear_error(tmp_path: Path) -> None:

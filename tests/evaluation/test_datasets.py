@@ -9,6 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from recommender.activity import actions
+from recommender.api.schemas.user_actions import UserActionIn
+from recommender.catalog.loader import replace_catalog
 from recommender.evaluation.datasets import (
     DatasetNotAvailableError,
     EvalDataset,
@@ -18,6 +21,8 @@ from recommender.evaluation.datasets import (
     load_dataset,
     read_csv,
 )
+from recommender.store.database import Database
+from tests.factories import two_communities, user_action
 
 
 def dataset(users: list[int], items: list[int], ratings: list[float] | None = None) -> EvalDataset:
@@ -139,9 +144,30 @@ def test_min_rating_needs_ratings() -> None:
         apply_filters(dataset([1], [2]), Filters(min_rating=3))
 
 
-def test_store_format_is_not_available_yet() -> None:
-    with pytest.raises(DatasetNotAvailableError, match="not available yet"):
-        load_dataset("store", "sqlite:///var/recommender.db")
+def test_store_format_reads_catalogue_activity_and_features(db: Database) -> None:
+    with db.write() as conn:
+        replace_catalog(conn, two_communities())
+        order = user_action(
+            user_id=2,
+            source={"visit_id": "a", "page_id": "/services/12/summary"},
+            target={"visit_id": "b", "page_id": "/projects/1"},
+            action={"type": "button", "text": "Order", "order": True},
+        )
+        actions.record(conn, UserActionIn.model_validate(order))
+    data = load_dataset("store", db.url)
+    assert data.name == "store"
+    assert set(data.users.tolist()) <= set(range(1, 31))
+    ordered = (data.users == 2) & (data.items == 12)
+    assert ordered.sum() == 1 and data.weights[ordered][0] == 2.0  # an order weighs 2
+    assert data.features is not None
+    assert set(data.features.users) == {"scientific_domains", "categories"}
+    fold = data.to_interactions()
+    assert fold.user_features["scientific_domains"].shape[0] == fold.n_users
+
+
+def test_empty_store_is_not_a_data_set(db: Database) -> None:
+    with pytest.raises(DatasetNotAvailableError, match="no interactions"):
+        load_dataset("store", db.url)
 
 
 def test_unknown_format() -> None:

@@ -112,6 +112,14 @@ class Model(ABC):
             out[row] = self.score(query, items)
         return out
 
+    def knows(self, query: Query) -> bool:
+        """Whether this model can personalise for `query`; serving uses popularity if not.
+
+        Collaborative models need some history; engines that read declared interests
+        (a content tower) override this.
+        """
+        return bool(query.history.shape[0] > 0)
+
     def explain(self, query: Query, items: IntArray, names: Names) -> list[Explanation]:
         """One explanation per recommended item; engines override with what they know."""
         return [

@@ -105,6 +105,9 @@ class PopularityModel(Model):
         m = self.smoothing
         return ((hits + m * share) / (users + m)).astype(np.float32)
 
+    def knows(self, query: Query) -> bool:
+        return True
+
     def score(self, query: Query, items: IntArray) -> FloatArray:
         pos = self._positions(np.asarray(items, dtype=np.int64))
         known = pos >= 0

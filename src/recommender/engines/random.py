@@ -30,6 +30,9 @@ class RandomModel(Model):
         self.item_ids = item_ids
         self.seed = seed
 
+    def knows(self, query: Query) -> bool:
+        return True
+
     def score(self, query: Query, items: IntArray) -> FloatArray:
         # A generator per call: numpy generators are not thread-safe, and serving is threaded.
         rng = np.random.default_rng(self.seed)

@@ -21,7 +21,7 @@ from typing import IO
 import numpy as np
 from numpy.typing import NDArray
 
-from recommender.interactions import FloatArray, IntArray, Interactions
+from recommender.interactions import FloatArray, IntArray, Interactions, SideFeatures
 
 StrArray = NDArray[np.str_]
 
@@ -57,6 +57,8 @@ class EvalDataset:
     ratings: NDArray[np.float64]
     shipped_test: ShippedTest | None = None
     item_names: Mapping[int, str] = field(default_factory=_no_names)
+    # User and item features (our own store has them; public data sets do not).
+    features: SideFeatures | None = None
 
     def __len__(self) -> int:
         return int(self.users.shape[0])
@@ -92,11 +94,13 @@ class EvalDataset:
         )
 
     def to_interactions(self) -> Interactions:
-        return Interactions.from_events(
+        return with_features(
+            self.features,
             self.users,
             self.items,
             self.weights,
             self.timestamps,
+            user_ids=np.unique(self.users),
             item_ids=self.item_universe(),
         )
 
@@ -408,13 +412,66 @@ def read_csv(source: str | Path) -> EvalDataset:
     )
 
 
-def read_store(source: str | Path) -> EvalDataset:
-    """Our own catalogue and activity, read from the store (a database URL)."""
-    raise DatasetNotAvailableError(
-        "--format store is not available yet: reading the catalogue and activity from the "
-        "store is being wired into the training module; export the activity as a CSV of "
-        "user,item,timestamp,weight and use --format csv meanwhile"
+def with_features(
+    features: SideFeatures | None,
+    users: IntArray,
+    items: IntArray,
+    weights: FloatArray,
+    timestamps: NDArray[np.float64],
+    *,
+    user_ids: IntArray,
+    item_ids: IntArray,
+) -> Interactions:
+    """`Interactions.from_events` over fixed id sets, carrying side features when there are."""
+    user_features, item_features = (
+        features.aligned(np.unique(user_ids), np.unique(item_ids)) if features else ({}, {})
     )
+    return Interactions.from_events(
+        users,
+        items,
+        weights,
+        timestamps,
+        user_ids=user_ids,
+        item_ids=item_ids,
+        user_features=user_features,
+        item_features=item_features,
+        feature_vocab=features.vocab if features else {},
+    )
+
+
+def from_interactions(data: Interactions, name: str) -> EvalDataset:
+    """An evaluation data set of everything an `Interactions` holds, features included."""
+    if data.events is None:
+        raise ValueError("the interactions carry no event log")
+    events = data.events
+    return EvalDataset(
+        name=name,
+        users=data.user_ids[events.users],
+        items=data.item_ids[events.items],
+        weights=events.weights,
+        timestamps=events.timestamps,
+        ratings=np.full(len(events), np.nan),
+        features=SideFeatures.of(data),
+    )
+
+
+def read_store(source: str | Path) -> EvalDataset:
+    """Our own catalogue and activity, read from the store at a database URL (empty: the
+    configured `DATABASE_URL`), with the configured interaction weights."""
+    from recommender.config import get_settings
+    from recommender.store.database import Database
+    from recommender.training.dataset import build_interactions, weights_from
+
+    settings = get_settings()
+    db = Database(str(source) or settings.database_url, pool_size=1)
+    try:
+        with db.engine.connect() as conn, conn.begin():
+            data = build_interactions(conn, weights_from(settings))
+    finally:
+        db.dispose()
+    if data.nnz == 0:
+        raise DatasetNotAvailableError("the store holds no interactions yet (load a dump first)")
+    return from_interactions(data, "store")
 
 
 Reader = Callable[[str | Path], EvalDataset]

@@ -16,8 +16,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from recommender.evaluation.datasets import EvalDataset
-from recommender.interactions import FloatArray, IntArray, Interactions
+from recommender.evaluation.datasets import EvalDataset, with_features
+from recommender.interactions import FloatArray, IntArray, Interactions, SideFeatures
 
 BoolArray = NDArray[np.bool_]
 
@@ -67,6 +67,7 @@ class _Pairs:
     items: IntArray
     weights: FloatArray
     times: NDArray[np.float64]
+    features: SideFeatures | None = None
 
     @property
     def n_items(self) -> int:
@@ -83,7 +84,8 @@ class _Pairs:
         return starts.astype(np.int64), ends.astype(np.int64)
 
     def interactions(self, keep: BoolArray) -> Interactions:
-        return Interactions.from_events(
+        return with_features(
+            self.features,
             self.user_ids[self.users[keep]],
             self.item_ids[self.items[keep]],
             self.weights[keep],
@@ -128,6 +130,7 @@ def _pairs(data: EvalDataset) -> _Pairs:
         items=(unique_key % item_ids.shape[0])[order],
         weights=weights[order],
         times=times[order],
+        features=data.features,
     )
 
 

@@ -18,7 +18,9 @@ from recommender.store.schema import ModelVersion
 log = logging.getLogger(__name__)
 
 
-def load_active(conn: Connection, current: Mapping[str, LoadedModel]) -> dict[str, LoadedModel]:
+def load_active(
+    conn: Connection, current: Mapping[str, LoadedModel], *, metric: str = "NDCG@10"
+) -> dict[str, LoadedModel]:
     """The active model of every engine. A version that fails to load keeps the one before it
     serving (if any), so a broken artifact never takes an engine down."""
     loaded: dict[str, LoadedModel] = {}
@@ -31,6 +33,7 @@ def load_active(conn: Connection, current: Mapping[str, LoadedModel]) -> dict[st
             with Session(bind=conn) as session:
                 row = session.get_one(ModelVersion, row_id)
                 data = artifacts.fetch(row)
+                recorded = row.metrics.get(metric)
             artifact = Artifact.from_bytes(data)
             model = engine_class(engine).model_type.from_artifact(artifact)
         except (artifacts.ArtifactMissingError, UnknownEngineError, KeyError, ValueError) as error:
@@ -38,6 +41,7 @@ def load_active(conn: Connection, current: Mapping[str, LoadedModel]) -> dict[st
             if kept is not None:
                 loaded[engine] = kept
             continue
-        loaded[engine] = LoadedModel(engine=engine, model=model, version=version)
+        quality = float(recorded) if isinstance(recorded, int | float) else None
+        loaded[engine] = LoadedModel(engine=engine, model=model, version=version, quality=quality)
         log.info("loaded %s v%s", engine, version)
     return loaded

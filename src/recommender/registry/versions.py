@@ -63,6 +63,34 @@ def register(
     return row
 
 
+def record_failure(
+    session: Session, *, engine: str, error: str, task_id: str | None = None
+) -> ModelVersion:
+    """Keep a trace of a training that produced no model (it can never be activated)."""
+    latest = session.execute(
+        select(func.max(ModelVersion.version)).where(ModelVersion.engine == engine)
+    ).scalar_one()
+    row = ModelVersion(
+        engine=engine,
+        version=(latest or 0) + 1,
+        status=FAILED,
+        created_at=utcnow(),
+        task_id=task_id,
+        error=error[:10_000],
+        params={},
+        metrics={},
+        baseline_metrics={},
+        fingerprint={},
+        curves={},
+        gate={},
+        artifact_size=0,
+        artifact_sha256="",
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
 def get(session: Session, engine: str, version: int) -> ModelVersion:
     row = session.execute(
         select(ModelVersion).where(ModelVersion.engine == engine, ModelVersion.version == version)

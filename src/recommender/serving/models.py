@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from recommender.engines import canonical_name
-from recommender.engines.base import Model
+from recommender.engines.base import Model, Query
 
 LAST_RESORT = "popularity"
 
@@ -17,6 +17,11 @@ class LoadedModel:
     model: Model
     # The registry version; None for models every process rebuilds from the store.
     version: int | None = None
+    # Held-out quality recorded when it was trained (the gate metric), for `auto`.
+    quality: float | None = None
+
+
+AUTO = "auto"
 
 
 def choose(
@@ -24,19 +29,31 @@ def choose(
     requested: str | None,
     default: str,
     fallback: Sequence[str],
+    query: Query,
 ) -> LoadedModel:
-    """The requested engine if it has a model, else the default, else the fallback order.
+    """The requested engine if it has a model, else the default, else the fallback order,
+    ending at popularity; an engine whose model cannot personalise for this query (no
+    history, say) is passed over, so anonymous visitors get popularity in context.
 
-    An unknown requested name raises `UnknownEngineError`; a name that is known but has no
-    active model quietly falls back, as the contract asks.
+    An unknown requested name raises `UnknownEngineError`.
     """
-    order = []
+    order: list[str] = []
     if requested:
         order.append(canonical_name(requested))
-    order.append(default)
+    if default == AUTO:
+        ranked = sorted(
+            (m for m in models.values() if m.quality is not None),
+            key=lambda m: -(m.quality or 0.0),
+        )
+        order.extend(m.engine for m in ranked)
+    else:
+        order.append(default)
     order.extend(fallback)
     order.append(LAST_RESORT)
     for name in order:
-        if name in models:
-            return models[name]
+        loaded = models.get(name)
+        if loaded is not None and loaded.model.knows(query):
+            return loaded
+    if LAST_RESORT in models:
+        return models[LAST_RESORT]
     raise LookupError("no model is loaded, not even popularity")

@@ -86,8 +86,8 @@ def recommend(
         exclude=seen | ordered,
     )
     models = state.models
-    chosen = choose(models, request.engine_version, state.default_engine, fallback)
     query = _query(request, user_id, profile, ordered)
+    chosen = choose(models, request.engine_version, state.default_engine, fallback, query)
     k = request.panel_size
     ids, scores = rank(chosen.model, query, candidates, k)
     explanations = chosen.model.explain(query, ids, catalog)

@@ -14,7 +14,7 @@ from recommender.catalog.snapshot import CatalogSnapshot, load_snapshot
 from recommender.engines import UnknownEngineError, canonical_name
 from recommender.engines.popularity import PopularityEngine
 from recommender.engines.random import RandomEngine
-from recommender.serving.models import LoadedModel
+from recommender.serving.models import AUTO, LoadedModel
 from recommender.store import state as stored_state
 from recommender.store.database import Database
 from recommender.store.schema import UserAction
@@ -74,6 +74,8 @@ def _activity_mark(conn: Connection) -> int:
 
 def _default_engine(stored: stored_state.Versioned | None, configured: str) -> str:
     name = stored.value if stored is not None else configured
+    if name.strip().lower() == AUTO:
+        return AUTO
     try:
         return canonical_name(name)
     except UnknownEngineError:

@@ -7,9 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from recommender.catalog import uploads
 from recommender.config import Settings
 from recommender.engines import canonical_name, engine_class, engine_names
+from recommender.registry import versions
 from recommender.store.database import Database
 from recommender.tasks import locks
 
@@ -17,6 +20,10 @@ log = logging.getLogger(__name__)
 
 # Catalogue loads and trainings change what serves: one at a time, whatever the executor.
 PIPELINE_LOCK = "pipeline"
+
+
+class TrainingFailedError(RuntimeError):
+    """Every engine of a training job failed (the job fails; the active models stay)."""
 
 
 @dataclass
@@ -61,7 +68,9 @@ def trainable_engines() -> list[str]:
     return [name for name in engine_names() if engine_class(name).trainable]
 
 
-def _train_engines(ctx: JobContext, engines: list[str]) -> dict[str, Any]:
+def _train_engines(
+    ctx: JobContext, engines: list[str], params: dict[str, Any] | None = None
+) -> dict[str, Any]:
     # Imported here: training pulls in the heavy engines, which the API process never needs.
     from recommender.training.pipeline import train_engine
 
@@ -72,18 +81,32 @@ def _train_engines(ctx: JobContext, engines: list[str]) -> dict[str, Any]:
             ctx.progress((index + fraction) / len(engines), f"{name}: {message}")
 
         try:
-            outcomes[name] = train_engine(ctx.db, ctx.settings, name, report, task_id=ctx.task_id)
+            outcomes[name] = train_engine(
+                ctx.db, ctx.settings, name, report, task_id=ctx.task_id, params=params
+            )
         except Exception as error:  # one engine failing must not stop the others
             log.exception("training %s failed", name)
-            outcomes[name] = {"status": "failed", "error": str(error)}
+            message = f"{type(error).__name__}: {error}"
+            with ctx.db.write() as conn, Session(bind=conn) as session:
+                row = versions.record_failure(
+                    session, engine=name, error=message, task_id=ctx.task_id
+                )
+                outcomes[name] = {"version": row.version, "status": "failed", "error": message}
+    if engines and all(outcome["status"] == "failed" for outcome in outcomes.values()):
+        raise TrainingFailedError("; ".join(f"{n}: {o['error']}" for n, o in outcomes.items()))
     return outcomes
 
 
-def train(ctx: JobContext, engine: str | None = None) -> dict[str, Any]:
-    """Fit, evaluate and register one engine (or every trainable one); activate what passed."""
+def train(
+    ctx: JobContext, engine: str | None = None, params: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Fit, evaluate and register one engine (or every trainable one); activate what passed.
+
+    `params` (only with one engine) override the configured hyper-parameters.
+    """
     engines = [canonical_name(engine)] if engine else trainable_engines()
     with _locked(ctx):
-        return {"engines": _train_engines(ctx, engines)}
+        return {"engines": _train_engines(ctx, engines, params if engine else None)}
 
 
 def update(ctx: JobContext, dump_id: int) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import scipy.sparse as sp
 from sqlalchemy import Connection, Executable, and_, select
 
 from recommender.catalog.loader import SERVICE_LINKS, USER_LINKS
+from recommender.config import Settings
 from recommender.interactions import IntArray, Interactions
 from recommender.store.arrays import fetch_array
 from recommender.store.schema import Base, Project, Service, User, UserAction
@@ -148,4 +149,14 @@ def build_interactions(
         user_features=user_features,
         item_features=item_features,
         feature_vocab=vocab,
+    )
+
+
+def weights_from(settings: Settings) -> InteractionWeights:
+    """The interaction weights the settings configure."""
+    return InteractionWeights(
+        accessed=settings.weight_accessed,
+        project=settings.weight_project,
+        order=settings.weight_order,
+        click=settings.weight_click,
     )
