@@ -8,13 +8,16 @@ import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict
 
 from recommender.interactions import FloatArray, IntArray, Interactions
+
+if TYPE_CHECKING:
+    from recommender.evaluation.protocols import Fold
 
 JsonValue = Any  # JSON-serialisable data: dict, list, str, int, float, bool, None
 
@@ -33,8 +36,10 @@ class TrainingOptions:
     device: str = "cpu"
     # Called with a fraction in [0, 1] and a short message; must be cheap.
     progress: ProgressCallback = _no_progress
-    # Held-out data an engine may use for early stopping; never the test split.
-    validation: Interactions | None = None
+    # Held-out pairs an engine that early-stops ranks after each epoch (never the test
+    # split). Their items are not in the data given to `fit`; `validation.train` is that
+    # data, from which the validation users' histories are read.
+    validation: Fold | None = None
 
 
 def _empty_ids() -> IntArray:
@@ -112,6 +117,16 @@ class Model(ABC):
             out[row] = self.score(query, items)
         return out
 
+    @property
+    def fitted_params(self) -> dict[str, Any]:
+        """Parameters the fit chose itself (for example the best epoch count)."""
+        return {}
+
+    @property
+    def curves(self) -> dict[str, list[float]]:
+        """Training curves (loss, validation quality per epoch) when the engine has them."""
+        return {}
+
     def knows(self, query: Query) -> bool:
         """Whether this model can personalise for `query`; serving uses popularity if not.
 
@@ -156,6 +171,10 @@ class Engine(ABC, Generic[ParamsT]):
     # Trainable engines are fitted by jobs and kept as versions in the model registry;
     # the others are rebuilt in every serving process whenever the store changes.
     trainable: ClassVar[bool] = True
+    # Engines that stop early on `TrainingOptions.validation`: evaluation then fits them on
+    # the validation fold's training part, and their model's `fitted_params` (the epochs
+    # found, say) are reused when the same engine is fitted again without validation data.
+    uses_validation: ClassVar[bool] = False
 
     def __init__(self, params: ParamsT | Mapping[str, Any] | None = None) -> None:
         if params is None or isinstance(params, Mapping):

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from recommender.engines import canonical_name, engine_class
-from recommender.engines.base import Model, Query, TrainingOptions
+from recommender.engines.base import Engine, Model, Query, TrainingOptions
 from recommender.evaluation.datasets import EvalDataset
 from recommender.evaluation.metrics import (
     EXPOSURE_METRICS,
@@ -140,6 +140,17 @@ class EngineRun:
     users: int
 
 
+def fit_for(
+    engine: Engine[Any], fold: Fold, validation: Fold | None, options: TrainingOptions
+) -> Model:
+    """Fit an engine to be measured on `fold`. An engine that stops early trains on the
+    validation fold's training part and stops on its held-out pairs, which the test fold's
+    training part contains."""
+    if engine.uses_validation and validation is not None:
+        return engine.fit(validation.train, replace(options, validation=validation))
+    return engine.fit(fold.train, options)
+
+
 def run_engine(
     name: str,
     params: Mapping[str, Any],
@@ -149,14 +160,18 @@ def run_engine(
     seed: int,
     metrics: Sequence[str] = METRIC_NAMES,
     progress: RunProgress = _quiet,
+    validation: Fold | None = None,
+    device: str = "cpu",
 ) -> EngineRun:
     """Fit one engine on a fold's training part and measure it on the fold's held-out part."""
     engine = engine_class(name)(params)
     options = TrainingOptions(
-        seed=seed, progress=lambda fraction, message: progress(name, fraction / 2, message)
+        seed=seed,
+        device=device,
+        progress=lambda fraction, message: progress(name, fraction / 2, message),
     )
     began = time.perf_counter()
-    model = engine.fit(fold.train, options)
+    model = fit_for(engine, fold, validation, options)
     fit_s = time.perf_counter() - began
     progress(name, 0.5, "ranking")
     result = evaluate_model(
@@ -164,7 +179,7 @@ def run_engine(
     )
     return EngineRun(
         engine=canonical_name(name),
-        params=engine.params.model_dump(),
+        params=engine.params.model_dump() | model.fitted_params,
         metrics=result.metrics,
         fit_s=fit_s,
         score_s=result.score_s,
@@ -226,6 +241,15 @@ def evaluate(
     )
     for name, params in engines.items():
         report.runs.append(
-            run_engine(name, params, split.test, k=k, seed=seed, metrics=metrics, progress=progress)
+            run_engine(
+                name,
+                params,
+                split.test,
+                k=k,
+                seed=seed,
+                metrics=metrics,
+                progress=progress,
+                validation=split.validation,
+            )
         )
     return report

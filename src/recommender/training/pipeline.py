@@ -23,7 +23,7 @@ from recommender.engines.base import Model, TrainingOptions
 from recommender.evaluation.datasets import from_interactions
 from recommender.evaluation.params import read_params
 from recommender.evaluation.protocols import Split, temporal_loo
-from recommender.evaluation.runner import evaluate_model
+from recommender.evaluation.runner import evaluate_model, fit_for
 from recommender.interactions import Interactions
 from recommender.registry import versions
 from recommender.registry.gate import judge
@@ -81,10 +81,12 @@ def evaluate_on(
     split: Split,
     options: TrainingOptions,
 ) -> tuple[Model, dict[str, float], dict[str, Any]]:
-    """Fit on the split's training part and measure on its held-out part."""
-    model, used = _fit(name, params, split.test.train, options)
+    """Fit on the split's training part (early-stopping engines: on its validation fold's)
+    and measure on its held-out part; returns the parameters to refit with."""
+    engine = engine_class(name)(params)
+    model = fit_for(engine, split.test, split.validation, options)
     result = evaluate_model(model, split.test, K, METRICS)
-    return model, result.metrics, used
+    return model, result.metrics, engine.params.model_dump() | model.fitted_params
 
 
 def train_engine(
