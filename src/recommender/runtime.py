@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from recommender.activity import impressions
 from recommender.config import Settings
+from recommender.registry.loading import load_active
 from recommender.serving.state import ServingStateHolder
 from recommender.store import migrate
 from recommender.store.database import Database
@@ -22,7 +24,11 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.db = Database(settings.database_url, pool_size=20)
-        self.serving = ServingStateHolder(self.db, default_engine=settings.default_engine)
+        self.serving = ServingStateHolder(
+            self.db,
+            default_engine=settings.default_engine,
+            registry_loader=partial(load_active, metric=settings.gate_metric),
+        )
         self.executor: Executor = make_executor(self.db, settings, on_finished=self.serving.refresh)
         self.writer = Writer(self.db)
 

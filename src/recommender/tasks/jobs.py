@@ -55,13 +55,13 @@ def _locked(ctx: JobContext) -> locks.LockHolder:
 
 def load_dump(ctx: JobContext, dump_id: int) -> dict[str, Any]:
     """Replace the catalogue with a stored upload."""
-    with _locked(ctx):
+    with _locked(ctx) as lock:
         counts = uploads.load_upload(
             ctx.db,
             dump_id,
             progress=lambda done, total: ctx.progress(done / max(total, 1), "loading"),
         )
-    return {"dump_id": dump_id, "counts": counts}
+    return {"dump_id": dump_id, "counts": counts, "lock": lock.span()}
 
 
 def trainable_engines() -> list[str]:
@@ -105,13 +105,14 @@ def train(
     `params` (only with one engine) override the configured hyper-parameters.
     """
     engines = [canonical_name(engine)] if engine else trainable_engines()
-    with _locked(ctx):
-        return {"engines": _train_engines(ctx, engines, params if engine else None)}
+    with _locked(ctx) as lock:
+        trained = _train_engines(ctx, engines, params if engine else None)
+    return {"engines": trained, "lock": lock.span()}
 
 
 def update(ctx: JobContext, dump_id: int) -> dict[str, Any]:
     """Load a dump, then train every trainable engine on the new catalogue."""
-    with _locked(ctx):
+    with _locked(ctx) as lock:
         counts = uploads.load_upload(
             ctx.db,
             dump_id,
@@ -124,7 +125,7 @@ def update(ctx: JobContext, dump_id: int) -> dict[str, Any]:
         trained = _train_engines(
             JobContext(ctx.db, ctx.settings, ctx.task_id, later), trainable_engines()
         )
-    return {"dump_id": dump_id, "counts": counts, "engines": trained}
+    return {"dump_id": dump_id, "counts": counts, "engines": trained, "lock": lock.span()}
 
 
 JOBS: dict[str, JobSpec] = {

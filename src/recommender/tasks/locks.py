@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import insert, or_, update
 from sqlalchemy.exc import IntegrityError
@@ -68,6 +68,8 @@ class LockHolder:
         self.lease_s = lease_s
         self.wait_s = wait_s
         self.owner = uuid.uuid4().hex
+        self.held_from: datetime | None = None
+        self.held_until: datetime | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -77,6 +79,7 @@ class LockHolder:
             if time.monotonic() >= deadline:
                 raise LockTimeoutError(f"lock {self.name!r} is held by another job")
             time.sleep(0.5)
+        self.held_from = utcnow()
         self._thread = threading.Thread(target=self._renew, name=f"lock-{self.name}", daemon=True)
         self._thread.start()
         return self
@@ -93,3 +96,11 @@ class LockHolder:
         if self._thread is not None:
             self._thread.join(timeout=10)
         release(self.db, self.name, self.owner)
+        self.held_until = utcnow()
+
+    def span(self) -> dict[str, str | None]:
+        """When the lock was held, for a job's result (shows that jobs never interleave)."""
+        return {
+            "from": self.held_from.isoformat() if self.held_from else None,
+            "until": self.held_until.isoformat() if self.held_until else None,
+        }

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.orm import Session
+
+from recommender.catalog.loader import replace_catalog
+from recommender.config import Settings
+from recommender.engines.base import Artifact
+from recommender.registry import versions
+from recommender.store.database import Database
+from recommender.training.pipeline import NotEnoughDataError, train_engine
+from tests.factories import dump, service, two_communities, user
+
+
+@pytest.fixture
+def store(db: Database) -> Database:
+    with db.write() as conn:
+        replace_catalog(conn, two_communities(n_services=16, n_users=80))
+    return db
+
+
+def settings_for(db: Database) -> Settings:
+    return Settings(_env_file=None, database_url=db.url)
+
+
+def test_a_trained_version_is_registered_and_activated(store: Database) -> None:
+    steps: list[float] = []
+    outcome = train_engine(
+        store, settings_for(store), "ease", lambda f, _m: steps.append(f), task_id="t-1"
+    )
+    assert outcome["status"] == "active", outcome["gate"]
+    assert outcome["metrics"]["NDCG@10"] > outcome["baseline"]["NDCG@10"]
+    assert steps[0] == 0.0 and steps == sorted(steps)
+    with Session(store.engine) as session:
+        row = versions.active(session, "ease")
+        assert row is not None and row.version == 1 and row.task_id == "t-1"
+        assert row.fingerprint["users"] == 80 and row.fingerprint["evaluated_users"] > 0
+        assert row.params["l2"] > 0
+        model = Artifact.from_bytes(row.artifact or b"")
+    assert model.meta
+
+
+def test_a_version_below_the_gate_stays_a_candidate(store: Database) -> None:
+    first = train_engine(store, settings_for(store), "ease", lambda f, m: None)
+    assert first["status"] == "active"
+    with store.write() as conn, Session(bind=conn) as session:
+        # Pretend the active version had measured far better than anything can.
+        active = versions.active(session, "ease")
+        assert active is not None
+        active.metrics = {**active.metrics, "NDCG@10": 0.99}
+        session.flush()
+    second = train_engine(store, settings_for(store), "ease", lambda f, m: None)
+    assert second["status"] == "candidate"
+    assert "below the active version" in second["gate"]["reasons"][0]
+    with Session(store.engine) as session:
+        still = versions.active(session, "ease")
+        assert still is not None and still.version == first["version"]
+
+
+def test_nothing_to_hold_out_is_a_clear_error(db: Database) -> None:
+    with db.write() as conn:
+        replace_catalog(conn, dump([service(1), service(2)], [user(1, accessed_services=[1])]))
+    with pytest.raises(NotEnoughDataError, match="no user has two interactions"):
+        train_engine(db, settings_for(db), "ease", lambda f, m: None)
