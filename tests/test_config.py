@@ -15,7 +15,7 @@ def test_every_setting_is_documented_in_the_readme_with_its_default() -> None:
         )
         assert row is not None, f"{variable} is not documented in README.md"
         default = field.default
-        shown = "unset" if default is None else f"`{default}`"
+        shown = "unset" if default is None else "empty" if default == "" else f"`{default}`"
         assert shown in row, f"README.md gives {variable} a default other than {shown}"
 
 

@@ -41,6 +41,42 @@ class Settings(BaseSettings):
     sentry_dsn: SecretStr | None = Field(
         default=None, description="Sentry DSN; nothing is sent when unset."
     )
+    sentry_environment: str = Field(
+        default="production", description="Environment name reported to Sentry."
+    )
+    sentry_release: str | None = Field(
+        default=None, description="Release reported to Sentry; unset uses the package version."
+    )
+    api_tokens: SecretStr | None = Field(
+        default=None,
+        description="Bearer tokens as `role:token` pairs, comma-separated; roles `admin` "
+        "(everything) and `client` (recommendations and user actions). Unset: no "
+        "authentication, allowed only on a loopback address.",
+    )
+    allow_anonymous: bool = Field(
+        default=False,
+        description="Allow serving without API_TOKENS on a non-loopback address.",
+    )
+    rate_limit_per_s: float = Field(
+        default=200.0,
+        ge=0,
+        description="Sustained requests per second per client on the public endpoints; "
+        "0 turns the limit off.",
+    )
+    rate_limit_burst: int = Field(
+        default=400, ge=1, description="Requests a client may send at once above the rate."
+    )
+    cors_origins: str = Field(
+        default="", description="Comma-separated origins allowed by CORS (`*` for any)."
+    )
+    db_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest a database statement of a request may run (PostgreSQL).",
+    )
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="`json` (one object per line) or `text`."
+    )
     max_body_bytes: int = Field(
         default=1_000_000, ge=1_024, description="Largest request body on ordinary endpoints."
     )
@@ -93,10 +129,22 @@ class Settings(BaseSettings):
         default=0.5, ge=0, description="Training weight of a click on a service page."
     )
 
-    @field_validator("redis_url", "sentry_dsn", "artifact_dir", "engine_params_file", mode="before")
+    @field_validator(
+        "redis_url",
+        "sentry_dsn",
+        "sentry_release",
+        "api_tokens",
+        "artifact_dir",
+        "engine_params_file",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
     def fallback_order(self) -> list[str]:

@@ -23,13 +23,19 @@ class Runtime:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.db = Database(settings.database_url, pool_size=20)
+        self.db = Database(
+            settings.database_url, pool_size=20, statement_timeout_s=settings.db_timeout_s
+        )
+        # Jobs (dump loads, training) run long statements on purpose: no request timeout.
+        self.jobs_db = Database(settings.database_url, pool_size=4)
         self.serving = ServingStateHolder(
             self.db,
             default_engine=settings.default_engine,
             registry_loader=partial(load_active, metric=settings.gate_metric),
         )
-        self.executor: Executor = make_executor(self.db, settings, on_finished=self.serving.refresh)
+        self.executor: Executor = make_executor(
+            self.jobs_db, settings, on_finished=self.serving.refresh
+        )
         self.writer = Writer(self.db)
 
     def start(self, *, poll: bool = True) -> None:
@@ -54,4 +60,5 @@ class Runtime:
         self.serving.stop()
         self.executor.close()
         self.writer.stop()
+        self.jobs_db.dispose()
         self.db.dispose()

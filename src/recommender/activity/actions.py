@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, insert, select
 
@@ -41,27 +42,56 @@ def resolve_service(action: UserActionIn) -> int | None:
     )
 
 
-def _linked_impression(conn: Connection, action: UserActionIn) -> int | None:
+@dataclass(frozen=True)
+class Recorded:
+    """What storing an action found out, for attribution metrics."""
+
+    id: int
+    recommendation_id: int | None
+    engine: str | None
+    # The click on the panel itself (the journey's first step), not a later step of it.
+    panel_click: bool
+    order: bool
+
+
+def _parent_link(conn: Connection, visit_id: str) -> int | None:
+    """The impression the action that led to this page visit was linked to."""
+    row = conn.execute(
+        select(UserAction.recommendation_id)
+        .where(UserAction.target_visit_id == visit_id)
+        .order_by(UserAction.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def _linked_impression(conn: Connection, action: UserActionIn) -> tuple[int | None, bool]:
+    """(impression id, whether this action is the click on its panel)."""
     if action.recommendation_id is not None:
         if impressions.exists(conn, action.recommendation_id):
-            return action.recommendation_id
+            return action.recommendation_id, True
         # Keep the action: losing a click is worse than losing its link.
         log.warning("user action names unknown recommendation_id %s", action.recommendation_id)
-        return None
+        return None, False
     root = action.source.root
-    if root is not None and root.type == PANEL_ROOT and action.source.visit_id:
-        return impressions.find_by_panel(conn, action.source.visit_id, root.panel_id)
-    return None
+    if root is None or root.type != PANEL_ROOT or not action.source.visit_id:
+        return None, False
+    shown = impressions.find_by_panel(conn, action.source.visit_id, root.panel_id)
+    if shown is not None:
+        return shown, True
+    # A later step of a journey that began on a panel: the link follows the visit chain.
+    return _parent_link(conn, action.source.visit_id), False
 
 
 def record(
     conn: Connection, action: UserActionIn, users_by_aai_uid: Mapping[str, int] | None = None
-) -> int:
-    """Store one action; returns its id. The caller's transaction makes it durable."""
+) -> Recorded:
+    """Store one action. The caller's transaction makes it durable."""
     user_id = action.user_id
     if user_id is None and action.aai_uid and users_by_aai_uid is not None:
         user_id = users_by_aai_uid.get(action.aai_uid)
     root = action.source.root
+    linked, panel_click = _linked_impression(conn, action)
     values = {
         "received_at": utcnow(),
         "timestamp": action.timestamp,
@@ -75,19 +105,24 @@ def record(
         "root_panel_id": root.panel_id if root else None,
         "root_service_id": _root_service(action),
         "root_resource_type": root.resource_type if root else None,
-        "root_resource_id": None
-        if root is None or root.resource_id is None
-        else str(root.resource_id),
+        "root_resource_id": _text_or_none(root.resource_id if root else None),
         "target_visit_id": action.target.visit_id,
         "target_page_id": action.target.page_id,
         "action_type": action.action.type,
         "action_text": action.action.text,
         "is_order": action.action.order,
         "service_id": resolve_service(action),
-        "recommendation_id": _linked_impression(conn, action),
+        "recommendation_id": linked,
     }
-    return int(
+    action_id = int(
         conn.execute(insert(UserAction).values(values).returning(UserAction.id)).scalar_one()
+    )
+    return Recorded(
+        id=action_id,
+        recommendation_id=linked,
+        engine=impressions.engine_of(conn, linked) if linked is not None else None,
+        panel_click=panel_click,
+        order=action.action.order,
     )
 
 

@@ -58,3 +58,10 @@ def find_by_panel(conn: Connection, visit_id: str, panel_id: str | None) -> int 
         statement = statement.where(Recommendation.panel_id == panel_id)
     row = conn.execute(statement.order_by(Recommendation.id.desc()).limit(1)).first()
     return None if row is None else int(row[0])
+
+
+def engine_of(conn: Connection, recommendation_id: int) -> str | None:
+    row = conn.execute(
+        select(Recommendation.engine).where(Recommendation.id == recommendation_id)
+    ).first()
+    return None if row is None else str(row[0])

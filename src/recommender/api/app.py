@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -13,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from recommender import __version__
 from recommender.api import errors
 from recommender.api.limits import BodySizeLimit
+from recommender.api.ratelimit import RateLimit, TokenBuckets
 from recommender.api.routes import (
     dumps,
     engines,
@@ -23,8 +26,17 @@ from recommender.api.routes import (
     training,
     user_actions,
 )
+from recommender.api.security import Tokens
 from recommender.config import Settings, get_settings
+from recommender.observability.errors import init_sentry
+from recommender.observability.metrics import StoreCollector, exposition
+from recommender.observability.requests import RequestContext
 from recommender.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# Rate-limited: what portals call many times a second.
+PUBLIC_PATHS = frozenset({"/recommendations", "/user_actions"})
 
 DESCRIPTION = """Recommendations of scientific services for the EOSC Marketplace and similar
 portals. Compatible with the original EOSC recommender's HTTP contract; additions are the
@@ -35,11 +47,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     """Build the application; the runtime (database, models) starts with the server."""
     settings = settings or get_settings()
 
+    init_sentry(settings, component="api")
+    tokens = Tokens.parse(settings.api_tokens.get_secret_value() if settings.api_tokens else None)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = runtime or Runtime(settings)
         await run_in_threadpool(own.start)
         app.state.runtime = own
+        app.state.metrics = StoreCollector(own.db, own.serving.served_versions)
+        if not tokens.enabled:
+            log.warning(
+                "API_TOKENS is not set: every endpoint is open to anyone who can reach this "
+                "address (allowed on loopback only, or with ALLOW_ANONYMOUS=true)"
+            )
         try:
             yield
         finally:
@@ -54,12 +75,30 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         docs_url="/docs",
         redoc_url=None,
     )
+    app.state.tokens = tokens
     errors.install(app)
+    # Added innermost first: a request meets the request context, CORS, the rate limit and
+    # the body cap, in that order, before any route.
     app.add_middleware(
         BodySizeLimit,
         default=settings.max_body_bytes,
         per_path={"/database_dumps": settings.max_dump_bytes, "/update": settings.max_dump_bytes},
     )
+    if settings.rate_limit_per_s > 0:
+        app.add_middleware(
+            RateLimit,
+            buckets=TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst),
+            paths=PUBLIC_PATHS,
+        )
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "PUT"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
+            expose_headers=["X-Task-Id", "X-Request-Id"],
+        )
+    app.add_middleware(RequestContext)
     for module in (
         recommendations,
         user_actions,
@@ -75,6 +114,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @app.get("/", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="marketplace-recommender")
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        text, content_type = exposition(getattr(app.state, "metrics", None))
+        return Response(content=text, media_type=content_type)
 
     @app.get("/swagger.json", include_in_schema=False)
     def swagger_json() -> JSONResponse:

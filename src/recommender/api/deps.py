@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 
+from recommender.api.security import Role, Tokens, authorize
 from recommender.runtime import Runtime
 
 
@@ -16,3 +17,24 @@ async def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+# Declared so the OpenAPI document shows it; read by the access checks below.
+AuthorizationHeader = Annotated[str | None, Header(description="Bearer <token>")]
+
+
+def _tokens(request: Request) -> Tokens:
+    tokens: Tokens = request.app.state.tokens
+    return tokens
+
+
+async def require_client(request: Request, authorization: AuthorizationHeader = None) -> None:
+    """Recommendations and user actions: a client or admin token (when tokens are set)."""
+    authorize(_tokens(request), authorization, Role.CLIENT)
+
+
+async def require_admin(request: Request, authorization: AuthorizationHeader = None) -> None:
+    """Everything that changes what serves, or shows internals: an admin token."""
+    authorize(_tokens(request), authorization, Role.ADMIN)
+
+
+ClientAccess = Depends(require_client)
+AdminAccess = Depends(require_admin)

@@ -9,6 +9,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from recommender.catalog.dump import InvalidDumpError
@@ -83,6 +85,16 @@ def _unavailable(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _database(_request: Request, exc: Exception) -> JSONResponse:
+    # Nothing was acknowledged: the caller may retry once the database is back.
+    log.warning("database unavailable: %s", exc)
+    return JSONResponse(
+        status_code=503,
+        content=ErrorBody(message="the database is unavailable; retry shortly").model_dump(),
+        headers={"Retry-After": "2"},
+    )
+
+
 def _http(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     return JSONResponse(
@@ -103,6 +115,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(UnknownEngineError, _unknown_engine)
     app.add_exception_handler(BrokerUnavailableError, _unavailable)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(OperationalError, _database)
+    app.add_exception_handler(PoolTimeoutError, _database)
     app.add_exception_handler(Exception, _unexpected)
 
 

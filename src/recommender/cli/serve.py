@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-
 import typer
 import uvicorn
 
+from recommender.api.security import Tokens, UnsafeBindError, check_bind
 from recommender.cli.app import app
+from recommender.cli.output import errors
 from recommender.config import get_settings
+from recommender.observability.logs import configure as configure_logs
 
 
 @app.command()
@@ -19,15 +20,21 @@ def serve(
 ) -> None:
     """Migrate the database, load the catalogue and models, and serve the API."""
     settings = get_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    bind = host or settings.host
+    secret = settings.api_tokens.get_secret_value() if settings.api_tokens else None
+    try:
+        check_bind(bind, Tokens.parse(secret), settings.allow_anonymous)
+    except (UnsafeBindError, ValueError) as error:
+        errors.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=2) from None
+    configure_logs(settings.log_level, settings.log_format)
     uvicorn.run(
         "recommender.api.app:create_app",
         factory=True,
-        host=host or settings.host,
+        host=bind,
         port=port or settings.port,
         reload=reload,
         log_level=settings.log_level,
+        log_config=None,  # keep the structured logging configured above
+        access_log=False,  # requests are logged, with their id, by the application
     )

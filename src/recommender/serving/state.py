@@ -115,6 +115,12 @@ class ServingStateHolder:
         assert self._current is not None
         return self._current
 
+    def served_versions(self) -> dict[str, int | None]:
+        """The registry version of every engine this process serves now."""
+        if self._current is None:
+            return {}
+        return {name: loaded.version for name, loaded in self._current.registry.items()}
+
     def refresh(self) -> bool:
         """Rebuild whatever changed in the store; returns whether a new state was installed."""
         with self._refresh_lock:

@@ -33,7 +33,9 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
+def create_db_engine(
+    url: str, *, pool_size: int = 10, statement_timeout_s: float | None = None
+) -> Engine:
     """An engine configured for the dialect: WAL and foreign keys on SQLite, a pool on PG."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -54,22 +56,30 @@ def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
 
         event.listen(engine, "begin", _sqlite_begin)
         return engine
+    connect_args: dict[str, Any] = {"connect_timeout": 10}
+    if statement_timeout_s is not None:
+        # A request must fail fast rather than hold a connection while the database stalls.
+        connect_args["options"] = f"-c statement_timeout={int(statement_timeout_s * 1000)}"
     return create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size * 2,
         pool_pre_ping=True,
         pool_recycle=1800,
-        connect_args={"connect_timeout": 10},
+        connect_args=connect_args,
     )
 
 
 class Database:
     """An engine and its session factory; created at start-up, never at import time."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 10, statement_timeout_s: float | None = None
+    ) -> None:
         self.url = url
-        self.engine = create_db_engine(url, pool_size=pool_size)
+        self.engine = create_db_engine(
+            url, pool_size=pool_size, statement_timeout_s=statement_timeout_s
+        )
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property

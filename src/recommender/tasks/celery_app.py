@@ -9,6 +9,8 @@ from celery import Celery
 from celery.signals import worker_process_init
 
 from recommender.config import Settings, get_settings
+from recommender.observability.errors import init_sentry
+from recommender.observability.logs import configure as configure_logs
 from recommender.store import migrate
 from recommender.store.database import Database
 
@@ -62,6 +64,8 @@ def make_celery(settings: Settings) -> Celery:
 
 def run_worker(settings: Settings, *, concurrency: int, pool: str, loglevel: str) -> None:
     """Migrate the database, then consume jobs until stopped."""
+    configure_logs(settings.log_level, settings.log_format)
+    init_sentry(settings, component="worker")
     db = Database(settings.database_url, pool_size=1)
     try:
         migrate.upgrade(db.engine)

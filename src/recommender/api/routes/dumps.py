@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from recommender.api.deps import RuntimeDep
+from recommender.api.deps import AdminAccess, RuntimeDep
 from recommender.api.errors import VALIDATION_RESPONSES, ErrorBody
 from recommender.catalog import uploads
 from recommender.catalog.dump import REQUIRED_ARRAYS
@@ -30,6 +30,7 @@ DUMP_SCHEMA: dict[str, Any] = {
     response_class=Response,
     responses={**VALIDATION_RESPONSES, 503: {"model": ErrorBody}},
     summary="Replace the catalogue",
+    dependencies=[AdminAccess],
     openapi_extra={
         "requestBody": {"required": True, "content": {"application/json": {"schema": DUMP_SCHEMA}}}
     },

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from recommender.api.deps import RuntimeDep
+from recommender.api.deps import AdminAccess, ClientAccess, RuntimeDep
 from recommender.api.errors import VALIDATION_RESPONSES
 from recommender.api.schemas.models import DefaultEngineIn, EngineList, EngineOut
 from recommender.engines import ALIASES, canonical_name, engine_class, engine_names
@@ -31,7 +31,12 @@ def _listing(runtime: RuntimeDep) -> EngineList:
     )
 
 
-@router.get("/engines", response_model=EngineList, summary="Engines and the default")
+@router.get(
+    "/engines",
+    response_model=EngineList,
+    summary="Engines and the default",
+    dependencies=[ClientAccess],
+)
 def list_engines(runtime: RuntimeDep) -> EngineList:
     return _listing(runtime)
 
@@ -41,6 +46,7 @@ def list_engines(runtime: RuntimeDep) -> EngineList:
     response_model=EngineList,
     responses=VALIDATION_RESPONSES,
     summary="Change the default engine at run time",
+    dependencies=[AdminAccess],
 )
 def set_default(body: DefaultEngineIn, runtime: RuntimeDep) -> EngineList:
     """Every serving process follows within `REFRESH_INTERVAL_S` seconds; this one at once."""

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path
 from sqlalchemy.orm import Session
 
-from recommender.api.deps import RuntimeDep
+from recommender.api.deps import AdminAccess, RuntimeDep
 from recommender.api.errors import ErrorBody
 from recommender.api.schemas.models import VersionList, VersionOut
 from recommender.engines import canonical_name
@@ -18,7 +18,12 @@ router = APIRouter(tags=["models"])
 EngineName = Annotated[str, Path(max_length=64, examples=["ncf"])]
 
 
-@router.get("/models", response_model=VersionList, summary="Every registered model version")
+@router.get(
+    "/models",
+    response_model=VersionList,
+    summary="Every registered model version",
+    dependencies=[AdminAccess],
+)
 def list_versions(runtime: RuntimeDep) -> VersionList:
     with Session(runtime.db.engine) as session:
         rows = versions.listing(session)
@@ -30,6 +35,7 @@ def list_versions(runtime: RuntimeDep) -> VersionList:
     response_model=VersionList,
     responses={400: {"model": ErrorBody}},
     summary="The versions of one engine, newest first",
+    dependencies=[AdminAccess],
 )
 def engine_versions(runtime: RuntimeDep, engine: EngineName) -> VersionList:
     name = canonical_name(engine)
@@ -43,6 +49,7 @@ def engine_versions(runtime: RuntimeDep, engine: EngineName) -> VersionList:
     response_model=VersionOut,
     responses={400: {"model": ErrorBody}, 404: {"model": ErrorBody}, 409: {"model": ErrorBody}},
     summary="Serve this version (also how to roll back)",
+    dependencies=[AdminAccess],
 )
 def activate(
     runtime: RuntimeDep,

@@ -8,9 +8,10 @@ from fastapi import APIRouter
 
 from recommender.activity import impressions
 from recommender.activity.impressions import Impression
-from recommender.api.deps import RuntimeDep
+from recommender.api.deps import ClientAccess, RuntimeDep
 from recommender.api.errors import VALIDATION_RESPONSES
 from recommender.api.schemas.recommendations import RecommendationRequest, RecommendationResponse
+from recommender.observability.metrics import RECOMMENDATIONS
 from recommender.serving.recommend import recommend
 
 router = APIRouter(tags=["recommendations"])
@@ -21,6 +22,7 @@ router = APIRouter(tags=["recommendations"])
     response_model=RecommendationResponse,
     responses=VALIDATION_RESPONSES,
     summary="Recommend services for a panel",
+    dependencies=[ClientAccess],
 )
 async def post_recommendations(
     body: RecommendationRequest, runtime: RuntimeDep
@@ -41,4 +43,5 @@ async def post_recommendations(
     answer.recommendation_id = await asyncio.wrap_future(
         runtime.writer.submit(lambda conn: impressions.write(conn, impression[0]))
     )
+    RECOMMENDATIONS.labels(answer.engine_version, answer.panel_id).inc()
     return answer

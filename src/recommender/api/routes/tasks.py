@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
-from recommender.api.deps import RuntimeDep
+from recommender.api.deps import AdminAccess, RuntimeDep
 from recommender.api.errors import ErrorBody
 from recommender.api.schemas.tasks import TaskList, TaskOut
 from recommender.tasks import records
@@ -16,7 +16,9 @@ router = APIRouter(tags=["jobs"])
 State = Literal["queued", "running", "succeeded", "failed"]
 
 
-@router.get("/tasks", response_model=TaskList, summary="Recent background jobs")
+@router.get(
+    "/tasks", response_model=TaskList, summary="Recent background jobs", dependencies=[AdminAccess]
+)
 def list_tasks(
     runtime: RuntimeDep,
     state: State | None = None,
@@ -32,6 +34,7 @@ def list_tasks(
     response_model=TaskOut,
     responses={404: {"model": ErrorBody}},
     summary="One background job",
+    dependencies=[AdminAccess],
 )
 def get_task(runtime: RuntimeDep, task_id: Annotated[str, Path(max_length=64)]) -> TaskOut:
     with runtime.db.engine.connect() as conn:

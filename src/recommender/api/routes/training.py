@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from recommender.api.deps import RuntimeDep
+from recommender.api.deps import AdminAccess, RuntimeDep
 from recommender.api.errors import VALIDATION_RESPONSES, ErrorBody
 from recommender.api.routes.dumps import DUMP_SCHEMA
 from recommender.api.schemas.tasks import Enqueued
@@ -22,6 +22,7 @@ router = APIRouter(tags=["jobs"])
     response_class=Response,
     responses={**VALIDATION_RESPONSES, 503: {"model": ErrorBody}},
     summary="Load a dump, then retrain every engine",
+    dependencies=[AdminAccess],
     openapi_extra={
         "requestBody": {"required": True, "content": {"application/json": {"schema": DUMP_SCHEMA}}}
     },
@@ -45,6 +46,7 @@ def _train(runtime: RuntimeDep) -> JSONResponse:
     response_model=Enqueued,
     responses={503: {"model": ErrorBody}},
     summary="Retrain every engine (kept for the original API's GET)",
+    dependencies=[AdminAccess],
 )
 def get_training(runtime: RuntimeDep) -> JSONResponse:
     return _train(runtime)
@@ -55,6 +57,7 @@ def get_training(runtime: RuntimeDep) -> JSONResponse:
     response_model=Enqueued,
     responses={503: {"model": ErrorBody}},
     summary="Retrain every engine",
+    dependencies=[AdminAccess],
 )
 def post_training(runtime: RuntimeDep) -> JSONResponse:
     """Versions that pass the quality gate become active; the others stay as candidates."""

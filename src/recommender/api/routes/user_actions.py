@@ -7,9 +7,14 @@ import asyncio
 from fastapi import APIRouter, Response
 
 from recommender.activity import actions
-from recommender.api.deps import RuntimeDep
+from recommender.api.deps import ClientAccess, RuntimeDep
 from recommender.api.errors import VALIDATION_RESPONSES
 from recommender.api.schemas.user_actions import UserActionIn
+from recommender.observability.metrics import (
+    ATTRIBUTED_CLICKS,
+    ATTRIBUTED_ORDERS,
+    USER_ACTIONS,
+)
 
 router = APIRouter(tags=["user actions"])
 
@@ -20,12 +25,24 @@ router = APIRouter(tags=["user actions"])
     response_class=Response,
     responses=VALIDATION_RESPONSES,
     summary="Record a user action",
+    dependencies=[ClientAccess],
 )
 async def post_user_action(body: UserActionIn, runtime: RuntimeDep) -> Response:
     """Answers 204 only once the action is committed."""
     users = runtime.serving.current.catalog.users
     by_aai_uid = users.by_aai_uid if users is not None else None
-    await asyncio.wrap_future(
+    stored = await asyncio.wrap_future(
         runtime.writer.submit(lambda conn: actions.record(conn, body, by_aai_uid))
     )
+    count_action(stored)
     return Response(status_code=204)
+
+
+def count_action(stored: actions.Recorded) -> None:
+    kind = "order" if stored.order else "panel_click" if stored.panel_click else "other"
+    USER_ACTIONS.labels(kind).inc()
+    if stored.engine is not None:
+        if stored.panel_click:
+            ATTRIBUTED_CLICKS.labels(stored.engine).inc()
+        if stored.order:
+            ATTRIBUTED_ORDERS.labels(stored.engine).inc()
