@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from recommender import __version__
-from recommender.api import errors
+from recommender.api import errors, openapi
 from recommender.api.limits import BodySizeLimit
 from recommender.api.ratelimit import RateLimit, TokenBuckets
 from recommender.api.routes import (
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.state.tokens = tokens
     errors.install(app)
+    openapi.install(app)
     # Added innermost first: a request meets the request context, CORS, the rate limit and
     # the body cap, in that order, before any route.
     app.add_middleware(
