@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -96,5 +97,56 @@ def demo(
             "Try it: [bold]recommender recommend --user-id "
             f"{user}[/bold], or POST /recommendations on the running server."
         )
+    finally:
+        db.dispose()
+
+
+def _json_lines(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
+
+
+@app.command("import-activity")
+def import_activity(
+    recommendations: Path | None = typer.Option(
+        None, exists=True, dir_okay=False, help="JSON lines of served panels (as `synth` writes)."
+    ),
+    actions: Path | None = typer.Option(
+        None, exists=True, dir_okay=False, help="JSON lines of /user_actions bodies."
+    ),
+) -> None:
+    """Import recorded activity: served panels first, then the actions that follow them.
+
+    Each line is checked like an API request; one bad line stops the import with its number,
+    and nothing of that file is kept.
+    """
+    db = _open_store()
+    try:
+        with db.engine.connect() as conn:
+            by_aai = {aai: uid for uid, aai in conn.execute(select(User.id, User.aai_uid)) if aai}
+        for label, path in (("served panels", recommendations), ("user actions", actions)):
+            if path is None:
+                continue
+            with progress_bar(f"importing {label}") as update, db.write() as conn:
+                count = 0
+
+                def counted(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+                    nonlocal count
+                    for count, row in enumerate(rows, start=1):
+                        if count % 1000 == 0:
+                            update(count, 0)
+                        yield row
+
+                try:
+                    if path is recommendations:
+                        import_recommendations(conn, counted(_json_lines(path)))
+                    else:
+                        import_actions(conn, counted(_json_lines(path)), by_aai)
+                except (ValueError, KeyError) as error:
+                    errors.print(f"[red]{path}, line {count}: {error}[/red]")
+                    raise typer.Exit(code=1) from None
+            console.print(f"imported {count} {label}")
     finally:
         db.dispose()

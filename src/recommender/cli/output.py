@@ -26,6 +26,7 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
         task = progress.add_task(description, total=None)
 
         def update(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+            # A total of 0 or less means "not known": the bar then only counts.
+            progress.update(task, completed=done, total=total if total > 0 else None)
 
         yield update
