@@ -53,7 +53,7 @@ CASES = (
             "itemknn": (0.660, 0.390, "ItemKNN, Dacrema et al. 2019"),
             "ease": (0.690, 0.429, "PureSVD, Dacrema et al. 2019 (no EASE number published)"),
             "ials": (0.729, 0.452, "tuned MF, Rendle et al. 2020"),
-            "bpr": (0.730, 0.447, "NeuMF, He et al. 2017"),
+            "bpr": (0.730, 0.447, "neural reference: NeuMF, He et al. 2017"),
         },
     ),
     Case(
@@ -67,7 +67,7 @@ CASES = (
             "popularity": (None, 0.101, "Pop, RecBole"),
             "itemknn": (None, 0.239, "ItemKNN, RecBole"),
             "ease": (None, 0.287, "EASE, RecBole"),
-            "ials": (None, 0.290, "ADMMSLIM, RecBole (best classical; no iALS number)"),
+            "ials": (None, 0.241, "matrix factorisation: BPR, RecBole (no iALS number)"),
             "bpr": (None, 0.241, "BPR, RecBole"),
         },
     ),
@@ -171,7 +171,7 @@ def main() -> None:
     header = [
         SECTION,
         "",
-        "Measured by `python benchmarks/quality.py` (seed 0) on "
+        "Measured by `.venv/bin/python benchmarks/quality.py` (seed 0) on "
         f"{platform.machine()} with {os.cpu_count()} CPU cores, in {elapsed / 60:.1f} minutes. "
         "Fit and score times are wall-clock seconds for the whole training set and for scoring "
         "every test user's catalogue. Parameters come from `benchmarks/params/<case>.toml`, "

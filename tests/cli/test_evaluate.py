@@ -64,7 +64,7 @@ def test_evaluate_writes_the_report(tmp_path: Path) -> None:
     assert report["protocol"] == "temporal-loo"
     assert set(report["results"]) == {"random", "popularity", "ease"}
     assert set(report["timings"]["ease"]) == {"fit_s", "score_s"}
-    assert report["params"]["ease"] == {"l2": 5}
+    assert report["params"]["ease"]["l2"] == 5
     assert report["results"]["ease"]["HR@5"] > report["results"]["random"]["HR@5"]
 
 
@@ -121,7 +121,7 @@ def test_tune_writes_a_config_that_evaluate_reads(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     written = tomllib.loads(config.read_text())
     assert written["ials"] == {"factors": 4}, "other engines' parameters are kept"
-    assert set(written["ease"]) == {"l2"}
+    assert set(written["ease"]) == {"l2", "dropout"}
     output = tmp_path / "results.json"
     result = runner.invoke(
         app,

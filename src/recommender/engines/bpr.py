@@ -18,11 +18,14 @@ from recommender.interactions import FloatArray, IntArray, Interactions
 
 
 class BPRParams(EngineParams):
+    """Defaults are the best found by `recommender tune` on MovieLens 1M validation folds
+    (see `benchmarks/params/`); retune for catalogues of a different shape."""
+
     factors: int = Field(default=64, ge=1, description="Length of user and item vectors.")
     epochs: int = Field(default=30, ge=1, description="Passes over the training pairs.")
-    learning_rate: float = Field(default=0.005, gt=0, description="Adam's step size.")
+    learning_rate: float = Field(default=0.002, gt=0, description="Adam's step size.")
     l2: float = Field(
-        default=1e-4, ge=0, description="L2 penalty on the vectors and biases in each batch."
+        default=1e-5, ge=0, description="L2 penalty on the vectors and biases in each batch."
     )
     batch_size: int = Field(default=4096, ge=1, description="Triples per gradient step.")
     init_std: float = Field(default=0.01, gt=0, description="Spread of the initial vectors.")

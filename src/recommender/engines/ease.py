@@ -18,11 +18,14 @@ MAX_ITEMS = 30_000
 
 
 class EASEParams(EngineParams):
+    """Defaults are the best found by `recommender tune` on MovieLens 1M validation folds
+    (see `benchmarks/params/`); retune for catalogues of a different shape."""
+
     l2: float = Field(
-        default=500.0,
+        default=1000.0,
         gt=0,
         description="L2 penalty added to the Gram matrix's diagonal; larger values trust "
-        "co-occurrence less. Tuned on MovieLens 1M validation splits.",
+        "co-occurrence less.",
     )
     dropout: float = Field(
         default=0.0,

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from recommender.engines.base import Artifact, Model, Query
-from recommender.engines.lookup import gather, history_positions, positions
+from recommender.engines.lookup import IdIndex, gather, history_positions, positions
 from recommender.interactions import FloatArray, IntArray
 
 Matrix = NDArray[np.float32]
@@ -38,6 +38,7 @@ class FactorModel(Model):
         self.user_ids = user_ids
         self.user_factors = np.ascontiguousarray(user_factors, dtype=np.float32)
         self.item_ids = item_ids
+        self.item_index = IdIndex(item_ids)
         self.item_factors = np.ascontiguousarray(item_factors, dtype=np.float32)
         self.item_bias = np.asarray(item_bias, dtype=np.float32)
         self.popularity = popularity
@@ -52,21 +53,24 @@ class FactorModel(Model):
             row = positions(self.user_ids, [query.user_id])[0]
             if row >= 0:
                 return np.asarray(self.user_factors[row])
-        history = history_positions(self.item_ids, query)
+        history = history_positions(self.item_index, query)
         return self.fold_in(history) if history.shape[0] else None
 
     def score(self, query: Query, items: IntArray) -> FloatArray:
-        pos = positions(self.item_ids, items)
+        pos = self.item_index(items)
         vector = self._user_vector(query)
         if vector is None:
             return gather(self.popularity, pos)
+        if 4 * pos.shape[0] >= self.item_ids.shape[0]:
+            # One contiguous pass over every item vector beats gathering most of them.
+            return gather(self.item_factors @ vector + self.item_bias, pos)
         known = np.maximum(pos, 0)
         out = self.item_factors[known] @ vector + self.item_bias[known]
         out[pos < 0] = np.nan
         return out.astype(np.float32, copy=False)
 
     def score_batch(self, queries: Sequence[Query], items: IntArray) -> FloatArray:
-        pos = positions(self.item_ids, items)
+        pos = self.item_index(items)
         rows = positions(
             self.user_ids, [q.user_id if q.user_id is not None else -(2**62) for q in queries]
         )
@@ -74,7 +78,7 @@ class FactorModel(Model):
         vectors[rows >= 0] = self.user_factors[rows[rows >= 0]]
         cold = np.zeros(len(queries), dtype=bool)
         for n in np.flatnonzero(rows < 0):
-            history = history_positions(self.item_ids, queries[int(n)])
+            history = history_positions(self.item_index, queries[int(n)])
             if history.shape[0]:
                 vectors[n] = self.fold_in(history)
             else:

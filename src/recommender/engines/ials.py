@@ -17,12 +17,15 @@ from recommender.interactions import FloatArray, IntArray, Interactions
 
 
 class IALSParams(EngineParams):
+    """Defaults are the best found by `recommender tune` on MovieLens 1M validation folds
+    (see `benchmarks/params/`); retune for catalogues of a different shape."""
+
     factors: int = Field(default=128, ge=1, description="Length of user and item vectors.")
     regularization: float = Field(
-        default=10.0, ge=0, description="L2 penalty on every user and item vector."
+        default=50.0, ge=0, description="L2 penalty on every user and item vector."
     )
     alpha: float = Field(
-        default=2.0,
+        default=5.0,
         gt=0,
         description="Confidence of an observed interaction per unit of weight; unobserved "
         "pairs have confidence 1.",

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from recommender.engines.base import Artifact, Explanation, Model, Names, Query
-from recommender.engines.lookup import gather, history_matrix, history_positions, positions
+from recommender.engines.lookup import IdIndex, gather, history_matrix, history_positions
 from recommender.interactions import FloatArray, IntArray
 
 # Dense cells (rows x items) materialised at once while accumulating a Gram matrix.
@@ -50,6 +50,7 @@ class ItemItemModel(Model):
         meta: dict[str, float | int] | None = None,
     ) -> None:
         self.item_ids = item_ids
+        self.item_index = IdIndex(item_ids)
         self.weights = weights
         self.popularity = popularity
         self.meta = dict(meta or {})
@@ -67,12 +68,12 @@ class ItemItemModel(Model):
         ).astype(np.float32)
 
     def score(self, query: Query, items: IntArray) -> FloatArray:
-        pos = positions(self.item_ids, items)
-        return gather(self._all_scores(history_positions(self.item_ids, query)), pos)
+        pos = self.item_index(items)
+        return gather(self._all_scores(history_positions(self.item_index, query)), pos)
 
     def score_batch(self, queries: Sequence[Query], items: IntArray) -> FloatArray:
-        pos = positions(self.item_ids, items)
-        histories = history_matrix(self.item_ids, queries)
+        pos = self.item_index(items)
+        histories = history_matrix(self.item_index, queries)
         product = histories @ self.weights
         scores = np.asarray(
             product.toarray() if sp.issparse(product) else product, dtype=np.float32
@@ -82,11 +83,11 @@ class ItemItemModel(Model):
         return gather(scores, pos)
 
     def explain(self, query: Query, items: IntArray, names: Names) -> list[Explanation]:
-        history = history_positions(self.item_ids, query)
+        history = history_positions(self.item_index, query)
         explanations = super().explain(query, items, names)
         if history.shape[0] == 0:
             return explanations
-        for n, pos in enumerate(positions(self.item_ids, items)):
+        for n, pos in enumerate(self.item_index(items)):
             if pos < 0:
                 continue
             column = self.weights[history, pos]

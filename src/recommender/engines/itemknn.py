@@ -18,8 +18,11 @@ _BLOCK_CELLS = 16_000_000
 
 
 class ItemKNNParams(EngineParams):
+    """Defaults are the best found by `recommender tune` on MovieLens 1M validation folds
+    (see `benchmarks/params/`); retune for catalogues of a different shape."""
+
     neighbours: int = Field(
-        default=100, ge=1, description="Neighbours kept per item (the k of item-kNN)."
+        default=200, ge=1, description="Neighbours kept per item (the k of item-kNN)."
     )
     shrink: float = Field(
         default=10.0,
@@ -28,7 +31,7 @@ class ItemKNNParams(EngineParams):
         "with few users.",
     )
     normalise: bool = Field(
-        default=True,
+        default=False,
         description="Scale each item's neighbour weights to sum to one, so items with many "
         "strong neighbours do not dominate a user's list.",
     )
