@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import Connection
@@ -11,7 +12,7 @@ from recommender.activity import actions, impressions
 from recommender.api.schemas.recommendations import RecommendationRequest, RecommendationResponse
 from recommender.catalog import search
 from recommender.catalog.snapshot import UserProfile
-from recommender.engines.base import Model, Query
+from recommender.engines.base import Explanation, Model, Query
 from recommender.interactions import FloatArray, IntArray
 from recommender.serving.candidates import select_candidates
 from recommender.serving.models import LAST_RESORT, choose
@@ -55,17 +56,35 @@ def _query(
     )
 
 
-def recommend(
+@dataclass(frozen=True)
+class Decision:
+    """A ranked panel and the impression to store before it is shown."""
+
+    impression: impressions.Impression
+    explanations: list[Explanation]
+
+    def response(self, recommendation_id: int) -> RecommendationResponse:
+        return RecommendationResponse(
+            panel_id=self.impression.panel_id,
+            recommendations=self.impression.service_ids,
+            scores=self.impression.scores,
+            explanations=[e.long for e in self.explanations],
+            explanations_short=[e.short for e in self.explanations],
+            engine_version=self.impression.engine,
+            recommendation_id=recommendation_id,
+        )
+
+
+def decide(
     conn: Connection,
     state: ServingState,
     request: RecommendationRequest,
     *,
-    record: Callable[[impressions.Impression], int],
     fallback: Sequence[str] = (),
-) -> RecommendationResponse:
-    """Answer one request from `state`, reading what it needs through `conn`.
+) -> Decision:
+    """Rank services for one request from `state`, reading what it needs through `conn`.
 
-    `record` stores the impression and returns its id; the answer is only given once it did.
+    The caller stores `decision.impression` and only then answers with its id.
     """
     catalog = state.catalog
     users = catalog.users
@@ -100,35 +119,36 @@ def recommend(
         ids = np.concatenate([ids, more_ids])
         scores = np.concatenate([scores, more_scores])
 
-    service_ids = [int(i) for i in ids]
-    score_list = [round(float(s), 6) for s in scores]
-    recommendation_id = record(
-        impressions.Impression(
-            requested_at=request.timestamp,
-            unique_id=request.unique_id,
-            visit_id=request.visit_id,
-            page_id=request.page_id,
-            panel_id=request.panel_id or "v1",
-            client_id=request.client_id,
-            user_id=user_id,
-            aai_uid=request.aai_uid,
-            engine_requested=request.engine_version,
-            engine=chosen.engine,
-            model_version=chosen.version,
-            catalog_version=catalog.version,
-            search_data=request.search_data.model_dump(exclude_defaults=True),
-            candidates=list(request.candidates) or None,
-            candidate_count=int(candidates.shape[0]),
-            service_ids=service_ids,
-            scores=score_list,
-        ),
-    )
-    return RecommendationResponse(
+    impression = impressions.Impression(
+        requested_at=request.timestamp,
+        unique_id=request.unique_id,
+        visit_id=request.visit_id,
+        page_id=request.page_id,
         panel_id=request.panel_id or "v1",
-        recommendations=service_ids,
-        scores=score_list,
-        explanations=[e.long for e in explanations],
-        explanations_short=[e.short for e in explanations],
-        engine_version=chosen.engine,
-        recommendation_id=recommendation_id,
+        client_id=request.client_id,
+        user_id=user_id,
+        aai_uid=request.aai_uid,
+        engine_requested=request.engine_version,
+        engine=chosen.engine,
+        model_version=chosen.version,
+        catalog_version=catalog.version,
+        search_data=request.search_data.model_dump(exclude_defaults=True),
+        candidates=list(request.candidates) or None,
+        candidate_count=int(candidates.shape[0]),
+        service_ids=[int(i) for i in ids],
+        scores=[round(float(s), 6) for s in scores],
     )
+    return Decision(impression=impression, explanations=explanations)
+
+
+def recommend(
+    conn: Connection,
+    state: ServingState,
+    request: RecommendationRequest,
+    *,
+    record: Callable[[impressions.Impression], int],
+    fallback: Sequence[str] = (),
+) -> RecommendationResponse:
+    """Decide, store the impression with `record` (which returns its id), and answer."""
+    decision = decide(conn, state, request, fallback=fallback)
+    return decision.response(record(decision.impression))

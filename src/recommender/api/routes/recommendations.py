@@ -7,12 +7,11 @@ import asyncio
 from fastapi import APIRouter
 
 from recommender.activity import impressions
-from recommender.activity.impressions import Impression
 from recommender.api.deps import ClientAccess, RuntimeDep
 from recommender.api.errors import VALIDATION_RESPONSES
 from recommender.api.schemas.recommendations import RecommendationRequest, RecommendationResponse
 from recommender.observability.metrics import RECOMMENDATIONS
-from recommender.serving.recommend import recommend
+from recommender.serving.recommend import decide
 
 router = APIRouter(tags=["recommendations"])
 
@@ -32,16 +31,10 @@ async def post_recommendations(
     # Ranking is about a millisecond of CPU: it runs on the event loop, which is cheaper
     # than a hop to a worker thread; only the commit of the impression is waited for.
     state = runtime.serving.current
-    impression: list[Impression] = []
-
-    def keep(pending: Impression) -> int:
-        impression.append(pending)
-        return 0
-
     with runtime.db.engine.connect() as conn:
-        answer = recommend(conn, state, body, record=keep, fallback=runtime.settings.fallback_order)
-    answer.recommendation_id = await asyncio.wrap_future(
-        runtime.writer.submit(lambda conn: impressions.write(conn, impression[0]))
+        decision = decide(conn, state, body, fallback=runtime.settings.fallback_order)
+    recommendation_id = await asyncio.wrap_future(
+        runtime.writer.submit(lambda conn: impressions.write(conn, decision.impression))
     )
-    RECOMMENDATIONS.labels(answer.engine_version, answer.panel_id).inc()
-    return answer
+    RECOMMENDATIONS.labels(decision.impression.engine, decision.impression.panel_id).inc()
+    return decision.response(recommendation_id)
