@@ -19,7 +19,7 @@ run: $(INSTALLED)
 	$(BIN)/recommender serve
 
 # Every Python file of the project; the pre-commit hooks (.pre-commit-config.yaml) lint the same.
-PY_PATHS := src tests benchmarks scripts
+PY_PATHS := src tests benchmarks scripts notebooks
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check $(PY_PATHS)
