@@ -18,14 +18,17 @@ $(INSTALLED): pyproject.toml
 run: $(INSTALLED)
 	$(BIN)/recommender serve
 
+# Every Python file of the project; the pre-commit hooks (.pre-commit-config.yaml) lint the same.
+PY_PATHS := src tests benchmarks scripts notebooks
+
 lint: $(INSTALLED)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check $(PY_PATHS)
+	$(BIN)/ruff format --check $(PY_PATHS)
 	$(BIN)/mypy
 
 format: $(INSTALLED)
-	$(BIN)/ruff check --fix src tests benchmarks
-	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix $(PY_PATHS)
+	$(BIN)/ruff format $(PY_PATHS)
 
 # pytest exits with 5 when it collected no tests; make treats that, like any failure, as an error.
 test: $(INSTALLED) lint

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 from celery import Celery
@@ -17,6 +18,8 @@ from recommender.store.database import Database
 log = logging.getLogger(__name__)
 
 QUEUE = "recommender"
+# Workers are named NODE@host; Celery expands `%h` to the host name.
+NODE = "recommender"
 _databases: dict[str, Database] = {}
 
 
@@ -62,6 +65,11 @@ def make_celery(settings: Settings) -> Celery:
     return app
 
 
+def local_worker_name() -> str:
+    """The name of a worker started on this host (a container's host name is its own)."""
+    return f"{NODE}@{socket.gethostname()}"
+
+
 def run_worker(settings: Settings, *, concurrency: int, pool: str, loglevel: str) -> None:
     """Migrate the database, then consume jobs until stopped."""
     configure_logs(settings.log_level, settings.log_format)
@@ -79,7 +87,7 @@ def run_worker(settings: Settings, *, concurrency: int, pool: str, loglevel: str
             f"--concurrency={concurrency}",
             f"--pool={pool}",
             f"--queues={QUEUE}",
-            "--hostname=recommender@%h",
+            f"--hostname={NODE}@%h",
             "--without-gossip",
             "--without-mingle",
         ]

@@ -1,0 +1,94 @@
+"""Health probes for containers: `python -m recommender.healthcheck api|worker [--ready]`.
+
+Exit status 0 when healthy, 1 when not, with one line saying why (a container runtime keeps
+it in its health log). A probe runs every few seconds, so it imports only the settings and
+what it asks with, not the command line with its engines.
+
+- `api`: the server on this host answers `GET /health` at all (alive). With `--ready`, it
+  answers 200: database, catalogue, engines and job worker are all ready (what a load
+  balancer routes on). Restarting a live server cannot load a catalogue or start a worker, so
+  a container's own check is the first.
+- `worker`: the Celery worker on this host answers a ping through the broker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.error
+import urllib.request
+
+from recommender.config import Settings, get_settings
+
+TIMEOUT_S = 4.0
+WILDCARDS = {"", "0.0.0.0", "::"}
+
+
+def health_url(settings: Settings) -> str:
+    """The local server's /health: a wildcard bind is reached through the loopback address."""
+    host = "127.0.0.1" if settings.host in WILDCARDS else settings.host
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}/health"
+
+
+def probe_api(settings: Settings, *, ready: bool) -> tuple[bool, str]:
+    url = health_url(settings)
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as answer:
+            status, body = answer.status, answer.read()
+    except urllib.error.HTTPError as error:  # 503 and the like still carry the health tree
+        status, body = error.code, error.read()
+    except (OSError, ValueError) as error:
+        return False, f"{url}: {error}"
+    try:
+        tree = json.loads(body)
+        parts = {name: part.get("status") for name, part in tree["components"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False, f"{url} answered {status} without a health tree"
+    summary = f"{url} answered {status}: " + ", ".join(f"{k} {v}" for k, v in parts.items())
+    if status == 200:
+        return True, summary
+    return (not ready and status == 503), summary
+
+
+def probe_worker(settings: Settings) -> tuple[bool, str]:
+    if not settings.redis_url:
+        return False, "REDIS_URL is not set: there is no worker to probe"
+    from recommender.tasks.celery_app import local_worker_name, make_celery
+
+    name = local_worker_name()
+    celery = make_celery(settings)
+    try:
+        replies = celery.control.ping(destination=[name], timeout=TIMEOUT_S) or []
+    except Exception as error:  # the broker is down or refused: unhealthy, say why
+        return False, f"ping {name}: {error}"
+    finally:
+        celery.close()
+    if any(name in reply for reply in replies):
+        return True, f"{name} answered"
+    return False, f"{name} did not answer within {TIMEOUT_S:g} s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m recommender.healthcheck",
+        description="Exit 0 when the server or worker on this host is healthy, 1 when not.",
+    )
+    parser.add_argument("target", choices=["api", "worker"])
+    parser.add_argument(
+        "--ready", action="store_true", help="api: healthy only when /health answers 200"
+    )
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    if args.target == "api":
+        healthy, message = probe_api(settings, ready=args.ready)
+    else:
+        healthy, message = probe_worker(settings)
+    sys.stdout.write(message + "\n")
+    return 0 if healthy else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
