@@ -19,6 +19,7 @@ from recommender.engines.base import (
     Query,
     TrainingOptions,
 )
+from recommender.engines.lookup import IdIndex
 from recommender.interactions import FloatArray, IntArray, Interactions
 
 CONTEXT_FEATURES = ("scientific_domains", "categories")
@@ -54,6 +55,7 @@ class PopularityModel(Model):
         self.context = context
         self.smoothing = smoothing
         self._share = counts / max(n_users, 1)
+        self._index = IdIndex(item_ids)
         # Dense copies of small context tables: a row of a dense array is a view, while a
         # sparse row costs a conversion per request.
         self._dense = {
@@ -63,10 +65,7 @@ class PopularityModel(Model):
         }
 
     def _positions(self, items: IntArray) -> IntArray:
-        if self.item_ids.shape[0] == 0:
-            return np.full(items.shape, -1, dtype=np.int64)
-        pos = np.minimum(np.searchsorted(self.item_ids, items), self.item_ids.shape[0] - 1)
-        return np.where(self.item_ids[pos] == items, pos, -1)
+        return self._index(items)
 
     def _context_rows(self, query: Query) -> list[tuple[str, int, int]]:
         """(feature, value id, row) for every context value of the query this model knows."""

@@ -16,6 +16,7 @@ from recommender.engines.base import (
     Query,
     TrainingOptions,
 )
+from recommender.engines.lookup import IdIndex
 from recommender.interactions import FloatArray, IntArray, Interactions
 
 
@@ -29,6 +30,7 @@ class RandomModel(Model):
     def __init__(self, item_ids: IntArray, seed: int | None) -> None:
         self.item_ids = item_ids
         self.seed = seed
+        self._index = IdIndex(item_ids)
 
     def knows(self, query: Query) -> bool:
         return True
@@ -38,7 +40,7 @@ class RandomModel(Model):
         rng = np.random.default_rng(self.seed)
         wanted = np.asarray(items, dtype=np.int64)
         scores = rng.random(size=(wanted.shape[0],), dtype=np.float32)
-        scores[~np.isin(wanted, self.item_ids)] = np.nan
+        scores[self._index(wanted) < 0] = np.nan
         return scores
 
     def explain(self, query: Query, items: IntArray, names: Names) -> list[Explanation]:
