@@ -10,7 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from recommender.api.app import create_app
-from recommender.api.security import Tokens, TokenSpecError, UnsafeBindError, check_bind
+from recommender.api.security import (
+    Tokens,
+    TokenSpecError,
+    UnsafeBindError,
+    check_bind,
+    fingerprint,
+)
 from tests.api.conftest import make_settings
 from tests.factories import recommendation_request, two_communities, user_action
 
@@ -116,3 +122,7 @@ def test_tokens_never_reach_the_logs(secured: TestClient, caplog: pytest.LogCapt
     assert caplog.records, "requests are logged"
     text = "\n".join(str(record.__dict__) for record in caplog.records)
     assert CLIENT not in text and "wrong-token-0123456789" not in text
+    callers = {
+        getattr(r, "caller", None) for r in caplog.records if r.name == "recommender.requests"
+    }
+    assert f"client:{fingerprint(CLIENT)}" in callers, "requests name their caller by fingerprint"

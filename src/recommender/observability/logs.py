@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+# Who made the request: role and token fingerprint (never the token), once authenticated.
+caller: ContextVar[str | None] = ContextVar("caller", default=None)
 
 # Attributes every LogRecord has; anything else was passed with `extra=` and is kept.
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {

@@ -10,7 +10,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from recommender.observability.logs import request_id
+from recommender.observability.logs import caller, request_id
 from recommender.observability.metrics import REQUEST_SECONDS
 
 log = logging.getLogger("recommender.requests")
@@ -28,6 +28,7 @@ class RequestContext:
         incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
         current = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
         token = request_id.set(current)
+        who = caller.set(None)
         started = time.perf_counter()
         status = 500
 
@@ -57,6 +58,8 @@ class RequestContext:
                     "path": scope["path"],
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 2),
+                    "caller": caller.get() or "anonymous",
                 },
             )
+            caller.reset(who)
             request_id.reset(token)
