@@ -10,11 +10,12 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from recommender.api.deps import RuntimeDep
+from recommender.runtime import Runtime
 
 router = APIRouter(tags=["health"])
 
 
-def _database(runtime: Any) -> dict[str, Any]:
+def _database(runtime: Runtime) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         with runtime.db.engine.connect() as conn:
