@@ -29,6 +29,10 @@ class WriterStoppedError(RuntimeError):
     pass
 
 
+class _Unreachable(Exception):
+    """No connection or transaction could be had: nothing of the batch was tried."""
+
+
 @dataclass
 class _Job:
     fn: Callable[[Connection], Any]
@@ -92,26 +96,40 @@ class Writer:
             self._commit(batch)
 
     def _commit(self, batch: list[_Job]) -> None:
-        results: list[tuple[_Job, Any, BaseException | None]] = []
+        """All jobs in one transaction; if one of them fails, each runs again in its own, so
+        one bad write never sinks the others (and nothing is half-written)."""
         try:
-            with self._db.engine.connect() as conn:
-                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-                with conn.begin():
-                    for job in batch:
-                        try:
-                            # A savepoint per job: one bad write must not sink the others.
-                            with conn.begin_nested():
-                                results.append((job, job.fn(conn), None))
-                        except Exception as error:
-                            results.append((job, None, error))
-        except Exception as error:
-            log.warning("committing %d writes failed: %s", len(batch), error)
-            for job in batch:
-                if not job.future.done():
-                    job.future.set_exception(error)
+            values = self._run_together(batch)
+        except _Unreachable as error:
+            # The database being away fails every job alike: no point trying one by one.
+            self._fail(batch, error.__cause__ or error)
             return
-        for job, value, failure in results:
-            if failure is not None:
-                job.future.set_exception(failure)
-            else:
-                job.future.set_result(value)
+        except Exception as error:
+            if len(batch) == 1:
+                self._fail(batch, error)
+                return
+            for job in batch:
+                self._commit([job])
+            return
+        for job, value in zip(batch, values, strict=True):
+            job.future.set_result(value)
+
+    def _run_together(self, batch: list[_Job]) -> list[Any]:
+        try:
+            conn = self._db.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+        except Exception as error:
+            raise _Unreachable from error
+        try:
+            transaction = conn.begin()
+        except Exception as error:
+            conn.close()
+            raise _Unreachable from error
+        with conn, transaction:
+            return [job.fn(conn) for job in batch]
+
+    @staticmethod
+    def _fail(batch: list[_Job], error: BaseException) -> None:
+        log.warning("a write failed: %s", error)
+        for job in batch:
+            if not job.future.done():
+                job.future.set_exception(error)
