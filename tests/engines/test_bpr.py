@@ -6,7 +6,7 @@ import numpy as np
 
 from recommender.engines.base import Query
 from recommender.engines.bpr import BPREngine
-from tests.engines.contract import EngineContract, checkerboard
+from tests.engines.contract import PersonalisedEngineContract, checkerboard
 
 SMALL: dict[str, Any] = {
     "factors": 8,
@@ -17,7 +17,7 @@ SMALL: dict[str, Any] = {
 }
 
 
-class TestBPRContract(EngineContract):
+class TestBPRContract(PersonalisedEngineContract):
     engine_name = "bpr"
     params: ClassVar[dict[str, Any]] = SMALL
 

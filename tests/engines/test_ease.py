@@ -8,10 +8,10 @@ import pytest
 from recommender.engines.base import Query
 from recommender.engines.ease import EASEEngine
 from recommender.interactions import Interactions
-from tests.engines.contract import EngineContract, checkerboard
+from tests.engines.contract import PersonalisedEngineContract, checkerboard
 
 
-class TestEASEContract(EngineContract):
+class TestEASEContract(PersonalisedEngineContract):
     engine_name = "ease"
     params: ClassVar[dict[str, Any]] = {"l2": 1.0}
 

@@ -7,12 +7,12 @@ import numpy as np
 from recommender.engines.base import Query
 from recommender.engines.ials import IALSEngine
 from recommender.interactions import Interactions
-from tests.engines.contract import EngineContract, checkerboard
+from tests.engines.contract import PersonalisedEngineContract, checkerboard
 
 SMALL: dict[str, Any] = {"factors": 2, "regularization": 1.0, "alpha": 5.0, "iterations": 10}
 
 
-class TestIALSContract(EngineContract):
+class TestIALSContract(PersonalisedEngineContract):
     engine_name = "ials"
     params: ClassVar[dict[str, Any]] = SMALL
 

@@ -8,10 +8,10 @@ import scipy.sparse as sp
 from recommender.engines.base import Query
 from recommender.engines.itemknn import ItemKNNEngine
 from recommender.interactions import Interactions
-from tests.engines.contract import EngineContract, checkerboard
+from tests.engines.contract import PersonalisedEngineContract, checkerboard
 
 
-class TestItemKNNContract(EngineContract):
+class TestItemKNNContract(PersonalisedEngineContract):
     engine_name = "itemknn"
     params: ClassVar[dict[str, Any]] = {"neighbours": 5, "shrink": 0.0}
 

@@ -16,7 +16,7 @@ from recommender.activity.imports import import_actions, import_recommendations
 from recommender.catalog import uploads
 from recommender.catalog.dump import InvalidDumpError
 from recommender.cli.app import app
-from recommender.cli.output import console, errors, progress_bar
+from recommender.cli.output import console, progress_bar, report_error
 from recommender.config import get_settings
 from recommender.store import migrate
 from recommender.store.database import Database
@@ -36,7 +36,7 @@ def _load(db: Database, raw: bytes) -> dict[str, int]:
         dump_id = uploads.accept(db, raw)
     except InvalidDumpError as error:
         for problem in error.problems:
-            errors.print(f"[red]{problem}[/red]")
+            report_error(problem)
         raise typer.Exit(code=1) from None
     with progress_bar(f"loading dump {dump_id}") as update:
         counts = uploads.load_upload(db, dump_id, progress=update)
@@ -145,7 +145,7 @@ def import_activity(
                     else:
                         import_actions(conn, counted(_json_lines(path)), by_aai)
                 except (ValueError, KeyError) as error:
-                    errors.print(f"[red]{path}, line {count}: {error}[/red]")
+                    report_error(f"{path}, line {count}: {error}")
                     raise typer.Exit(code=1) from None
             console.print(f"imported {count} {label}")
     finally:

@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from recommender.cli.app import app
-from recommender.cli.output import console, errors
+from recommender.cli.output import console, report_error
 from recommender.config import get_settings
 from recommender.engines import (
     ALIASES,
@@ -53,7 +53,7 @@ def default(
         try:
             name = canonical_name(engine)
         except UnknownEngineError as error:
-            errors.print(f"[red]{error}[/red]")
+            report_error(error)
             raise typer.Exit(code=2) from None
         with db.write() as conn:
             state.put(conn, state.DEFAULT_ENGINE, name)

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from recommender.cli.app import app
+from recommender.cli.output import errors, report_error
 from recommender.engines import UnknownEngineError, canonical_name
 from recommender.evaluation.datasets import (
     DatasetNotAvailableError,
@@ -63,20 +64,19 @@ PARAM_OPTION = typer.Option(
     [], "--param", "-p", help="An engine parameter, ENGINE.NAME=VALUE; repeatable."
 )
 
-console = Console(stderr=True)
 # Piped output gets a wide table rather than rich's 80-column default.
 out = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def _fail(message: str) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}")
+    report_error(f"error: {message}")
     return typer.Exit(code=2)
 
 
 def _prepare(
     data: str, fmt: DataFormat, protocol: ProtocolName, filters: Filters, seed: int
 ) -> tuple[EvalDataset, Split]:
-    with console.status(f"reading {fmt.value} data and splitting ({protocol.value})"):
+    with errors.status(f"reading {fmt.value} data and splitting ({protocol.value})"):
         dataset = load_dataset(fmt.value, data, filters)
         return dataset, split(protocol.value, dataset, seed)
 
@@ -88,7 +88,7 @@ def _progress() -> Progress:
         TextColumn("{task.percentage:>3.0f}%"),
         TextColumn("{task.fields[step]}"),
         TimeElapsedColumn(),
-        console=console,
+        console=errors,
         transient=False,
     )
 
@@ -160,7 +160,7 @@ def evaluate_command(
     out.print(_report_table(report, wanted))
     if output is not None:
         output.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
-        console.print(f"wrote {output}")
+        errors.print(f"wrote {output}")
 
 
 @app.command("tune")
@@ -219,7 +219,7 @@ def tune_command(
     best: dict[str, Any] = result.best.params
     write_params(output, {name: best})
     out.print(f"best {result.metric} {result.best.metrics[result.metric]:.4f}: {json.dumps(best)}")
-    console.print(f"wrote {output}")
+    errors.print(f"wrote {output}")
 
 
 __all__ = ["evaluate_command", "tune_command"]

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from recommender.cli.app import app
-from recommender.cli.output import console, errors, progress_bar
+from recommender.cli.output import console, progress_bar, report_error
 from recommender.config import get_settings
 from recommender.engines import UnknownEngineError, canonical_name
 from recommender.store import migrate
@@ -25,9 +25,7 @@ def worker(
     """Run a Celery worker that executes background jobs (needs REDIS_URL)."""
     settings = get_settings()
     if not settings.redis_url:
-        errors.print(
-            "[red]REDIS_URL is not set: without a broker, jobs run inside the server[/red]"
-        )
+        report_error("REDIS_URL is not set: without a broker, jobs run inside the server")
         raise typer.Exit(code=2)
     from recommender.tasks.celery_app import run_worker
 
@@ -61,12 +59,12 @@ def train(
     try:
         name = canonical_name(engine) if engine else None
     except UnknownEngineError as error:
-        errors.print(f"[red]{error}[/red]")
+        report_error(error)
         raise typer.Exit(code=2) from None
     try:
         result = _run_here("train", engine=name) or {}
     except Exception as error:
-        errors.print(f"[red]training failed: {error}[/red]")
+        report_error(f"training failed: {error}")
         raise typer.Exit(code=1) from None
     table = Table("engine", "version", "status", "metrics", "gate")
     for trained, outcome in result.get("engines", {}).items():
@@ -96,7 +94,7 @@ def jobs(
             if task_id:
                 found = records.get(conn, task_id)
                 if found is None:
-                    errors.print(f"[red]no task {task_id}[/red]")
+                    report_error(f"no task {task_id}")
                     raise typer.Exit(code=1)
                 console.print(found)
                 return

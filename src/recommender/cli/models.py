@@ -7,7 +7,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from recommender.cli.app import app
-from recommender.cli.output import console, errors
+from recommender.cli.output import console, report_error
 from recommender.config import get_settings
 from recommender.engines import UnknownEngineError, canonical_name
 from recommender.registry import versions
@@ -31,7 +31,7 @@ def _engine(name: str) -> str:
     try:
         return canonical_name(name)
     except UnknownEngineError as error:
-        errors.print(f"[red]{error}[/red]")
+        report_error(error)
         raise typer.Exit(code=2) from None
 
 
@@ -76,7 +76,7 @@ def activate(engine: str, version: int) -> None:
             try:
                 versions.activate(session, name, version)
             except (versions.VersionNotFoundError, versions.NotActivatableError) as error:
-                errors.print(f"[red]{error}[/red]")
+                report_error(error)
                 raise typer.Exit(code=1) from None
             session.flush()
     finally:

@@ -6,10 +6,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 console = Console()
-errors = Console(stderr=True)
+# Error lines are read by people and by log collectors: never wrapped at the terminal's width.
+errors = Console(stderr=True, soft_wrap=True)
+
+
+def report_error(message: object) -> None:
+    """One error on stderr, in red, printed as it is (brackets in it are not markup)."""
+    errors.print(f"[red]{escape(str(message))}[/red]")
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from recommender.api.schemas.recommendations import RecommendationRequest
 from recommender.cli.app import app
-from recommender.cli.output import console, errors
+from recommender.cli.output import console, report_error
 from recommender.config import get_settings
 from recommender.engines import UnknownEngineError
 from recommender.runtime import Runtime
@@ -40,7 +40,7 @@ def recommend(
             }
         )
     except ValidationError as error:
-        errors.print(f"[red]{error}[/red]")
+        report_error(error)
         raise typer.Exit(code=2) from None
     settings = get_settings()
     runtime = Runtime(settings)
@@ -56,7 +56,7 @@ def recommend(
                 fallback=settings.fallback_order,
             )
     except UnknownEngineError as error:
-        errors.print(f"[red]{error}[/red]")
+        report_error(error)
         raise typer.Exit(code=2) from None
     finally:
         runtime.close()

@@ -7,7 +7,7 @@ import uvicorn
 
 from recommender.api.security import Tokens, UnsafeBindError, check_bind
 from recommender.cli.app import app
-from recommender.cli.output import errors
+from recommender.cli.output import report_error
 from recommender.config import get_settings
 from recommender.observability.logs import configure as configure_logs
 from recommender.store import migrate
@@ -42,13 +42,13 @@ def serve(
     try:
         check_bind(bind, Tokens.parse(secret), settings.allow_anonymous)
     except (UnsafeBindError, ValueError) as error:
-        errors.print(f"[red]{error}[/red]")
+        report_error(error)
         raise typer.Exit(code=2) from None
     if workers > 1 and reload:
-        errors.print("[red]--reload restarts a single process: use it with --workers 1[/red]")
+        report_error("--reload restarts a single process: use it with --workers 1")
         raise typer.Exit(code=2)
     if workers > 1 and not settings.redis_url:
-        errors.print(f"[red]{NEEDS_BROKER.format(workers=workers)}[/red]")
+        report_error(NEEDS_BROKER.format(workers=workers))
         raise typer.Exit(code=2)
     configure_logs(settings.log_level, settings.log_format)
     port = port or settings.port
