@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from recommender.activity.rewards import RewardValues
+
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 
 
@@ -128,6 +130,18 @@ class Settings(BaseSettings):
     weight_click: float = Field(
         default=0.5, ge=0, description="Training weight of a click on a service page."
     )
+    reward_values: str = Field(
+        default="",
+        description="Reward of each page-transition label, `LABEL=NUMBER` pairs "
+        "(`simple_transition`, `mild_interest`, `interest`, `order`, `unknown_transition`); "
+        "labels not named keep their defaults.",
+    )
+
+    @field_validator("reward_values")
+    @classmethod
+    def _rewards_parse(cls, value: str) -> str:
+        RewardValues.parse(value)
+        return value
 
     @field_validator(
         "redis_url",
@@ -145,6 +159,10 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    @property
+    def rewards(self) -> RewardValues:
+        return RewardValues.parse(self.reward_values)
 
     @property
     def fallback_order(self) -> list[str]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from recommender.activity.pages import CATALOGUE
 from recommender.synthetic import BehaviourModel, BehaviourParams, SyntheticMarketplace
 from recommender.synthetic.behaviour import pair_noise
-from recommender.synthetic.pages import CATALOGUE
 
 
 def _two_cluster_model() -> BehaviourModel:

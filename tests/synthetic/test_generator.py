@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from recommender.activity.pages import CATALOGUE, ORDER, PageGraph, abstract
 from recommender.api.schemas.recommendations import PANEL_SIZES, RecommendationRequest
 from recommender.api.schemas.user_actions import UserActionIn
 from recommender.catalog.dump import validate_dump
@@ -20,7 +21,6 @@ from recommender.synthetic import (
     generate,
     write,
 )
-from recommender.synthetic.pages import CATALOGUE, ORDER, PageGraph, abstract
 from recommender.synthetic.vocabulary import load_vocabulary
 from tests.synthetic.conftest import SMALL
 

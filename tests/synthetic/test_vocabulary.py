@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from recommender.synthetic.pages import CATALOGUE, ORDER, SERVICE, PageGraph
+from recommender.activity.pages import CATALOGUE, ORDER, SERVICE, PageGraph
 from recommender.synthetic.vocabulary import FIXTURE_NAME, load_vocabulary
 from tests.conftest import REPO_ROOT
 

@@ -22,6 +22,7 @@ import orjson
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
+from recommender.activity.pages import PageGraph
 from recommender.synthetic.behaviour import BehaviourModel, BehaviourParams
 from recommender.synthetic.catalogue import Catalogue, build_catalogue
 from recommender.synthetic.ground_truth import build_ground_truth
@@ -34,7 +35,6 @@ from recommender.synthetic.journeys import (
     VisitIds,
 )
 from recommender.synthetic.logging_policy import LoggingPolicy
-from recommender.synthetic.pages import PageGraph
 from recommender.synthetic.population import Population, draw_population
 from recommender.synthetic.search import SearchIndex
 from recommender.synthetic.vocabulary import EoscVocabulary, load_vocabulary

@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from recommender.activity.pages import CATALOGUE, ORDER, SERVICE, PageGraph, concrete
 from recommender.api.schemas.recommendations import PANEL_SIZES
 from recommender.synthetic.behaviour import BehaviourModel, IntArray, Placement, Response
 from recommender.synthetic.catalogue import Catalogue
 from recommender.synthetic.logging_policy import LoggingPolicy
-from recommender.synthetic.pages import CATALOGUE, ORDER, SERVICE, PageGraph, concrete
 from recommender.synthetic.search import RESULTS_PER_PAGE, SearchIndex
 
 COMPARISONS = "/comparisons"
