@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 import scipy.sparse as sp
 
-from recommender.engines.base import Artifact, Model, Query
+from recommender.engines.base import Artifact, Engine, EngineParams, Model, Query, TrainingOptions
 from recommender.evaluation.datasets import EvalDataset
 from recommender.evaluation.protocols import Fold, Heldout, split
-from recommender.evaluation.runner import evaluate, evaluate_model, rank_top_k
+from recommender.evaluation.runner import evaluate, evaluate_model, fit_for, rank_top_k
 from recommender.interactions import FloatArray, IntArray, Interactions
 
 
@@ -129,3 +129,57 @@ def test_report_json_shape_and_determinism() -> None:
     assert set(first["timings"]["random"]) == {"fit_s", "score_s"}
     assert first["results"] == second["results"]
     assert first["results"]["popularity"]["HR@5"] > first["results"]["random"]["HR@5"]
+
+
+class CountingModel(FixedScores):
+    """Remembers how many training pairs it saw and what an early stop chose."""
+
+    def __init__(self, item_ids: IntArray, pairs: int, epochs: int | None) -> None:
+        super().__init__(item_ids, np.zeros(item_ids.shape[0], dtype=np.float32))
+        self.pairs, self.epochs = pairs, epochs
+
+    @property
+    def fitted_params(self) -> dict[str, Any]:
+        return {} if self.epochs is None else {"epochs": self.epochs}
+
+    @property
+    def curves(self) -> dict[str, list[float]]:
+        return {} if self.epochs is None else {"val": [0.1, 0.3, 0.2]}
+
+
+class CountingParams(EngineParams):
+    epochs: int = 9
+
+
+class EarlyStopper(Engine[CountingParams]):
+    """Picks two epochs when it can stop on validation data, and records what it trained on."""
+
+    name = "early-stopper"
+    params_type = CountingParams
+    model_type = CountingModel
+    uses_validation = True
+    fits: list[tuple[int, int]] = []
+
+    def fit(self, data: Interactions, options: TrainingOptions | None = None) -> Model:
+        self.fits.append((data.nnz, self.params.epochs))
+        stopped = options is not None and options.validation is not None
+        return CountingModel(data.item_ids, data.nnz, 2 if stopped else None)
+
+
+def test_an_early_stopping_engine_is_measured_after_a_refit_on_the_whole_training_part() -> None:
+    data = EvalDataset(
+        name="tiny",
+        users=np.repeat(np.arange(6), 4),
+        items=np.tile(np.arange(4), 6),
+        weights=np.ones(24, dtype=np.float32),
+        timestamps=np.arange(24, dtype=np.float64),
+        ratings=np.full(24, np.nan),
+    )
+    folds = split("temporal-loo", data, 0)
+    EarlyStopper.fits = []
+    fitted = fit_for(EarlyStopper(), folds.test, folds.validation, TrainingOptions())
+    assert isinstance(fitted.model, CountingModel)
+    assert EarlyStopper.fits == [(folds.validation.train.nnz, 9), (folds.test.train.nnz, 2)]
+    assert fitted.model.pairs == folds.test.train.nnz
+    assert fitted.fitted_params == {"epochs": 2}
+    assert fitted.curves == {"val": [0.1, 0.3, 0.2]}

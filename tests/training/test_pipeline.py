@@ -1,15 +1,22 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from recommender.api.app import create_app
 from recommender.catalog.loader import replace_catalog
 from recommender.config import Settings
 from recommender.engines.base import Artifact
 from recommender.registry import versions
 from recommender.store.database import Database
+from recommender.synthetic import SynthConfig, generate
+from recommender.tasks.executor import wait_for
 from recommender.training.pipeline import NotEnoughDataError, train_engine
-from tests.factories import dump, service, two_communities, user
+from tests.api.conftest import load_catalog, make_settings, runtime_of
+from tests.factories import dump, recommendation_request, service, two_communities, user
 
 
 @pytest.fixture
@@ -62,3 +69,35 @@ def test_nothing_to_hold_out_is_a_clear_error(db: Database) -> None:
         replace_catalog(conn, dump([service(1), service(2)], [user(1, accessed_services=[1])]))
     with pytest.raises(NotEnoughDataError, match="no user has two interactions"):
         train_engine(db, settings_for(db), "ease", lambda f, m: None)
+
+
+@pytest.mark.slow
+def test_ncf_trains_on_a_synthetic_marketplace_and_is_served(tmp_path: Path) -> None:
+    market = generate(SynthConfig(services=60, users=300, days=7, seed=1))
+    url = f"sqlite:///{tmp_path / 'ncf.db'}"
+    with TestClient(create_app(make_settings(url, tmp_path))) as api:
+        load_catalog(api, market.dump)
+        for action in market.user_actions:
+            assert api.post("/user_actions", json=action).status_code == 204
+        runtime = runtime_of(api)
+        task_id = runtime.executor.submit("train", engine="ncf")
+        task = wait_for(runtime.db, task_id, timeout=300)
+        assert task.state == "succeeded", task.error
+        runtime.serving.refresh()
+
+        listed = api.get("/models/ncf").json()
+        version = listed["versions"][0]
+        assert version["status"] == "active", version["gate"]
+        assert version["metrics"]["NDCG@10"] > version["baseline_metrics"]["NDCG@10"]
+        assert len(version["curves"]["loss"]) == len(version["curves"]["val_HR@10"]) >= 1
+
+        warm = next(u for u in market.dump["users"] if u["accessed_services"])
+        cold = next(u for u in market.dump["users"] if not u["accessed_services"])
+        for user in (warm, cold):
+            answer = api.post(
+                "/recommendations",
+                json=recommendation_request(user_id=user["id"], engine_version="pre_agent"),
+            ).json()
+            assert answer["engine_version"] == "ncf"
+            assert len(answer["recommendations"]) == 3
+            assert not set(answer["recommendations"]) & set(user["accessed_services"])

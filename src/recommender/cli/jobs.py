@@ -42,7 +42,7 @@ def _run_here(name: str, **args: Any) -> dict[str, Any] | None:
         console.print(f"task {task_id}")
         with progress_bar(name) as update:
             result = run_task(
-                db, settings, task_id, observer=lambda f, _m: update(int(f * 1000), 1000)
+                db, settings, task_id, observer=lambda f, m: update(int(f * 1000), 1000, m)
             )
         return result
     finally:

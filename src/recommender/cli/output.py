@@ -20,8 +20,9 @@ def report_error(message: object) -> None:
 
 
 @contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    """Yields `update(done, total)` that drives a bar on stderr."""
+def progress_bar(description: str) -> Iterator[Callable[..., None]]:
+    """Yields `update(done, total, message=None)` that drives a bar on stderr; a message
+    (the epoch and its validation scores, say) replaces the bar's text."""
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -32,8 +33,10 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
     ) as progress:
         task = progress.add_task(description, total=None)
 
-        def update(done: int, total: int) -> None:
+        def update(done: int, total: int, message: str | None = None) -> None:
             # A total of 0 or less means "not known": the bar then only counts.
             progress.update(task, completed=done, total=total if total > 0 else None)
+            if message:
+                progress.update(task, description=f"{description}: {escape(message)}")
 
         yield update

@@ -14,6 +14,7 @@ ENGINE_MODULES: dict[str, str] = {
     "ease": "recommender.engines.ease",
     "ials": "recommender.engines.ials",
     "bpr": "recommender.engines.bpr",
+    "ncf": "recommender.engines.ncf",
 }
 
 # Names the original EOSC recommender used for its agents.

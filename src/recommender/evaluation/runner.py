@@ -140,15 +140,32 @@ class EngineRun:
     users: int
 
 
+@dataclass(frozen=True, eq=False)
+class Fit:
+    """A model fitted to be measured, with what its early-stopping fit chose and recorded."""
+
+    model: Model
+    fitted_params: dict[str, Any]
+    curves: dict[str, list[float]]
+
+
 def fit_for(
     engine: Engine[Any], fold: Fold, validation: Fold | None, options: TrainingOptions
-) -> Model:
-    """Fit an engine to be measured on `fold`. An engine that stops early trains on the
-    validation fold's training part and stops on its held-out pairs, which the test fold's
-    training part contains."""
+) -> Fit:
+    """Fit an engine to be measured on `fold`.
+
+    An engine that stops early first trains on the validation fold's training part, stopping
+    on its held-out pairs, and is then fitted again on the whole of `fold.train` with what it
+    chose (its epochs): the model measured knows every user's latest training pair, as the
+    models of the other engines do.
+    """
     if engine.uses_validation and validation is not None:
-        return engine.fit(validation.train, replace(options, validation=validation))
-    return engine.fit(fold.train, options)
+        tuned = engine.fit(validation.train, replace(options, validation=validation))
+        chosen = dict(tuned.fitted_params)
+        again = type(engine)(engine.params.model_dump() | chosen)
+        return Fit(model=again.fit(fold.train, options), fitted_params=chosen, curves=tuned.curves)
+    model = engine.fit(fold.train, options)
+    return Fit(model=model, fitted_params=dict(model.fitted_params), curves=model.curves)
 
 
 def run_engine(
@@ -171,15 +188,19 @@ def run_engine(
         progress=lambda fraction, message: progress(name, fraction / 2, message),
     )
     began = time.perf_counter()
-    model = fit_for(engine, fold, validation, options)
+    fitted = fit_for(engine, fold, validation, options)
     fit_s = time.perf_counter() - began
     progress(name, 0.5, "ranking")
     result = evaluate_model(
-        model, fold, k, metrics, lambda fraction: progress(name, 0.5 + fraction / 2, "ranking")
+        fitted.model,
+        fold,
+        k,
+        metrics,
+        lambda fraction: progress(name, 0.5 + fraction / 2, "ranking"),
     )
     return EngineRun(
         engine=canonical_name(name),
-        params=engine.params.model_dump() | model.fitted_params,
+        params=engine.params.model_dump() | fitted.fitted_params,
         metrics=result.metrics,
         fit_s=fit_s,
         score_s=result.score_s,

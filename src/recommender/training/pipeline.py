@@ -23,7 +23,7 @@ from recommender.engines.base import Model, TrainingOptions
 from recommender.evaluation.datasets import from_interactions
 from recommender.evaluation.params import read_params
 from recommender.evaluation.protocols import Split, temporal_loo
-from recommender.evaluation.runner import evaluate_model, fit_for
+from recommender.evaluation.runner import Fit, evaluate_model, fit_for
 from recommender.interactions import Interactions
 from recommender.registry import versions
 from recommender.registry.gate import judge
@@ -80,13 +80,13 @@ def evaluate_on(
     params: Mapping[str, Any] | None,
     split: Split,
     options: TrainingOptions,
-) -> tuple[Model, dict[str, float], dict[str, Any]]:
-    """Fit on the split's training part (early-stopping engines: on its validation fold's)
+) -> tuple[Fit, dict[str, float], dict[str, Any]]:
+    """Fit on the split's training part (early-stopping engines stop on its validation fold)
     and measure on its held-out part; returns the parameters to refit with."""
     engine = engine_class(name)(params)
-    model = fit_for(engine, split.test, split.validation, options)
-    result = evaluate_model(model, split.test, K, METRICS)
-    return model, result.metrics, engine.params.model_dump() | model.fitted_params
+    fitted = fit_for(engine, split.test, split.validation, options)
+    result = evaluate_model(fitted.model, split.test, K, METRICS)
+    return fitted, result.metrics, engine.params.model_dump() | fitted.fitted_params
 
 
 def train_engine(
@@ -126,7 +126,7 @@ def train_engine(
     evaluated, metrics, used = evaluate_on(name, params, split, phase(0.1, 0.4, "evaluation fit"))
     progress(0.5, "fitting on all data")
     final, _ = _fit(name, used, data, phase(0.5, 0.45, "final fit"))
-    curves = dict(getattr(evaluated, "curves", {}) or {})
+    curves = dict(evaluated.curves)
     artifact = final.to_artifact().to_bytes()
     progress(0.95, "registering")
     with db.write() as conn, Session(bind=conn) as session:

@@ -1,0 +1,130 @@
+"""The NeuMF network with a content tower, in PyTorch: what training optimises.
+
+    score(u, i) = GMF(u, i) + MLP(u, i) + content(u, i)
+
+GMF and MLP read id embeddings (He et al., 2017); the content tower reads the multi-hot
+features of both sides and the services the user engaged with:
+
+    content(u, i) = <w, user_vector(u) * item_vector(i)> + item_bias(i) + b
+    user_vector   = mean(feature embeddings of u) + mean(history embeddings of u)
+    item_vector   = mean(feature embeddings of i) + id vector of i (services seen in training)
+
+The three branches add up as NeuMF's final layer over their concatenation would, and the
+content tower is also trained on its own (an auxiliary loss), so it is a scorer by itself for
+users and services the id embeddings never saw.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import torch
+from torch import Tensor, nn
+
+
+def masked_mean(vectors: Tensor, present: Tensor) -> Tensor:
+    """Mean over the second-to-last axis of the rows where `present` holds (zeros if none)."""
+    weights = present.to(vectors.dtype).unsqueeze(-1)
+    return (vectors * weights).sum(dim=-2) / weights.sum(dim=-2).clamp(min=1.0)
+
+
+class NeuMFNetwork(nn.Module):
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        n_features: int,
+        gmf_factors: int,
+        mlp_factors: int,
+        mlp_layers: tuple[int, ...],
+        content_factors: int,
+        init_std: float,
+        generator: torch.Generator,
+    ) -> None:
+        super().__init__()
+        self.n_items = n_items
+        self.n_features = n_features
+        self.user_gmf = nn.Embedding(n_users, gmf_factors)
+        self.item_gmf = nn.Embedding(n_items, gmf_factors)
+        self.gmf_out = nn.Parameter(torch.ones(gmf_factors))
+        self.user_mlp = nn.Embedding(n_users, mlp_factors)
+        self.item_mlp = nn.Embedding(n_items, mlp_factors)
+        # The first MLP layer over [user; item] is split in its user and item halves, so
+        # each half is computed once per user or item rather than once per pair.
+        self.mlp_user_in = nn.Linear(mlp_factors, mlp_layers[0])
+        self.mlp_item_in = nn.Linear(mlp_factors, mlp_layers[0], bias=False)
+        self.mlp_hidden = nn.ModuleList(
+            nn.Linear(width, following) for width, following in pairwise(mlp_layers)
+        )
+        self.mlp_out = nn.Linear(mlp_layers[-1], 1, bias=False)
+        # Position `n_features` / `n_items` is padding: a zero vector that never learns.
+        self.feature = nn.Embedding(n_features + 1, content_factors, padding_idx=n_features)
+        self.feature_bias = nn.Embedding(n_features + 1, 1, padding_idx=n_features)
+        self.history = nn.Embedding(n_items + 1, content_factors, padding_idx=n_items)
+        self.item_content = nn.Embedding(n_items, content_factors)
+        self.item_bias = nn.Embedding(n_items, 1)
+        self.content_out = nn.Parameter(torch.ones(content_factors))
+        self.content_bias = nn.Parameter(torch.zeros(1))
+        self._initialise(init_std, generator)
+
+    def _initialise(self, std: float, generator: torch.Generator) -> None:
+        for table in (
+            self.user_gmf,
+            self.item_gmf,
+            self.user_mlp,
+            self.item_mlp,
+            self.feature,
+            self.history,
+            self.item_content,
+        ):
+            nn.init.normal_(table.weight, std=std, generator=generator)
+        for table in (self.feature_bias, self.item_bias):
+            nn.init.zeros_(table.weight)
+        with torch.no_grad():
+            self.feature.weight[self.n_features] = 0.0
+            self.history.weight[self.n_items] = 0.0
+        for layer in (self.mlp_user_in, self.mlp_item_in, *self.mlp_hidden, self.mlp_out):
+            assert isinstance(layer, nn.Linear)
+            nn.init.xavier_uniform_(layer.weight, generator=generator)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+
+    def user_vector(self, feature_rows: Tensor, history_rows: Tensor) -> Tensor:
+        """(..., c) from padded feature positions and padded history item positions."""
+        declared = masked_mean(self.feature(feature_rows), feature_rows != self.n_features)
+        engaged = masked_mean(self.history(history_rows), history_rows != self.n_items)
+        return declared + engaged
+
+    def item_vector(self, items: Tensor, feature_rows: Tensor) -> tuple[Tensor, Tensor]:
+        """(..., c) content vectors and (...) biases of services seen in training."""
+        present = feature_rows != self.n_features
+        vector = masked_mean(self.feature(feature_rows), present) + self.item_content(items)
+        bias = masked_mean(self.feature_bias(feature_rows), present)[..., 0]
+        return vector, bias + self.item_bias(items)[..., 0]
+
+    def forward(
+        self,
+        users: Tensor,
+        user_features: Tensor,
+        history: Tensor,
+        items: Tensor,
+        item_features: Tensor,
+    ) -> tuple[Tensor, Tensor]:
+        """Fused and content-only logits of shape (P, M) for P users x their M items each.
+
+        `users` (P,), `user_features` (P, F), `history` (P, H); `items` (P, M),
+        `item_features` (P, M, G).
+        """
+        user_c = self.user_vector(user_features, history)
+        item_c, item_b = self.item_vector(items, item_features)
+        content = (user_c.unsqueeze(1) * self.content_out * item_c).sum(-1) + item_b
+        content = content + self.content_bias
+        gmf = ((self.user_gmf(users) * self.gmf_out).unsqueeze(1) * self.item_gmf(items)).sum(-1)
+        hidden = torch.relu(
+            self.mlp_user_in(self.user_mlp(users)).unsqueeze(1)
+            + self.mlp_item_in(self.item_mlp(items))
+        )
+        for layer in self.mlp_hidden:
+            hidden = torch.relu(layer(hidden))
+        mlp = self.mlp_out(hidden)[..., 0]
+        return gmf + mlp + content, content

@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recommender.engines.base import Query, TrainingOptions
+from recommender.engines.ncf import NCFEngine, NCFModel
+from recommender.evaluation.datasets import from_interactions
+from recommender.evaluation.protocols import temporal_loo
+from recommender.interactions import Interactions
+from tests.engines.contract import PersonalisedEngineContract, checkerboard
+
+SMALL: dict[str, Any] = {
+    "gmf_factors": 8,
+    "mlp_factors": 8,
+    "mlp_layers": [16, 8],
+    "content_factors": 8,
+    "epochs": 30,
+    "batch_size": 32,
+    "min_steps_per_epoch": 5,
+    "learning_rate": 0.02,
+}
+
+BIOLOGY, PHYSICS = 1, 2
+
+
+class TestNCFContract(PersonalisedEngineContract):
+    engine_name = "ncf"
+    params = SMALL
+
+
+class Names:
+    def service(self, service_id: int) -> str | None:
+        return f"service {service_id}"
+
+    def scientific_domain(self, domain_id: int) -> str | None:
+        return {BIOLOGY: "Biology", PHYSICS: "Physics"}.get(domain_id)
+
+    def category(self, category_id: int) -> str | None:
+        return None
+
+
+def communities(n_users: int = 40, cold_service: bool = True) -> Interactions:
+    """Biologists (odd ids) use services 10-14, physicists (even ids) 20-24; service 15 is a
+    biology service nobody used yet, 25 a physics one."""
+    rng = np.random.default_rng(0)
+    users, items = [], []
+    for user in range(1, n_users + 1):
+        block = 10 if user % 2 else 20
+        for item in rng.choice(5, size=3, replace=False):
+            users.append(user)
+            items.append(block + int(item))
+    item_ids = np.array([10, 11, 12, 13, 14, 15, 20, 21, 22, 23, 24, 25])
+    if not cold_service:
+        item_ids = item_ids[item_ids % 10 != 5]
+    user_ids = np.arange(1, n_users + 1)
+    user_domains = sp.csr_matrix(
+        (np.ones(n_users), (np.arange(n_users), (user_ids % 2 == 0).astype(int))),
+        shape=(n_users, 2),
+    )
+    item_domains = sp.csr_matrix(
+        (np.ones(item_ids.shape[0]), (np.arange(item_ids.shape[0]), (item_ids >= 20).astype(int))),
+        shape=(item_ids.shape[0], 2),
+    )
+    return Interactions.from_events(
+        users,
+        items,
+        timestamps=np.arange(len(users), dtype=float),
+        user_ids=user_ids,
+        item_ids=item_ids,
+        user_features={"scientific_domains": user_domains},
+        item_features={"scientific_domains": item_domains},
+        feature_vocab={"scientific_domains": np.array([BIOLOGY, PHYSICS])},
+    )
+
+
+@pytest.fixture(scope="module")
+def trained() -> tuple[NCFModel, Interactions]:
+    data = communities()
+    return NCFEngine(SMALL).fit(data, TrainingOptions(seed=0)), data
+
+
+def test_a_tiny_data_set_is_learned_by_heart() -> None:
+    # Ten users, each with one service of its own: nothing to generalise, everything to fit.
+    ids = np.arange(10)
+    data = Interactions.from_events(ids, ids + 100)
+    model = NCFEngine({**SMALL, "epochs": 150, "history_length": 0}).fit(
+        data, TrainingOptions(seed=1)
+    )
+    scores = model.score_batch([Query(user_id=int(u)) for u in ids], data.item_ids)
+    assert (data.item_ids[np.argmax(scores, axis=1)] == ids + 100).all()
+
+
+def test_a_new_user_is_scored_from_declared_interests(
+    trained: tuple[NCFModel, Interactions],
+) -> None:
+    model, data = trained
+    newcomer = Query(user_id=9_999, scientific_domains=(BIOLOGY,))
+    assert model.knows(newcomer)
+    scores = dict(zip(data.item_ids.tolist(), model.score(newcomer, data.item_ids), strict=True))
+    biology = [scores[s] for s in (10, 11, 12, 13, 14, 15)]
+    physics = [scores[s] for s in (20, 21, 22, 23, 24, 25)]
+    assert min(biology) > max(physics)
+
+
+def test_a_service_nobody_used_is_scored_by_its_features(
+    trained: tuple[NCFModel, Interactions],
+) -> None:
+    model, data = trained
+    biologist = Query(user_id=1, history=data.history(0), scientific_domains=(BIOLOGY,))
+    scores = dict(zip(data.item_ids.tolist(), model.score(biologist, data.item_ids), strict=True))
+    assert np.isfinite(scores[15])
+    assert scores[15] > max(scores[s] for s in (20, 21, 22, 23, 24, 25))
+
+
+def test_a_visitor_known_only_by_history_is_scored_through_it(
+    trained: tuple[NCFModel, Interactions],
+) -> None:
+    model, data = trained
+    visitor = Query(history=np.array([20, 21], dtype=np.int64))
+    assert model.knows(visitor)
+    scores = dict(zip(data.item_ids.tolist(), model.score(visitor, data.item_ids), strict=True))
+    assert min(scores[s] for s in (22, 23, 24)) > max(scores[s] for s in (11, 12, 13, 14))
+
+
+def test_someone_it_knows_nothing_about_is_left_to_popularity(
+    trained: tuple[NCFModel, Interactions],
+) -> None:
+    model, _ = trained
+    assert not model.knows(Query())
+    assert not model.knows(Query(user_id=9_999, scientific_domains=(777,)))
+
+
+def test_explanations_name_the_shared_domain(trained: tuple[NCFModel, Interactions]) -> None:
+    model, _ = trained
+    newcomer = Query(user_id=9_999, scientific_domains=(BIOLOGY,))
+    [explanation] = model.explain(newcomer, np.array([11]), Names())
+    assert explanation.short == "Matches your interest in Biology"
+    visitor = Query(history=np.array([20], dtype=np.int64))
+    [explanation] = model.explain(visitor, np.array([22]), Names())
+    assert explanation.short == "Because you used service 20"
+
+
+def test_early_stopping_follows_the_validation_fold() -> None:
+    split = temporal_loo(from_interactions(communities(n_users=60), "communities"), seed=0)
+    validation = split.validation
+    model = NCFEngine({**SMALL, "epochs": 30, "patience": 2}).fit(
+        validation.train, TrainingOptions(seed=0, validation=validation)
+    )
+    curves = model.curves
+    assert len(curves["loss"]) == len(curves["val_NDCG@10"]) <= 30
+    best = int(np.argmax(curves["val_NDCG@10"])) + 1
+    assert model.fitted_params == {"epochs": best}
+    # It stopped `patience` epochs after the best one, or ran to the end.
+    assert len(curves["loss"]) in (best + 2, 30)
+
+
+def test_training_loss_goes_down(trained: tuple[NCFModel, Interactions]) -> None:
+    model, _ = trained
+    loss = model.curves["loss"]
+    assert loss[-1] < 0.7 * loss[0]
+
+
+def test_pairwise_loss_learns_too() -> None:
+    data, held_out = checkerboard()
+    model = NCFEngine({**SMALL, "loss": "bpr"}).fit(data, TrainingOptions(seed=0))
+    wins = 0
+    for user, item in held_out.items():
+        row = int(data.user_index([user])[0])
+        scores = model.score(Query(user_id=user, history=data.history(row)), data.item_ids)
+        same = (data.item_ids >= 106) == (item >= 106)
+        wins += int(scores[data.item_index([item])[0]] > np.max(scores[~same]))
+    assert wins >= 0.9 * len(held_out)
+
+
+def test_an_absent_gpu_falls_back_to_the_cpu(caplog: pytest.LogCaptureFixture) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present: nothing to fall back from")
+    data, _ = checkerboard()
+    with caplog.at_level(logging.WARNING):
+        model = NCFEngine({**SMALL, "epochs": 1}).fit(data, TrainingOptions(device="cuda"))
+    assert "no CUDA device" in caplog.text
+    assert np.isfinite(model.score(Query(user_id=1), data.item_ids)).all()
