@@ -15,6 +15,7 @@ ENGINE_MODULES: dict[str, str] = {
     "ials": "recommender.engines.ials",
     "bpr": "recommender.engines.bpr",
     "ncf": "recommender.engines.ncf",
+    "rl": "recommender.engines.rl",
 }
 
 # Names the original EOSC recommender used for its agents.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -17,7 +18,12 @@ from pydantic import BaseModel, ConfigDict
 from recommender.interactions import FloatArray, IntArray, Interactions
 
 if TYPE_CHECKING:
+    import torch
+
     from recommender.evaluation.protocols import Fold
+    from recommender.training.sars import Transitions
+
+log = logging.getLogger(__name__)
 
 JsonValue = Any  # JSON-serialisable data: dict, list, str, int, float, bool, None
 
@@ -40,6 +46,21 @@ class TrainingOptions:
     # split). Their items are not in the data given to `fit`; `validation.train` is that
     # data, from which the validation users' histories are read.
     validation: Fold | None = None
+    # Logged panels with their rewards, for engines that learn from them (`rl`); their ids
+    # are external, like the data's.
+    transitions: Transitions | None = None
+
+
+def training_device(requested: str) -> torch.device:
+    """The PyTorch device asked for, or the CPU (with a warning) when it is not there."""
+    import torch
+
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        log.warning(
+            "TRAINING_DEVICE=%s but no CUDA device is available: training on the CPU", requested
+        )
+        return torch.device("cpu")
+    return torch.device(requested)
 
 
 def _empty_ids() -> IntArray:

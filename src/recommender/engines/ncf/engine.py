@@ -14,10 +14,10 @@ from numpy.typing import NDArray
 from pydantic import Field
 from torch import Tensor
 
-from recommender.engines.base import Engine, EngineParams, TrainingOptions
+from recommender.engines.base import Engine, EngineParams, TrainingOptions, training_device
+from recommender.engines.features import FeatureSpace, padded
 from recommender.engines.lookup import positions as positions_of
 from recommender.engines.lookup import user_share
-from recommender.engines.ncf.features import FeatureSpace, padded
 from recommender.engines.ncf.model import NCFModel
 from recommender.engines.ncf.network import NeuMFNetwork
 from recommender.interactions import IntArray, Interactions
@@ -223,7 +223,7 @@ def _export(
     return NCFModel(arrays, space, {**meta, "mlp_hidden": len(net.mlp_hidden)})
 
 
-def n_pairs_of(data: Interactions, active: IntArray) -> int:
+def _n_pairs(data: Interactions, active: IntArray) -> int:
     return int(data.matrix[active].nnz)
 
 
@@ -248,15 +248,6 @@ def _pretrain_gmf(
         net.item_gmf.weight.copy_(torch.from_numpy(np.ascontiguousarray(items * scale)))
 
 
-def _device(requested: str) -> torch.device:
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        log.warning(
-            "TRAINING_DEVICE=%s but no CUDA device is available: training on the CPU", requested
-        )
-        return torch.device("cpu")
-    return torch.device(requested)
-
-
 class NCFEngine(Engine[NCFParams]):
     name = "ncf"
     params_type = NCFParams
@@ -278,7 +269,7 @@ class NCFEngine(Engine[NCFParams]):
         from recommender.evaluation.runner import evaluate_model
 
         p = self.params
-        device = _device(options.device)
+        device = training_device(options.device)
         rng = np.random.default_rng(options.seed)
         generator = torch.Generator().manual_seed(options.seed)
         active = np.flatnonzero(np.diff(data.matrix.indptr) > 0)
@@ -297,7 +288,7 @@ class NCFEngine(Engine[NCFParams]):
             init_std=p.init_std,
             generator=generator,
         ).to(device)
-        if p.pretrain == "ials" and n_pairs_of(data, active):
+        if p.pretrain == "ials" and _n_pairs(data, active):
             _pretrain_gmf(net, data, active, p.gmf_factors, options)
         optimiser = torch.optim.Adam(net.parameters(), lr=p.learning_rate)
         user_features = torch.from_numpy(train.user_features).to(device)

@@ -15,8 +15,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from recommender.engines.base import Artifact, Explanation, Model, Names, Query
+from recommender.engines.features import FeatureSpace
 from recommender.engines.lookup import IdIndex, positions
-from recommender.engines.ncf.features import FeatureSpace
 from recommender.interactions import FloatArray, IntArray
 
 Matrix = NDArray[np.float32]

@@ -1,0 +1,162 @@
+"""A trained RL policy as numpy arrays: the actor's state encoder and query head, served like
+every other engine (the critics are needed only to train)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Self
+
+import numpy as np
+from numpy.typing import NDArray
+
+from recommender.engines.base import Artifact, Explanation, Model, Names, Query
+from recommender.engines.features import FeatureSpace
+from recommender.engines.lookup import IdIndex
+from recommender.engines.ncf.model import recent_positions
+from recommender.interactions import FloatArray, IntArray
+
+Matrix = NDArray[np.float32]
+_ARRAYS = (
+    "item_ids",
+    "items",
+    "bias",
+    "feature",
+    "catalogue",
+    "head.weight",
+    "head.bias",
+    "popularity",
+)
+
+
+def _mean_rows(table: Matrix, rows: IntArray) -> FloatArray:
+    if rows.shape[0] == 0:
+        return np.zeros(table.shape[1], dtype=np.float32)
+    return np.asarray(table[rows].mean(axis=0), dtype=np.float32)
+
+
+class RLModel(Model):
+    engine: ClassVar[str] = "rl"
+
+    def __init__(
+        self, arrays: Mapping[str, NDArray[Any]], features: FeatureSpace, meta: Mapping[str, Any]
+    ) -> None:
+        self.arrays = dict(arrays)
+        self.features = features
+        self.meta = dict(meta)
+        self.item_ids: IntArray = self.arrays["item_ids"]
+        self.item_index = IdIndex(self.item_ids)
+        self.history_length = int(self.meta["history_length"])
+        self.layers = [
+            (self.arrays[f"encoder.{k}.weight"], self.arrays[f"encoder.{k}.bias"])
+            for k in range(int(self.meta["encoder_layers"]))
+        ]
+
+    # -- the state -----------------------------------------------------------------------
+
+    def _engaged(self, query: Query) -> IntArray:
+        return recent_positions(self.item_index, query.history, self.history_length)
+
+    def _declared(self, query: Query) -> IntArray:
+        return self.features.encode_query(query.scientific_domains, query.categories)
+
+    def knows(self, query: Query) -> bool:
+        return bool(self._engaged(query).shape[0] or self._declared(query).shape[0])
+
+    def state_input(self, query: Query, candidates: IntArray) -> FloatArray:
+        """The encoder's input for one query, `candidates` being item positions."""
+        items: Matrix = self.arrays["items"]
+        engaged = self._engaged(query)
+        newest = items[engaged[-1]] if engaged.shape[0] else np.zeros(items.shape[1], np.float32)
+        known = candidates[candidates >= 0]
+        # The whole catalogue is the context the agent learned as "no candidates".
+        whole = np.unique(known).shape[0] >= self.item_ids.shape[0] or known.shape[0] == 0
+        context = self.arrays["catalogue"] if whole else _mean_rows(items, known)
+        return np.concatenate(
+            [
+                _mean_rows(items, engaged),
+                newest,
+                _mean_rows(self.arrays["feature"], self._declared(query)),
+                context,
+            ]
+        ).astype(np.float32)
+
+    def queries(self, inputs: Matrix) -> Matrix:
+        """Query vectors for a batch of encoder inputs."""
+        hidden = inputs
+        for weight, bias in self.layers:
+            hidden = np.maximum(hidden @ weight.T + bias, 0.0)
+        return np.asarray(
+            hidden @ self.arrays["head.weight"].T + self.arrays["head.bias"], np.float32
+        )
+
+    # -- scoring -------------------------------------------------------------------------
+
+    def score(self, query: Query, items: IntArray) -> FloatArray:
+        return np.asarray(self.score_batch([query], items)[0], dtype=np.float32)
+
+    def score_batch(self, queries: Sequence[Query], items: IntArray) -> FloatArray:
+        pos = self.item_index(items)
+        known = np.maximum(pos, 0)
+        if not queries:
+            return np.empty((0, pos.shape[0]), dtype=np.float32)
+        inputs = np.stack([self.state_input(q, pos) for q in queries])
+        vectors = self.queries(inputs)
+        scores = vectors @ self.arrays["items"][known].T + self.arrays["bias"][known]
+        cold = np.array([not self.knows(q) for q in queries])
+        if cold.any():
+            scores[cold] = self.arrays["popularity"][known]
+        scores = np.asarray(scores, dtype=np.float32)
+        if (pos < 0).any():
+            scores[:, pos < 0] = np.nan
+        return scores
+
+    def explain(self, query: Query, items: IntArray, names: Names) -> list[Explanation]:
+        explanations = super().explain(query, items, names)
+        engaged = self._engaged(query)
+        if engaged.shape[0] == 0:
+            return explanations
+        vectors: Matrix = self.arrays["items"]
+        for n, pos in enumerate(self.item_index(items)):
+            if pos < 0:
+                continue
+            closest = engaged[int(np.argmax(vectors[engaged] @ vectors[pos]))]
+            name = names.service(int(self.item_ids[closest]))
+            if name:
+                explanations[n] = Explanation(
+                    short=f"Users of {name} went on to use this",
+                    long=f"Users who ordered {name} went on to use this service.",
+                )
+        return explanations
+
+    @property
+    def curves(self) -> dict[str, list[float]]:
+        return dict(self.meta.get("curves", {}))
+
+    @property
+    def fitted_params(self) -> dict[str, Any]:
+        return dict(self.meta.get("fitted", {}))
+
+    # -- artifact ------------------------------------------------------------------------
+
+    def to_artifact(self) -> Artifact:
+        return Artifact(
+            arrays={**self.arrays, **self.features.to_arrays()},
+            meta={"engine": self.engine, **self.meta, "vocabularies": list(self.features.names)},
+        )
+
+    @classmethod
+    def from_artifact(cls, artifact: Artifact) -> Self:
+        meta = {k: v for k, v in artifact.meta.items() if k not in ("engine", "vocabularies")}
+        layers = int(meta["encoder_layers"])
+        wanted = [*_ARRAYS] + [
+            f"encoder.{k}.{part}" for k in range(layers) for part in ("weight", "bias")
+        ]
+        missing = [name for name in wanted if name not in artifact.arrays]
+        if missing:
+            raise ValueError(f"rl artifact lacks arrays {missing}")
+        names = list(artifact.meta.get("vocabularies", []))
+        return cls(
+            {name: artifact.arrays[name] for name in wanted},
+            FeatureSpace.from_arrays(artifact.arrays, names),
+            meta,
+        )
