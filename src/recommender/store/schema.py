@@ -404,6 +404,35 @@ class UserAction(Base):
     )
 
 
+# --- training data derived from activity --------------------------------------------------------
+
+
+class Transition(Base):
+    """One finished step of the RL data set: an impression, what its identity had engaged with
+    before, what its panel's clicks led to, and the identity's next impression.
+
+    Written once, when nothing later can change it, and never updated.
+    """
+
+    __tablename__ = "transitions"
+
+    impression_id: Mapped[int] = mapped_column(
+        BigInteger,
+        ForeignKey("recommendations.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Service ids, oldest first, newest last.
+    history: Mapped[list[int]] = mapped_column(Json)
+    # Per panel position, {transition label: count} of the journeys begun there.
+    panel_labels: Mapped[list[dict[str, int]]] = mapped_column(Json)
+    next_impression_id: Mapped[int | None] = mapped_column(BigInteger)
+    next_history: Mapped[list[int]] = mapped_column(Json)
+    done: Mapped[bool] = mapped_column(Boolean)
+
+
 # In the order a load inserts them; a replacement deletes them in reverse.
 CATALOG_TABLE_NAMES: tuple[str, ...] = (
     "categories",
