@@ -361,6 +361,8 @@ class Recommendation(Base):
     __table_args__ = (
         Index("ix_recommendations_visit_panel", "visit_id", "panel_id"),
         Index("ix_recommendations_user_id", "user_id"),
+        # The RL data set reads an anonymous visitor's impressions by browser.
+        Index("ix_recommendations_unique_id", "unique_id"),
         Index("ix_recommendations_created_at", "created_at"),
     )
 

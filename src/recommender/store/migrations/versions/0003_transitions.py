@@ -1,4 +1,4 @@
-"""transitions of the RL data set
+"""transitions of the RL data set; impressions indexed by browser
 
 Revision ID: 0003
 Revises: 0002
@@ -49,8 +49,13 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("impression_id", name=op.f("pk_transitions")),
     )
+    with op.batch_alter_table("recommendations", schema=None) as batch_op:
+        batch_op.create_index("ix_recommendations_unique_id", ["unique_id"], unique=False)
 
 
 def downgrade() -> None:
+
+    with op.batch_alter_table("recommendations", schema=None) as batch_op:
+        batch_op.drop_index("ix_recommendations_unique_id")
 
     op.drop_table("transitions")
