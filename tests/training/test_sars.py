@@ -122,8 +122,10 @@ class Clicks:
         self, source: tuple[str, str], page: str, minute: float, order: bool = False
     ) -> tuple[str, str]:
         parent = next(a for a in self.actions if a.target_visit_id == source[0])
-        root = (parent.root_type or "other", parent.root_service_id or 0)
-        return self._add(source, page, minute, root, None, order)
+        assert parent.root_type is not None and parent.root_service_id is not None
+        return self._add(
+            source, page, minute, (parent.root_type, parent.root_service_id), None, order
+        )
 
 
 def transitions(
