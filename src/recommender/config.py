@@ -136,6 +136,13 @@ class Settings(BaseSettings):
         "(`simple_transition`, `mild_interest`, `interest`, `order`, `unknown_transition`); "
         "labels not named keep their defaults.",
     )
+    session_gap_s: int = Field(
+        default=1800,
+        ge=1,
+        description="Silence after which a visitor's session is over: the RL data set ends "
+        "an episode there, and a served panel becomes a finished transition once the store "
+        "has seen this long without its visitor.",
+    )
 
     @field_validator("reward_values")
     @classmethod

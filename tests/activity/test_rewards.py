@@ -51,3 +51,9 @@ def test_values_are_configurable_by_label() -> None:
 def test_bad_values_name_what_is_wrong(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         RewardValues.parse(text)
+
+
+def test_a_bag_of_labels_is_worth_the_sum_of_its_values() -> None:
+    values = RewardValues.parse("order=3")
+    assert values.total({"interest": 2, "order": 1}) == pytest.approx(2 * 0.5 + 3.0)
+    assert values.total({}) == 0.0

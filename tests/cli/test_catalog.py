@@ -56,6 +56,21 @@ def test_load_dump_and_import_activity(store: str, tmp_path: Path) -> None:
     assert count(store, Recommendation.id) == len(fixture["recommendations"])
     assert count(store, UserAction.id) == len(fixture["user_actions"])
     assert count(store, UserAction.recommendation_id) > 0, "clicks are linked to their panels"
+    aai_only = {
+        r["request"]["aai_uid"]
+        for r in fixture["recommendations"]
+        if r["request"].get("aai_uid") and r["request"].get("user_id") is None
+    }
+    assert aai_only, "the demo has panels served to a user known only by an AAI id"
+    engine = create_engine(store)
+    with engine.connect() as conn:
+        unresolved = conn.execute(
+            select(Recommendation.id).where(
+                Recommendation.aai_uid.in_(aai_only), Recommendation.user_id.is_(None)
+            )
+        ).all()
+    engine.dispose()
+    assert unresolved == [], "a panel served to an AAI identity belongs to its user"
 
 
 def test_a_bad_line_names_itself_and_keeps_nothing(store: str, tmp_path: Path) -> None:

@@ -1,1 +1,1 @@
-"""Activity: user actions and the recommendations served (the impression log)."""
+"""Activity: user actions, the recommendations served (the impression log) and journeys."""

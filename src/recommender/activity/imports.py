@@ -13,12 +13,23 @@ from recommender.api.schemas.user_actions import UserActionIn
 
 
 def import_recommendations(
-    conn: Connection, records: Iterable[Mapping[str, Any]], *, catalog_version: int = 0
+    conn: Connection,
+    records: Iterable[Mapping[str, Any]],
+    users_by_aai_uid: Mapping[str, int] | None = None,
+    *,
+    catalog_version: int = 0,
 ) -> int:
-    """Store served panels `{"request": ..., "served": [...], "engine": ...}` as impressions."""
+    """Store served panels `{"request": ..., "served": [...], "engine": ...}` as impressions.
+
+    A request that names only an AAI identity is resolved to its user, as serving does, so
+    that imported panels and the actions that follow them belong to the same user.
+    """
     count = 0
     for record in records:
         request = RecommendationRequest.model_validate(record["request"])
+        user_id = request.user_id
+        if user_id is None and request.aai_uid and users_by_aai_uid is not None:
+            user_id = users_by_aai_uid.get(request.aai_uid)
         served = [int(s) for s in record["served"]]
         scores = [float(s) for s in record.get("scores") or [0.0] * len(served)]
         impressions.write(
@@ -30,7 +41,7 @@ def import_recommendations(
                 page_id=request.page_id,
                 panel_id=request.panel_id or "v1",
                 client_id=request.client_id,
-                user_id=request.user_id,
+                user_id=user_id,
                 aai_uid=request.aai_uid,
                 engine_requested=request.engine_version,
                 engine=str(record.get("engine") or "imported"),

@@ -46,6 +46,10 @@ class RewardValues:
             raise ValueError(f"unknown transition label {label!r}")
         return value
 
+    def total(self, counts: Mapping[str, int]) -> float:
+        """The summed value of a bag of labels (`{"interest": 2, "order": 1}`)."""
+        return float(sum(self.of(label) * count for label, count in counts.items()))
+
     @classmethod
     def parse(cls, text: str) -> RewardValues:
         """`"mild_interest=0.3,order=2"`: the labels named change, the others keep defaults."""

@@ -87,7 +87,7 @@ def demo(
                     for uid, aai in conn.execute(select(User.id, User.aai_uid))
                     if aai is not None
                 }
-                shown = import_recommendations(conn, fixture.get("recommendations", []))
+                shown = import_recommendations(conn, fixture.get("recommendations", []), by_aai)
                 done = import_actions(conn, fixture.get("user_actions", []), by_aai)
                 console.print(f"imported {shown} served panels and {done} user actions")
             elif has_activity:
@@ -141,7 +141,7 @@ def import_activity(
 
                 try:
                     if path is recommendations:
-                        import_recommendations(conn, counted(_json_lines(path)))
+                        import_recommendations(conn, counted(_json_lines(path)), by_aai)
                     else:
                         import_actions(conn, counted(_json_lines(path)), by_aai)
                 except (ValueError, KeyError) as error:

@@ -361,6 +361,8 @@ class Recommendation(Base):
     __table_args__ = (
         Index("ix_recommendations_visit_panel", "visit_id", "panel_id"),
         Index("ix_recommendations_user_id", "user_id"),
+        # The RL data set reads an anonymous visitor's impressions by browser.
+        Index("ix_recommendations_unique_id", "unique_id"),
         Index("ix_recommendations_created_at", "created_at"),
     )
 
@@ -402,6 +404,35 @@ class UserAction(Base):
         Index("ix_user_actions_recommendation_id", "recommendation_id"),
         Index("ix_user_actions_timestamp", "timestamp"),
     )
+
+
+# --- training data derived from activity --------------------------------------------------------
+
+
+class Transition(Base):
+    """One finished step of the RL data set: an impression, what its identity had engaged with
+    before, what its panel's clicks led to, and the identity's next impression.
+
+    Written once, when nothing later can change it, and never updated.
+    """
+
+    __tablename__ = "transitions"
+
+    impression_id: Mapped[int] = mapped_column(
+        BigInteger,
+        ForeignKey("recommendations.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Service ids, oldest first, newest last.
+    history: Mapped[list[int]] = mapped_column(Json)
+    # Per panel position, {transition label: count} of the journeys begun there.
+    panel_labels: Mapped[list[dict[str, int]]] = mapped_column(Json)
+    next_impression_id: Mapped[int | None] = mapped_column(BigInteger)
+    next_history: Mapped[list[int]] = mapped_column(Json)
+    done: Mapped[bool] = mapped_column(Boolean)
 
 
 # In the order a load inserts them; a replacement deletes them in reverse.

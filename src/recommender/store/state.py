@@ -12,6 +12,7 @@ from recommender.store.schema import StateEntry, utcnow
 CATALOG = "catalog"  # value: id of the dump now loaded
 MODELS = "models"  # value: unused; the version moves whenever a model is activated
 DEFAULT_ENGINE = "default_engine"  # value: the engine name chosen at run time
+TRANSITIONS = "transitions"  # value: the impression id up to which every transition is stored
 
 
 @dataclass(frozen=True)
