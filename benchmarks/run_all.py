@@ -25,6 +25,7 @@ SCRIPTS: dict[str, list[str]] = {
     "hot_swap": [],
     "synthetic_generator": [],
     "quality": [],
+    "simulation": [],
     "load": ["--mode", "embedded", "--find-rate"],
 }
 
