@@ -14,6 +14,7 @@ from recommender.cli.app import app
 from recommender.cli.output import console, progress_bar, report_error
 from recommender.engines import UnknownEngineError, canonical_name
 from recommender.evaluation.params import engine_params, parse_flags, read_params
+from recommender.simulation.online import OnlineSchedule
 from recommender.simulation.policies import OraclePolicy
 from recommender.simulation.runner import SimulationReport, simulate
 from recommender.synthetic import SynthConfig
@@ -70,6 +71,13 @@ def simulate_command(
     oracle: bool = typer.Option(
         False, "--oracle", help="Also run the oracle (the visitors' true tastes): the ceiling."
     ),
+    online_episodes: int = typer.Option(
+        0,
+        "--online-episodes",
+        min=0,
+        help="Sessions the rl engine plays (with exploration, in an environment of another "
+        "seed) and learns from after its offline fit; 0 trains it offline only.",
+    ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report as JSON."),
 ) -> None:
     """Train engines on synthetic marketplaces and measure what their panels earn online."""
@@ -97,7 +105,8 @@ def simulate_command(
             rewards=values,
             device=device,
             references={ORACLE: OraclePolicy.of} if oracle else None,
-            progress=lambda done, total, _label: update(done, total),
+            online=OnlineSchedule(episodes=online_episodes) if online_episodes else None,
+            progress=lambda done, total, label: update(done, total, label),
         )
     console.print(report_table(report))
     if output is not None:

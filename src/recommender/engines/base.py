@@ -196,6 +196,9 @@ class Engine(ABC, Generic[ParamsT]):
     # the validation fold's training part, and their model's `fitted_params` (the epochs
     # found, say) are reused when the same engine is fitted again without validation data.
     uses_validation: ClassVar[bool] = False
+    # Engines that learn from the logged panels and their rewards (`TrainingOptions.
+    # transitions`) as well as from the usage matrix.
+    learns_from_panels: ClassVar[bool] = False
 
     def __init__(self, params: ParamsT | Mapping[str, Any] | None = None) -> None:
         if params is None or isinstance(params, Mapping):

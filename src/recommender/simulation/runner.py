@@ -9,6 +9,7 @@ t-interval of the per-seed means (with a single seed, of the episode returns).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,8 +23,9 @@ from recommender.activity.rewards import RewardValues
 from recommender.engines import canonical_name
 from recommender.engines.base import Model
 from recommender.simulation.environment import MarketplaceEnv
+from recommender.simulation.online import OnlineSchedule, train_online
 from recommender.simulation.policies import EnginePolicy, Policy
-from recommender.simulation.training import fit_engine, marketplace_interactions
+from recommender.simulation.training import fit_engine, marketplace_data
 from recommender.synthetic.generator import SynthConfig, SyntheticMarketplace, generate
 from recommender.training.dataset import InteractionWeights
 
@@ -33,6 +35,10 @@ Progress = Callable[[int, int, str], None]
 # A policy that is not an engine, built for each seed's marketplace (it may read the truth).
 Reference = Callable[[SyntheticMarketplace], Policy]
 FALLBACK = "popularity"
+# The engine that can go on learning from the panels it shows.
+ONLINE_ENGINE = "rl"
+# Offset of the seed of the environment online training plays in.
+PRACTICE = 1_000_003
 _REPORT_EVERY = 25  # episodes between progress calls
 
 
@@ -209,6 +215,7 @@ def simulate(
     weights: InteractionWeights | None = None,
     device: str = "cpu",
     references: Mapping[str, Reference] | None = None,
+    online: OnlineSchedule | None = None,
     progress: Progress = _quiet,
 ) -> SimulationReport:
     """Train each engine on each seed's marketplace and run the same episodes for all.
@@ -216,6 +223,8 @@ def simulate(
     Engine names are checked before any work (`UnknownEngineError`); `params` holds one
     mapping of hyper-parameters per engine name. `references` are policies that are not
     engines (the oracle, say), built per marketplace and run on the same episodes after them.
+    With an `online` schedule the `rl` engine, after its offline fit, also learns from
+    episodes it plays in an environment of another seed than the one it is measured in.
     """
     names = list(dict.fromkeys(canonical_name(name) for name in engines))
     extra = dict(references or {})
@@ -236,7 +245,8 @@ def simulate(
         prefix = f"seed {seed} ({seed_number}/{len(seeds)})"
         progress(done, total, f"{prefix}: marketplace")
         market = generate(config.model_copy(update={"seed": seed}))
-        data = marketplace_interactions(market, weights)
+        logged = marketplace_data(market, weights, rewards)
+        data = logged.interactions
         env = MarketplaceEnv(market, steps=steps, panel_id=panel_id, rewards=rewards, seed=seed)
         began = time.perf_counter()
         fallback: Model = fit_engine(FALLBACK, data, chosen.get(FALLBACK), seed=seed)
@@ -245,9 +255,31 @@ def simulate(
             progress(done, total, f"{prefix}: fitting {name}")
             if name == FALLBACK:
                 model, fit_s = fallback, fallback_s
+            elif name == ONLINE_ENGINE and online is not None and online.episodes > 0:
+                began = time.perf_counter()
+                practice = MarketplaceEnv(
+                    market, steps=steps, panel_id=panel_id, rewards=rewards, seed=seed + PRACTICE
+                )
+                model = train_online(
+                    data,
+                    practice,
+                    params=chosen.get(name),
+                    transitions=logged.transitions,
+                    schedule=online,
+                    seed=seed,
+                    device=device,
+                )
+                fit_s = time.perf_counter() - began
             else:
                 began = time.perf_counter()
-                model = fit_engine(name, data, chosen.get(name), seed=seed, device=device)
+                model = fit_engine(
+                    name,
+                    data,
+                    chosen.get(name),
+                    seed=seed,
+                    device=device,
+                    transitions=logged.transitions,
+                )
                 fit_s = time.perf_counter() - began
             done += 1
             label = f"{prefix}: {name}"
@@ -277,5 +309,6 @@ def simulate(
             "rewards": dict(rewards.as_dict()),
             "params": {name: chosen.get(name, {}) for name in names},
             "references": list(extra),
+            "online": None if online is None else dataclasses.asdict(online),
         },
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from recommender.store.database import Database
 from recommender.store.schema import UserAction
 from recommender.training.dataset import build_interactions, weights_from
 from recommender.training.plots import curves_png
+from recommender.training.transition_log import extend_transitions, load_transitions
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +127,16 @@ def train_engine(
     _, baseline, _ = evaluate_on("popularity", None, split, phase(0.05, 0.05, "popularity"))
     evaluated, metrics, used = evaluate_on(name, params, split, phase(0.1, 0.4, "evaluation fit"))
     progress(0.5, "fitting on all data")
-    final, _ = _fit(name, used, data, phase(0.5, 0.45, "final fit"))
+    final_options = phase(0.5, 0.45, "final fit")
+    if engine_class(name).learns_from_panels:
+        # Only the final fit sees the logged panels: their rewards would tell the evaluation
+        # fit about the held-out interactions.
+        extend_transitions(db, settings)
+        with db.engine.connect() as conn:
+            logged = load_transitions(conn, values=settings.rewards)
+        final_options = replace(final_options, transitions=logged)
+        fingerprint["transitions"] = len(logged)
+    final, _ = _fit(name, used, data, final_options)
     curves = dict(evaluated.curves)
     artifact = final.to_artifact().to_bytes()
     progress(0.95, "registering")

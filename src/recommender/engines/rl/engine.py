@@ -24,6 +24,7 @@ from recommender.engines.rl.experience import (
 from recommender.engines.rl.model import RLModel
 from recommender.engines.rl.network import Actor, Critic, State
 from recommender.engines.rl.td3 import Batch, TD3Learner, TD3Settings
+from recommender.evaluation.protocols import Fold
 from recommender.interactions import Interactions
 
 
@@ -37,7 +38,7 @@ class RLParams(EngineParams):
         description="Where the service vectors come from: implicit ALS on the same data "
         "(a collaborative embedding, as the NCF engine's would be) or random directions.",
     )
-    hidden: int = Field(default=256, ge=1, description="Width of the state encoder's layers.")
+    hidden: int = Field(default=128, ge=1, description="Width of the state encoder's layers.")
     layers: int = Field(default=2, ge=1, description="Layers of the state encoder.")
     history_length: int = Field(default=20, ge=1, description="Recent services a state reads.")
     gamma: float = Field(default=0.9, ge=0, lt=1, description="Discount of later rewards.")
@@ -46,16 +47,24 @@ class RLParams(EngineParams):
     noise_clip: float = Field(default=0.3, ge=0, description="Clip of the smoothing noise.")
     policy_delay: int = Field(default=2, ge=1, description="Critic steps per actor step.")
     alpha: float = Field(
-        default=2.5, ge=0, description="Weight of Q against behaviour cloning (TD3+BC's alpha)."
+        default=0.25,
+        ge=0,
+        description="Weight of Q against behaviour cloning (TD3+BC's alpha; its 2.5 was for "
+        "a squared-error cloning term, ours is a cross-entropy of a few units).",
     )
     learning_rate: float = Field(default=1e-3, gt=0, description="Adam's step size.")
-    batch_size: int = Field(default=512, ge=1, description="Transitions per update.")
+    batch_size: int = Field(default=256, ge=1, description="Transitions per update.")
     steps: int = Field(
         default=6000, ge=1, description="Critic updates (the most, with validation)."
     )
     eval_every: int = Field(default=500, ge=1, description="Updates between validation checks.")
     patience: int = Field(default=3, ge=1, description="Checks without progress before stopping.")
-    threads: int = Field(default=0, ge=0, description="PyTorch threads (0: PyTorch's default).")
+    threads: int = Field(
+        default=1,
+        ge=0,
+        description="PyTorch threads (0: PyTorch's default); batches are small, so one thread "
+        "is usually fastest and never fights other work for cores.",
+    )
 
 
 def service_vectors(data: Interactions, params: RLParams, seed: int) -> NDArray[np.float32]:
@@ -139,6 +148,7 @@ def export(actor: Actor, data: Interactions, space: FeatureSpace, meta: dict[str
         "item_ids": data.item_ids.copy(),
         "items": array(items)[: data.n_items],
         "bias": array(actor.bias)[: data.n_items],
+        "log_scale": array(actor.log_scale).reshape(1),
         "feature": array(encoder.feature.weight)[: space.size],
         "catalogue": array(encoder.catalogue),
         "head.weight": array(actor.head.weight),
@@ -156,6 +166,7 @@ class RLEngine(Engine[RLParams]):
     params_type = RLParams
     model_type = RLModel
     uses_validation = True
+    learns_from_panels = True
 
     def fit(self, data: Interactions, options: TrainingOptions | None = None) -> RLModel:
         options = options or TrainingOptions()
@@ -198,57 +209,91 @@ class RLEngine(Engine[RLParams]):
         )
 
     def _fit(self, data: Interactions, options: TrainingOptions) -> RLModel:
+        run = RLTraining(self, data, options)
+        run.train(self.params.steps, options.validation)
+        return run.model()
+
+
+class RLTraining:
+    """One training run: networks, learner and experience, trained in as many pieces as the
+    caller wants (offline first, then online in a simulator, say)."""
+
+    def __init__(self, engine: RLEngine, data: Interactions, options: TrainingOptions) -> None:
+        p = self.params = engine.params
+        self.data, self.options = data, options
+        self.device = training_device(options.device)
+        self.rng = np.random.default_rng(options.seed)
+        self.generator = torch.Generator(device=self.device).manual_seed(options.seed)
+        self.space = FeatureSpace.of(
+            data.feature_vocab, set(data.user_features) | set(data.item_features)
+        )
+        parts = [from_interactions(data, self.space, p.history_length)]
+        if options.transitions is not None:
+            parts.append(from_transitions(options.transitions, data, self.space, p.history_length))
+        self.offline = combined(parts)
+        self.actor, critics = engine.networks(data, self.space, options.seed, self.device)
+        self.learner = engine.learner(self.actor, critics)
+        self.sampler = Sampler(self.offline, self.actor.encoder.vectors, self.device)
+        self.steps_done = 0
+        self.curves: dict[str, list[float]] = {"critic": [], "imitation": []}
+        self.fitted: dict[str, Any] = {}
+
+    @property
+    def experience(self) -> Experience:
+        return self.sampler.x
+
+    def add(self, experience: Experience) -> None:
+        """Learn from more transitions (in this run's positions) besides those it has."""
+        self.sampler = Sampler(
+            combined([self.sampler.x, experience]), self.actor.encoder.vectors, self.device
+        )
+
+    def train(self, steps: int, validation: Fold | None = None) -> None:
+        """Take up to `steps` updates; with a validation fold, keep the best actor seen."""
         from recommender.evaluation.runner import evaluate_model
 
         p = self.params
-        device = training_device(options.device)
-        rng = np.random.default_rng(options.seed)
-        generator = torch.Generator(device=device).manual_seed(options.seed)
-        space = FeatureSpace.of(
-            data.feature_vocab, set(data.user_features) | set(data.item_features)
-        )
-        parts = [from_interactions(data, space, p.history_length)]
-        if options.transitions is not None:
-            parts.append(from_transitions(options.transitions, data, space, p.history_length))
-        experience = combined(parts)
-        actor, critics = self.networks(data, space, options.seed, device)
-        learner = self.learner(actor, critics)
-        sampler = Sampler(experience, actor.encoder.vectors, device)
-        meta: dict[str, Any] = {"history_length": p.history_length, "transitions": len(experience)}
-        curves: dict[str, list[float]] = {"critic": [], "imitation": []}
-        if options.validation is not None:
-            curves |= {"val_HR@10": [], "val_NDCG@10": []}
+        if validation is not None:
+            self.curves |= {"val_HR@10": [], "val_NDCG@10": []}
         best_score, best_step, best_state, checks_since = -np.inf, 0, None, 0
-        critic_sum, imitation_sum, counted = 0.0, 0.0, 0
-        for step in range(1, (p.steps if len(experience) else 0) + 1):
-            losses = learner.update(sampler.batch(rng, p.batch_size), generator)
+        critic_sum, imitation_sum, counted, since = 0.0, 0.0, 0, 0
+        for step in range(1, (steps if len(self.experience) else 0) + 1):
+            losses = self.learner.update(self.sampler.batch(self.rng, p.batch_size), self.generator)
+            self.steps_done += 1
+            since += 1
             critic_sum += losses["critic"]
             if "imitation" in losses:
                 imitation_sum += losses["imitation"]
                 counted += 1
-            if step % p.eval_every and step != p.steps:
+            if step % p.eval_every and step != steps:
                 continue
-            curves["critic"].append(critic_sum / p.eval_every)
-            curves["imitation"].append(imitation_sum / max(counted, 1))
-            critic_sum, imitation_sum, counted = 0.0, 0.0, 0
-            message = f"step {step}: critic loss {curves['critic'][-1]:.4f}"
-            if options.validation is not None:
-                model = export(actor, data, space, meta)
-                result = evaluate_model(model, options.validation, 10, ("HR", "NDCG")).metrics
-                curves["val_HR@10"].append(result["HR@10"])
-                curves["val_NDCG@10"].append(result["NDCG@10"])
+            self.curves["critic"].append(critic_sum / since)
+            self.curves["imitation"].append(imitation_sum / max(counted, 1))
+            critic_sum, imitation_sum, counted, since = 0.0, 0.0, 0, 0
+            message = f"step {step}: critic loss {self.curves['critic'][-1]:.4f}"
+            if validation is not None:
+                result = evaluate_model(self.model(), validation, 10, ("HR", "NDCG")).metrics
+                self.curves["val_HR@10"].append(result["HR@10"])
+                self.curves["val_NDCG@10"].append(result["NDCG@10"])
                 message += (
                     f", validation HR@10 {result['HR@10']:.4f} NDCG@10 {result['NDCG@10']:.4f}"
                 )
                 checks_since += 1
                 if result["NDCG@10"] > best_score:
                     best_score, best_step, checks_since = result["NDCG@10"], step, 0
-                    best_state = copy.deepcopy(actor.state_dict())
-            options.progress(step / p.steps, message)
+                    best_state = copy.deepcopy(self.actor.state_dict())
+            self.options.progress(step / steps, message)
             if checks_since >= p.patience:
                 break
-        fitted: dict[str, Any] = {}
         if best_state is not None:
-            actor.load_state_dict(best_state)
-            fitted = {"steps": best_step}
-        return export(actor, data, space, {**meta, "curves": curves, "fitted": fitted})
+            self.actor.load_state_dict(best_state)
+            self.fitted = {"steps": best_step}
+
+    def model(self) -> RLModel:
+        meta: dict[str, Any] = {
+            "history_length": self.params.history_length,
+            "transitions": len(self.experience),
+            "curves": self.curves,
+            "fitted": self.fitted,
+        }
+        return export(self.actor, self.data, self.space, meta)

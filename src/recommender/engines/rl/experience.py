@@ -47,6 +47,29 @@ class StateTable:
         return int(self.histories.shape[0])
 
     @classmethod
+    def of(
+        cls,
+        histories: Sequence[IntArray],
+        features: Sequence[IntArray],
+        candidates: Sequence[IntArray],
+        history_length: int,
+        pad_item: int,
+        pad_feature: int,
+    ) -> StateTable:
+        """Rows from item positions (histories oldest first, candidates) and feature positions."""
+        sizes = np.fromiter((c.shape[0] for c in candidates), dtype=np.int64, count=len(candidates))
+        indptr = np.zeros(len(candidates) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=indptr[1:])
+        return cls(
+            histories=_left_padded(histories, history_length, pad_item),
+            features=_features_of(features, pad_feature),
+            candidate_indptr=indptr,
+            candidate_items=np.concatenate(
+                [np.asarray(c, dtype=np.int32) for c in candidates] or [np.empty(0, np.int32)]
+            ),
+        )
+
+    @classmethod
     def concatenate(cls, parts: Sequence[StateTable], pad_feature: int) -> StateTable:
         width = max(p.features.shape[1] for p in parts)
         pad = pad_feature
@@ -174,7 +197,7 @@ def _state_table(
     pad_item: int,
     pad_feature: int,
 ) -> StateTable:
-    histories, features = [], []
+    histories, features, candidates = [], [], []
     for row in range(len(states)):
         ids = states.histories[row, : states.history_lengths[row]]
         pos = items(ids)
@@ -184,17 +207,10 @@ def _state_table(
         features.append(
             np.unique(np.concatenate([own, search_features(space, states.search_data[row])]))
         )
-    candidates = items(states.candidate_ids)
-    keep = candidates >= 0
-    # Candidates the model does not know are dropped; each row keeps its own share.
-    kept_before = np.concatenate([[0], np.cumsum(keep)])
-    indptr = kept_before[states.candidate_indptr]
-    return StateTable(
-        histories=_left_padded(histories, history_length, pad_item),
-        features=_features_of(features, pad_feature),
-        candidate_indptr=np.asarray(indptr, dtype=np.int64),
-        candidate_items=candidates[keep].astype(np.int32),
-    )
+        # Candidates the model does not know are dropped.
+        shown = items(states.candidates(row))
+        candidates.append(shown[shown >= 0])
+    return StateTable.of(histories, features, candidates, history_length, pad_item, pad_feature)
 
 
 def from_transitions(

@@ -20,6 +20,7 @@ _ARRAYS = (
     "item_ids",
     "items",
     "bias",
+    "log_scale",
     "feature",
     "catalogue",
     "head.weight",
@@ -53,19 +54,21 @@ class RLModel(Model):
 
     # -- the state -----------------------------------------------------------------------
 
-    def _engaged(self, query: Query) -> IntArray:
+    def engaged(self, query: Query) -> IntArray:
+        """Positions of the recent services the state reads, oldest first."""
         return recent_positions(self.item_index, query.history, self.history_length)
 
-    def _declared(self, query: Query) -> IntArray:
+    def declared(self, query: Query) -> IntArray:
+        """Feature positions of the declared interests and search filters."""
         return self.features.encode_query(query.scientific_domains, query.categories)
 
     def knows(self, query: Query) -> bool:
-        return bool(self._engaged(query).shape[0] or self._declared(query).shape[0])
+        return bool(self.engaged(query).shape[0] or self.declared(query).shape[0])
 
     def state_input(self, query: Query, candidates: IntArray) -> FloatArray:
         """The encoder's input for one query, `candidates` being item positions."""
         items: Matrix = self.arrays["items"]
-        engaged = self._engaged(query)
+        engaged = self.engaged(query)
         newest = items[engaged[-1]] if engaged.shape[0] else np.zeros(items.shape[1], np.float32)
         known = candidates[candidates >= 0]
         # The whole catalogue is the context the agent learned as "no candidates".
@@ -75,7 +78,7 @@ class RLModel(Model):
             [
                 _mean_rows(items, engaged),
                 newest,
-                _mean_rows(self.arrays["feature"], self._declared(query)),
+                _mean_rows(self.arrays["feature"], self.declared(query)),
                 context,
             ]
         ).astype(np.float32)
@@ -101,7 +104,8 @@ class RLModel(Model):
             return np.empty((0, pos.shape[0]), dtype=np.float32)
         inputs = np.stack([self.state_input(q, pos) for q in queries])
         vectors = self.queries(inputs)
-        scores = vectors @ self.arrays["items"][known].T + self.arrays["bias"][known]
+        scale = float(np.exp(self.arrays["log_scale"].reshape(-1)[0]))
+        scores = scale * (vectors @ self.arrays["items"][known].T) + self.arrays["bias"][known]
         cold = np.array([not self.knows(q) for q in queries])
         if cold.any():
             scores[cold] = self.arrays["popularity"][known]
@@ -112,7 +116,7 @@ class RLModel(Model):
 
     def explain(self, query: Query, items: IntArray, names: Names) -> list[Explanation]:
         explanations = super().explain(query, items, names)
-        engaged = self._engaged(query)
+        engaged = self.engaged(query)
         if engaged.shape[0] == 0:
             return explanations
         vectors: Matrix = self.arrays["items"]

@@ -78,13 +78,16 @@ class Actor(nn.Module):
         self.encoder = StateEncoder(items, n_features, hidden, layers)
         self.head = nn.Linear(hidden, items.shape[1])
         self.bias = nn.Parameter(torch.zeros(items.shape[0]))
+        # Service vectors are unit length: a learned scale lets the softmax over them become
+        # as sharp as the data says, without the query having to grow long first.
+        self.log_scale = nn.Parameter(torch.tensor(2.0))
 
     def forward(self, state: State) -> Tensor:
         out: Tensor = self.head(self.encoder(state))
         return out
 
     def logits(self, query: Tensor) -> Tensor:
-        out: Tensor = query @ self.encoder.vectors.T + self.bias
+        out: Tensor = self.log_scale.exp() * (query @ self.encoder.vectors.T) + self.bias
         return out
 
 
