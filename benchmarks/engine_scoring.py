@@ -32,6 +32,8 @@ PARAMS = {
     "ease": {},
     "ials": {"iterations": 3},
     "bpr": {"epochs": 1},
+    "ncf": {"epochs": 1},
+    "rl": {"steps": 50},
 }
 
 

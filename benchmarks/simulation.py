@@ -18,9 +18,10 @@ import time
 
 from recommender.activity.rewards import RewardValues
 from recommender.simulation import OraclePolicy, simulate
+from recommender.simulation.online import OnlineSchedule
 from recommender.synthetic import SynthConfig
 
-ENGINES = "popularity,random,itemknn,ease,ials"
+ENGINES = "popularity,random,itemknn,ease,ials,ncf,rl"
 
 
 def main() -> None:
@@ -34,6 +35,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5, help="panels per session")
     parser.add_argument("--rewards", default="", help="LABEL=NUMBER pairs, as RewardValues")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--online-episodes",
+        type=int,
+        default=0,
+        help="sessions rl plays and learns from after its offline fit (0: offline only)",
+    )
     parser.add_argument("--json", action="store_true", help="also print the report as JSON")
     args = parser.parse_args()
     config = SynthConfig(services=args.services, users=args.users, days=args.days)
@@ -47,11 +54,13 @@ def main() -> None:
         rewards=RewardValues.parse(args.rewards),
         device=args.device,
         references={"oracle (truth)": OraclePolicy.of},
+        online=OnlineSchedule(episodes=args.online_episodes) if args.online_episodes else None,
     )
     total_s = time.perf_counter() - began
     print(
         f"{args.seeds} marketplaces of {args.services} services, {args.users} users, "
         f"{args.days} days; {args.episodes} sessions of {args.steps} panels each; "
+        f"rl online episodes: {args.online_episodes}; "
         f"{total_s:.0f} s in all on {platform.processor() or platform.machine()}"
     )
     print()

@@ -140,6 +140,7 @@ def tiny_batch(done: float) -> Batch:
         rewards=torch.tensor([[0.25, 1.0], [0.5, 0.0]]),
         next_state=tiny_state(2),
         done=torch.full((2,), done),
+        panel=torch.tensor([False, False]),
     )
 
 
@@ -179,6 +180,24 @@ def test_targets_follow_by_polyak_averaging_and_the_actor_waits_its_turn() -> No
         strict=True,
     ):
         assert torch.allclose(target, 0.9 * old + 0.1 * online.detach(), atol=1e-6)
+
+
+def test_a_panel_is_judged_among_what_it_showed() -> None:
+    batch = tiny_batch(done=0.0)
+    panel = Batch(
+        state=batch.state,
+        actions=batch.actions,
+        rewards=batch.rewards,
+        next_state=batch.next_state,
+        done=batch.done,
+        panel=torch.tensor([True, True]),
+    )
+    logits = torch.zeros(2, 7)
+    # Services never shown cannot make a clicked one less likely.
+    logits[:, 4] = 50.0
+    shown_only = behaviour_loss(logits, panel, pad=6)
+    expected = -(0.25 * np.log(0.5) + 1.0 * np.log(0.5) + 0.5 * np.log(1.0)) / 1.75
+    assert abs(float(shown_only) - expected) < 1e-5
 
 
 def test_behaviour_cloning_counts_only_what_earned_a_reward() -> None:

@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from recommender.activity.imports import import_recommendations
 from recommender.api.app import create_app
 from recommender.catalog.loader import replace_catalog
 from recommender.config import Settings
@@ -15,6 +16,7 @@ from recommender.store.database import Database
 from recommender.synthetic import SynthConfig, generate
 from recommender.tasks.executor import wait_for
 from recommender.training.pipeline import NotEnoughDataError, train_engine
+from recommender.training.transition_log import load_transitions
 from tests.api.conftest import load_catalog, make_settings, runtime_of
 from tests.factories import dump, recommendation_request, service, two_communities, user
 
@@ -101,3 +103,40 @@ def test_ncf_trains_on_a_synthetic_marketplace_and_is_served(tmp_path: Path) -> 
             assert answer["engine_version"] == "ncf"
             assert len(answer["recommendations"]) == 3
             assert not set(answer["recommendations"]) & set(user["accessed_services"])
+
+
+@pytest.mark.slow
+def test_rl_learns_from_posted_panels_and_actions_and_is_served(tmp_path: Path) -> None:
+    market = generate(SynthConfig(services=60, users=300, days=7, seed=2))
+    url = f"sqlite:///{tmp_path / 'rl.db'}"
+    with TestClient(create_app(make_settings(url, tmp_path))) as api:
+        load_catalog(api, market.dump)
+        # Panels are asked for and then clicked, as the portal does: each click names the
+        # impression it came from by visit and panel.
+        runtime = runtime_of(api)
+        with runtime.db.write() as conn:
+            import_recommendations(conn, market.recommendations)
+        for action in market.user_actions:
+            assert api.post("/user_actions", json=action).status_code == 204
+        task_id = runtime.executor.submit("train", engine="rl")
+        task = wait_for(runtime.db, task_id, timeout=600)
+        assert task.state == "succeeded", task.error
+        runtime.serving.refresh()
+
+        version = api.get("/models/rl").json()["versions"][0]
+        assert version["status"] == "active", version["gate"]
+        # The final fit learned from the logged panels, not only from usage.
+        assert version["fingerprint"]["transitions"] > 0
+        with runtime.db.engine.connect() as conn:
+            logged = load_transitions(conn)
+        assert (logged.rewards > 0).any()
+
+        warm = next(u for u in market.dump["users"] if len(u["accessed_services"]) >= 2)
+        answer = api.post(
+            "/recommendations",
+            json=recommendation_request(user_id=warm["id"], engine_version="rl_agent"),
+        ).json()
+        assert answer["engine_version"] == "rl"
+        assert len(answer["recommendations"]) == 3
+        assert not set(answer["recommendations"]) & set(warm["accessed_services"])
+        assert all(text for text in answer["explanations"])

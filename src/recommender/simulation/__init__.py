@@ -3,16 +3,21 @@
 from recommender.simulation.environment import MarketplaceEnv, Observation, Step
 from recommender.simulation.policies import EnginePolicy, OraclePolicy, Policy, query_of
 from recommender.simulation.rewards import PanelRewards
+from recommender.simulation.rollout import Rollout, rollout
 from recommender.simulation.runner import (
     EngineResult,
     Reference,
-    Rollout,
     SimulationReport,
-    rollout,
     simulate,
     t_interval,
 )
-from recommender.simulation.training import fit_engine, load_marketplace, marketplace_interactions
+from recommender.simulation.training import (
+    TrainingData,
+    fit_engine,
+    load_marketplace,
+    marketplace_data,
+    marketplace_interactions,
+)
 
 __all__ = [
     "EnginePolicy",
@@ -26,8 +31,10 @@ __all__ = [
     "Rollout",
     "SimulationReport",
     "Step",
+    "TrainingData",
     "fit_engine",
     "load_marketplace",
+    "marketplace_data",
     "marketplace_interactions",
     "query_of",
     "rollout",

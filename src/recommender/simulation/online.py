@@ -8,31 +8,42 @@ same population, as live traffic would be).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from recommender.engines.base import TrainingOptions
+from recommender.engines.base import Model, TrainingOptions
 from recommender.engines.rl.engine import RLEngine, RLTraining
 from recommender.engines.rl.experience import Experience, StateTable
 from recommender.engines.rl.model import RLModel
+from recommender.evaluation.datasets import from_interactions
+from recommender.evaluation.protocols import temporal_loo
 from recommender.interactions import IntArray, Interactions
 from recommender.simulation.environment import MarketplaceEnv, Observation
-from recommender.simulation.policies import query_of
+from recommender.simulation.policies import EnginePolicy, query_of
+from recommender.simulation.rollout import rollout
 from recommender.training.sars import Transitions
 
 
 @dataclass(frozen=True)
 class OnlineSchedule:
-    """How online training goes: rounds of episodes, each followed by updates."""
+    """How online training goes: rounds of exploring episodes, each followed by updates and a
+    check on practice episodes kept apart for it; a round that made the policy earn less on
+    them is undone (its experience is kept)."""
 
     episodes: int = 2000
-    episodes_per_round: int = 100
-    updates_per_round: int = 300
+    episodes_per_round: int = 200
+    updates_per_round: int = 100
+    check_episodes: int = 300
     # Spread of the exploration noise added to the scores, in units of their own spread.
     exploration: float = 0.5
+
+
+# Episode numbers of the practice environment that checks are played on, far from training's.
+_CHECKS_FROM = 10_000_000
 
 
 def _state_row(model: RLModel, observation: Observation) -> tuple[IntArray, IntArray, IntArray]:
@@ -108,9 +119,20 @@ def collect(
         actions=action_matrix,
         rewards=reward_matrix,
         next_state=np.asarray(next_state, dtype=np.int64),
+        panel=np.ones(len(state), dtype=bool),
         pad_item=n_items,
         pad_feature=pad_feature,
     )
+
+
+def _offline_steps(
+    data: Interactions, params: Mapping[str, Any] | None, seed: int, device: str
+) -> int:
+    """The updates early stopping picks on each user's latest interaction held out."""
+    split = temporal_loo(from_interactions(data, "practice"), seed)
+    options = TrainingOptions(seed=seed, device=device, validation=split.test)
+    probe = RLEngine(params).fit(split.test.train, options)
+    return int(probe.fitted_params.get("steps", RLEngine(params).params.steps))
 
 
 def train_online(
@@ -119,30 +141,41 @@ def train_online(
     *,
     params: Mapping[str, Any] | None = None,
     transitions: Transitions | None = None,
+    fallback: Model | None = None,
     schedule: OnlineSchedule | None = None,
     seed: int = 0,
     device: str = "cpu",
     progress: Callable[[int, int], None] | None = None,
 ) -> RLModel:
-    """Fit the RL engine offline (usage and logged panels), then online in `env`."""
+    """Fit the RL engine offline (usage and logged panels, stopped early as `fit_engine`
+    does), then online in `env`; `fallback` answers visitors the policy does not know."""
     schedule = schedule or OnlineSchedule()
-    engine = RLEngine(params)
-    run = RLTraining(
-        engine, data, TrainingOptions(seed=seed, device=device, transitions=transitions)
-    )
-    run.train(engine.params.steps)
+    steps = _offline_steps(data, params, seed, device)
+    engine = RLEngine({**dict(params or {}), "steps": steps})
+    options = TrainingOptions(seed=seed, device=device, transitions=transitions)
+    run = RLTraining(engine, data, options)
+    run.train(steps)
+
+    def earned() -> float:
+        policy = EnginePolicy(run.model(), fallback)
+        checked = rollout(env, policy, schedule.check_episodes, first=_CHECKS_FROM)
+        return float(checked.returns.mean())
+
+    best, best_state = earned(), copy.deepcopy(run.actor.state_dict())
     rng = np.random.default_rng([seed, 7])
     panel = max(int(run.experience.actions.shape[1]), 3)
     played = 0
     while played < schedule.episodes:
         count = min(schedule.episodes_per_round, schedule.episodes - played)
-        run.add(
-            collect(
-                run.model(), env, range(played, played + count), rng, schedule.exploration, panel
-            )
-        )
+        episodes = range(played, played + count)
+        run.add(collect(run.model(), env, episodes, rng, schedule.exploration, panel))
         run.train(schedule.updates_per_round)
         played += count
+        now = earned()
+        if now > best:
+            best, best_state = now, copy.deepcopy(run.actor.state_dict())
+        else:
+            run.actor.load_state_dict(best_state)
         if progress is not None:
             progress(played, schedule.episodes)
     return run.model()

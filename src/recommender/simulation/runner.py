@@ -25,6 +25,7 @@ from recommender.engines.base import Model
 from recommender.simulation.environment import MarketplaceEnv
 from recommender.simulation.online import OnlineSchedule, train_online
 from recommender.simulation.policies import EnginePolicy, Policy
+from recommender.simulation.rollout import Rollout, rollout
 from recommender.simulation.training import fit_engine, marketplace_data
 from recommender.synthetic.generator import SynthConfig, SyntheticMarketplace, generate
 from recommender.training.dataset import InteractionWeights
@@ -56,44 +57,6 @@ def _episode_progress(
             progress(start + finished, total, label)
 
     return advance
-
-
-@dataclass(frozen=True, eq=False)
-class Rollout:
-    """Episodes of one policy in one environment: each return and the panel counts."""
-
-    returns: FloatArray
-    shown: int
-    clicks: int
-    orders: int
-    dropped: int
-
-
-def rollout(
-    env: MarketplaceEnv,
-    policy: Policy,
-    episodes: int,
-    *,
-    first: int = 0,
-    on_episode: Callable[[int], None] | None = None,
-) -> Rollout:
-    """Run episodes `first..first+episodes-1` to the end with `policy`."""
-    returns = np.zeros(episodes, dtype=np.float64)
-    shown = clicks = orders = dropped = 0
-    for index in range(episodes):
-        observation = env.reset(first + index)
-        done = False
-        while not done:
-            result = env.step(policy(observation))
-            returns[index] += result.reward
-            shown += int(result.shown.shape[0])
-            clicks += int(result.clicked.sum())
-            orders += int(result.ordered.sum())
-            dropped += int(result.dropped.shape[0])
-            observation, done = result.observation, result.done
-        if on_episode is not None:
-            on_episode(index + 1)
-    return Rollout(returns=returns, shown=shown, clicks=clicks, orders=orders, dropped=dropped)
 
 
 def t_interval(
@@ -265,6 +228,7 @@ def simulate(
                     practice,
                     params=chosen.get(name),
                     transitions=logged.transitions,
+                    fallback=fallback,
                     schedule=online,
                     seed=seed,
                     device=device,

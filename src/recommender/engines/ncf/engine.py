@@ -82,7 +82,7 @@ class NCFParams(EngineParams):
         "marketplace with a few thousand usages does not learn from a handful of steps.",
     )
     learning_rate: float = Field(default=0.001, gt=0, description="Adam's step size.")
-    l2: float = Field(default=0.0, ge=0, description="L2 penalty on the embeddings a batch uses.")
+    l2: float = Field(default=1e-4, ge=0, description="L2 penalty on the embeddings a batch uses.")
     init_std: float = Field(default=0.01, gt=0, description="Spread of the initial embeddings.")
     threads: int = Field(
         default=0, ge=0, description="PyTorch threads while training (0: PyTorch's default)."

@@ -27,16 +27,19 @@ from recommender.engines.rl.td3 import Batch, TD3Learner, TD3Settings
 from recommender.evaluation.protocols import Fold
 from recommender.interactions import Interactions
 
+_FEWEST_STEPS = 200
+
 
 class RLParams(EngineParams):
     """Defaults follow TD3+BC (Fujimoto and Gu, 2021) where they apply and were checked on
     MovieLens 1M validation folds and on the simulator."""
 
     factors: int = Field(default=64, ge=2, description="Length of the service vectors.")
-    service_vectors: Literal["ials", "random"] = Field(
-        default="ials",
-        description="Where the service vectors come from: implicit ALS on the same data "
-        "(a collaborative embedding, as the NCF engine's would be) or random directions.",
+    service_vectors: Literal["ials+features", "ials", "random"] = Field(
+        default="ials+features",
+        description="Where the service vectors come from: implicit-ALS factors of the same "
+        "data, joined with a projection of the services' features where they have any; ALS "
+        "alone; or random directions.",
     )
     hidden: int = Field(default=128, ge=1, description="Width of the state encoder's layers.")
     layers: int = Field(default=2, ge=1, description="Layers of the state encoder.")
@@ -57,6 +60,12 @@ class RLParams(EngineParams):
     steps: int = Field(
         default=6000, ge=1, description="Critic updates (the most, with validation)."
     )
+    max_passes: float = Field(
+        default=40.0,
+        gt=0,
+        description="At most this many passes over the experience (at least 200 updates): "
+        "a small marketplace needs far fewer updates than `steps`.",
+    )
     eval_every: int = Field(default=500, ge=1, description="Updates between validation checks.")
     patience: int = Field(default=3, ge=1, description="Checks without progress before stopping.")
     threads: int = Field(
@@ -67,19 +76,39 @@ class RLParams(EngineParams):
     )
 
 
+def _unit(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
+    norms = np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-8)
+    return np.asarray(vectors / norms, dtype=np.float32)
+
+
 def service_vectors(data: Interactions, params: RLParams, seed: int) -> NDArray[np.float32]:
-    """Unit vectors per service (and a zero padding row after them)."""
+    """Unit vectors per service (and a zero padding row after them).
+
+    Collaborative part: implicit-ALS item factors (random for services nobody used). Content
+    part, where services have features: their multi-hot features through a fixed random
+    projection, which keeps services that share features close (Johnson-Lindenstrauss), so a
+    query can reach services by what they are about as well as by who used them.
+    """
     rng = np.random.default_rng(seed)
-    vectors = rng.standard_normal((data.n_items, params.factors)).astype(np.float32)
-    if params.service_vectors == "ials" and data.nnz:
+    space = FeatureSpace.of(data.feature_vocab, set(data.item_features))
+    with_features = params.service_vectors == "ials+features" and space.size > 0
+    collaborative = params.factors // 2 if with_features else params.factors
+    vectors = rng.standard_normal((data.n_items, collaborative)).astype(np.float32)
+    if params.service_vectors != "random" and data.nnz:
         from recommender.engines.ials import IALSEngine
 
-        als = IALSEngine({"factors": params.factors}).fit(data, TrainingOptions(seed=seed))
+        als = IALSEngine({"factors": collaborative}).fit(data, TrainingOptions(seed=seed))
         learned = np.asarray(als.item_factors, dtype=np.float32)
         used = np.asarray((data.matrix > 0).sum(axis=0)).ravel() > 0
         vectors[used] = learned[used]
-    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-8)
-    return np.vstack([vectors, np.zeros((1, params.factors), dtype=np.float32)])
+    parts = [_unit(vectors)]
+    if with_features:
+        rows = space.rows(data.item_features, data.n_items)
+        projection = rng.standard_normal((space.size, params.factors - collaborative))
+        content = np.asarray(rows @ projection.astype(np.float32), dtype=np.float32)
+        parts.append(_unit(content))
+    joined = _unit(np.hstack(parts))
+    return np.vstack([joined, np.zeros((1, params.factors), dtype=np.float32)])
 
 
 class Sampler:
@@ -134,6 +163,7 @@ class Sampler:
             rewards=torch.from_numpy(x.rewards[chosen]).to(self.device),
             next_state=self.states(next_rows),
             done=torch.from_numpy((next_rows < 0).astype(np.float32)).to(self.device),
+            panel=torch.from_numpy(x.panel[chosen]).to(self.device),
         )
 
 
@@ -210,7 +240,7 @@ class RLEngine(Engine[RLParams]):
 
     def _fit(self, data: Interactions, options: TrainingOptions) -> RLModel:
         run = RLTraining(self, data, options)
-        run.train(self.params.steps, options.validation)
+        run.train(run.offline_steps(), options.validation)
         return run.model()
 
 
@@ -242,6 +272,12 @@ class RLTraining:
     def experience(self) -> Experience:
         return self.sampler.x
 
+    def offline_steps(self) -> int:
+        """`steps`, or fewer when that many would pass over the experience too often."""
+        p = self.params
+        passes = int(np.ceil(p.max_passes * len(self.experience) / p.batch_size))
+        return min(p.steps, max(_FEWEST_STEPS, passes))
+
     def add(self, experience: Experience) -> None:
         """Learn from more transitions (in this run's positions) besides those it has."""
         self.sampler = Sampler(
@@ -253,6 +289,8 @@ class RLTraining:
         from recommender.evaluation.runner import evaluate_model
 
         p = self.params
+        # Several checks even in a short run, so that early stopping has something to pick.
+        every = max(1, min(p.eval_every, steps // 4))
         if validation is not None:
             self.curves |= {"val_HR@10": [], "val_NDCG@10": []}
         best_score, best_step, best_state, checks_since = -np.inf, 0, None, 0
@@ -265,7 +303,7 @@ class RLTraining:
             if "imitation" in losses:
                 imitation_sum += losses["imitation"]
                 counted += 1
-            if step % p.eval_every and step != steps:
+            if step % every and step != steps:
                 continue
             self.curves["critic"].append(critic_sum / since)
             self.curves["imitation"].append(imitation_sum / max(counted, 1))

@@ -99,6 +99,9 @@ class Experience:
     actions: NDArray[np.int32]  # n x list length
     rewards: FloatArray  # n x list length
     next_state: IntArray  # -1 where done
+    # True where the list was a panel the visitor saw: its services are judged against each
+    # other (what was clicked among what was shown), not against services never shown.
+    panel: NDArray[np.bool_]
     pad_item: int
     pad_feature: int
 
@@ -174,6 +177,7 @@ def from_interactions(
         actions=np.asarray(actions, dtype=np.int32).reshape(n, 1),
         rewards=np.asarray(rewards, dtype=np.float32).reshape(n, 1),
         next_state=np.asarray(next_state, dtype=np.int64),
+        panel=np.zeros(n, dtype=bool),
         pad_item=pad_item,
         pad_feature=pad_feature,
     )
@@ -239,6 +243,7 @@ def from_transitions(
         actions=actions,
         rewards=rewards,
         next_state=np.where(logged.done, -1, n + rows),
+        panel=np.ones(n, dtype=bool),
         pad_item=pad_item,
         pad_feature=pad_feature,
     )
@@ -272,6 +277,7 @@ def combined(parts: Sequence[Experience]) -> Experience:
                 for p, o in zip(parts, offsets[:-1], strict=True)
             ]
         ),
+        panel=np.concatenate([p.panel for p in parts]),
         pad_item=pad_item,
         pad_feature=pad_feature,
     )

@@ -40,6 +40,7 @@ class Batch:
     rewards: Tensor  # (B, K)
     next_state: State
     done: Tensor  # (B,) float, 1 where the episode ended
+    panel: Tensor  # (B,) bool, True where the list was a panel the visitor saw
 
 
 def list_direction(items: Tensor, actions: Tensor, pad: int) -> Tensor:
@@ -114,9 +115,13 @@ class TD3Learner:
 
 
 def behaviour_loss(logits: Tensor, batch: Batch, pad: int) -> Tensor:
-    """Reward-weighted cross-entropy of the logged services among each row's candidates."""
+    """Reward-weighted cross-entropy of the services users engaged with: a panel's among the
+    services it showed (what was never shown says nothing), a use among the candidates."""
     if batch.state.allowed is not None:
         logits = logits.masked_fill(~batch.state.allowed, float("-inf"))
+    shown_mask = torch.zeros_like(logits, dtype=torch.bool)
+    shown_mask.scatter_(1, batch.actions, True)
+    logits = torch.where(batch.panel.unsqueeze(1) & ~shown_mask, float("-inf"), logits)
     # The last column is the padding position, never a service.
     logits = torch.cat([logits[:, :pad], torch.full_like(logits[:, pad:], float("-inf"))], dim=1)
     log_p = torch.log_softmax(logits, dim=1)
