@@ -14,12 +14,15 @@ from recommender.config import Settings
 from recommender.runtime import Runtime
 from recommender.tasks.executor import wait_for
 
+SMALL_ENGINES = Path(__file__).resolve().parent.parent / "engine_params.toml"
+
 
 def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": database_url,
         # Tests refresh explicitly; a poll in the background would only add timing noise.
         "refresh_interval_s": 3600,
+        "engine_params_file": str(SMALL_ENGINES),
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import redis
 
+from tests.api.conftest import SMALL_ENGINES
 from tests.conftest import PostgresServer
 
 REDIS_BASE = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
@@ -82,6 +83,7 @@ def stack(postgres_server: PostgresServer, tmp_path: Path) -> Iterator[dict[str,
         "TASK_HEARTBEAT_TIMEOUT_S": "5",
         "REFRESH_INTERVAL_S": "0.5",
         "LOG_LEVEL": "info",
+        "ENGINE_PARAMS_FILE": str(SMALL_ENGINES),
     }
     worker = Worker(env, tmp_path / "worker.log")
     worker.start()

@@ -77,7 +77,8 @@ def test_nothing_to_hold_out_is_a_clear_error(db: Database) -> None:
 def test_ncf_trains_on_a_synthetic_marketplace_and_is_served(tmp_path: Path) -> None:
     market = generate(SynthConfig(services=60, users=300, days=7, seed=1))
     url = f"sqlite:///{tmp_path / 'ncf.db'}"
-    with TestClient(create_app(make_settings(url, tmp_path))) as api:
+    # The engine's own defaults: this test is about a model worth serving.
+    with TestClient(create_app(make_settings(url, tmp_path, engine_params_file=None))) as api:
         load_catalog(api, market.dump)
         for action in market.user_actions:
             assert api.post("/user_actions", json=action).status_code == 204
@@ -109,7 +110,7 @@ def test_ncf_trains_on_a_synthetic_marketplace_and_is_served(tmp_path: Path) -> 
 def test_rl_learns_from_posted_panels_and_actions_and_is_served(tmp_path: Path) -> None:
     market = generate(SynthConfig(services=60, users=300, days=7, seed=2))
     url = f"sqlite:///{tmp_path / 'rl.db'}"
-    with TestClient(create_app(make_settings(url, tmp_path))) as api:
+    with TestClient(create_app(make_settings(url, tmp_path, engine_params_file=None))) as api:
         load_catalog(api, market.dump)
         # Panels are asked for and then clicked, as the portal does: each click names the
         # impression it came from by visit and panel.
