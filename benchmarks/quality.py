@@ -23,6 +23,7 @@ from recommender.evaluation.datasets import Filters, load_dataset
 from recommender.evaluation.params import engine_params, read_params
 from recommender.evaluation.protocols import split
 from recommender.evaluation.runner import Report, evaluate
+from recommender.training.plots import curves_png
 
 REPO = Path(__file__).resolve().parent.parent
 SECTION = "## Offline quality"
@@ -135,6 +136,21 @@ def case_markdown(case: Case, report: Report) -> str:
     return "\n".join(lines)
 
 
+def plot_curves(case: Case, report: Report, folder: Path) -> str:
+    """Write each engine's training curves as a PNG; markdown lines that link them."""
+    lines = []
+    for run in report.runs:
+        image = curves_png(run.curves, f"{run.engine} on {case.name}") if run.curves else None
+        if image is None:
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"curves-{run.engine}-{case.name}.png"
+        path.write_bytes(image)
+        link = os.path.relpath(path, REPO / "docs")
+        lines.append(f"Training curves of `{run.engine}` (early-stopping fit): [{link}]({link})")
+    return ("\n".join(lines) + "\n") if lines else ""
+
+
 def replace_section(document: str, section: str) -> str:
     """Swap our section for a new one, leaving every other section of the file alone."""
     if SECTION not in document:
@@ -152,6 +168,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "benchmarks.md")
     parser.add_argument("--json-dir", type=Path, default=None, help="Also write each report.")
+    parser.add_argument(
+        "--plots",
+        type=Path,
+        default=REPO / "docs" / "images",
+        help="Where the training curves of engines that record them go, as PNG.",
+    )
     args = parser.parse_args()
     engines = [name for name in args.engines.split(",") if name]
     wanted = set(args.cases.split(","))
@@ -167,7 +189,7 @@ def main() -> None:
             (args.json_dir / f"{case.name}.json").write_text(
                 json.dumps(report.to_json(), indent=2) + "\n"
             )
-        parts.append(case_markdown(case, report))
+        parts.append(case_markdown(case, report) + plot_curves(case, report, args.plots))
         print(case_markdown(case, report))
     elapsed = time.perf_counter() - began
     header = [

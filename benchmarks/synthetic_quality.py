@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from recommender.engines.base import Model, Query
+from recommender.evaluation.params import parse_flags
 from recommender.serving.recommend import rank
 from recommender.simulation.training import fit_engine, marketplace_data
 from recommender.synthetic import SynthConfig, generate
@@ -64,7 +65,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sample", type=int, default=2000, help="users per group")
     parser.add_argument("--k", type=int, default=3)
+    parser.add_argument(
+        "-p", "--param", action="append", default=[], help="ENGINE.NAME=VALUE, repeatable"
+    )
     args = parser.parse_args()
+    flags = parse_flags(args.param)
     began = time.perf_counter()
     market = generate(
         SynthConfig(services=args.services, users=args.users, days=args.days, seed=args.seed)
@@ -96,7 +101,9 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|")
     for name in [n for n in args.engines.split(",") if n]:
         started = time.perf_counter()
-        model = fit_engine(name, data, seed=args.seed, transitions=logged.transitions)
+        model = fit_engine(
+            name, data, flags.get(name), seed=args.seed, transitions=logged.transitions
+        )
         fit_s = time.perf_counter() - started
         warm_hr, _ = hit_rate(model, fallback, warm, future, recommendable, args.k)
         cold_hr, cold_own = hit_rate(model, fallback, cold, future, recommendable, args.k)

@@ -138,6 +138,8 @@ class EngineRun:
     fit_s: float
     score_s: float
     users: int
+    # Training curves of engines that record them (loss, validation scores per epoch).
+    curves: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)
@@ -205,6 +207,7 @@ def run_engine(
         fit_s=fit_s,
         score_s=result.score_s,
         users=result.users,
+        curves=fitted.curves,
     )
 
 

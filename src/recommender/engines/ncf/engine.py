@@ -49,6 +49,15 @@ class NCFParams(EngineParams):
         description="History services drawn per training pair (the model reads all of the "
         "recent ones when scoring).",
     )
+    history_dropout: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="Share of training pairs whose history the content tower does not see, so "
+        "that it learns to score from declared interests alone, as it must for newcomers "
+        "(the idea of DropoutNet, Volkovs et al. 2017); 0.25 did not help on the synthetic "
+        "marketplace (docs/benchmarks.md).",
+    )
     negatives: int = Field(default=4, ge=1, description="Sampled negatives per positive.")
     pretrain: Literal["none", "ials"] = Field(
         default="ials",
@@ -83,7 +92,12 @@ class NCFParams(EngineParams):
     )
     learning_rate: float = Field(default=0.001, gt=0, description="Adam's step size.")
     l2: float = Field(default=1e-4, ge=0, description="L2 penalty on the embeddings a batch uses.")
-    init_std: float = Field(default=0.01, gt=0, description="Spread of the initial embeddings.")
+    init_std: float = Field(
+        default=0.01, gt=0, description="Spread of the initial id embeddings (GMF, MLP)."
+    )
+    content_init_std: float = Field(
+        default=0.01, gt=0, description="Spread of the initial content-tower embeddings."
+    )
     threads: int = Field(
         default=0, ge=0, description="PyTorch threads while training (0: PyTorch's default)."
     )
@@ -157,13 +171,16 @@ def _history_sample(
     targets: IntArray,
     n: int,
     pad: int,
+    dropout: float,
 ) -> IntArray:
     """Per pair, `n` services drawn from the user's recent history, the target itself left out
-    (it would teach the model to find a service in its own history)."""
+    (it would teach the model to find a service in its own history); a `dropout` share of the
+    pairs get no history at all, as a newcomer has none."""
     lengths = train.history_lengths[users]
     slots = (rng.random((users.shape[0], n)) * np.maximum(lengths, 1)[:, None]).astype(np.int64)
     drawn = train.histories[users[:, None], slots]
     drawn[(drawn == targets[:, None]) | (lengths[:, None] == 0)] = pad
+    drawn[rng.random(users.shape[0]) < dropout] = pad
     return drawn
 
 
@@ -286,6 +303,7 @@ class NCFEngine(Engine[NCFParams]):
             mlp_layers=tuple(p.mlp_layers),
             content_factors=p.content_factors,
             init_std=p.init_std,
+            content_init_std=p.content_init_std,
             generator=generator,
         ).to(device)
         if p.pretrain == "ials" and _n_pairs(data, active):
@@ -314,7 +332,9 @@ class NCFEngine(Engine[NCFParams]):
                 chosen = order[start : start + batch_size]
                 users, items = train.users[chosen], train.items[chosen]
                 negatives = _negatives(rng, train, users, data.n_items, p.negatives)
-                history = _history_sample(rng, train, users, items, p.history_samples, data.n_items)
+                history = _history_sample(
+                    rng, train, users, items, p.history_samples, data.n_items, p.history_dropout
+                )
                 loss = self._step(
                     net,
                     optimiser,

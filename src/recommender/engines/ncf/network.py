@@ -39,6 +39,7 @@ class NeuMFNetwork(nn.Module):
         mlp_layers: tuple[int, ...],
         content_factors: int,
         init_std: float,
+        content_init_std: float,
         generator: torch.Generator,
     ) -> None:
         super().__init__()
@@ -65,19 +66,14 @@ class NeuMFNetwork(nn.Module):
         self.item_bias = nn.Embedding(n_items, 1)
         self.content_out = nn.Parameter(torch.ones(content_factors))
         self.content_bias = nn.Parameter(torch.zeros(1))
-        self._initialise(init_std, generator)
+        self._initialise(init_std, content_init_std, generator)
 
-    def _initialise(self, std: float, generator: torch.Generator) -> None:
-        for table in (
-            self.user_gmf,
-            self.item_gmf,
-            self.user_mlp,
-            self.item_mlp,
-            self.feature,
-            self.history,
-            self.item_content,
-        ):
+    def _initialise(self, std: float, content_std: float, generator: torch.Generator) -> None:
+        for table in (self.user_gmf, self.item_gmf, self.user_mlp, self.item_mlp):
             nn.init.normal_(table.weight, std=std, generator=generator)
+        # The content tower's own scale: its score is a product of two means of these.
+        for table in (self.feature, self.history, self.item_content):
+            nn.init.normal_(table.weight, std=content_std, generator=generator)
         for table in (self.feature_bias, self.item_bias):
             nn.init.zeros_(table.weight)
         with torch.no_grad():
