@@ -11,12 +11,12 @@ def curves_png(curves: Mapping[str, Sequence[float]], title: str) -> bytes | Non
     drawable = {name: list(values) for name, values in curves.items() if len(values) > 0}
     if not drawable:
         return None
-    import matplotlib
+    # A bare Figure renders through Agg without touching pyplot's global backend, so drawing
+    # here never changes how a caller's own plots show (a notebook's inline backend).
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")  # no display on servers and workers
-    from matplotlib import pyplot as plt
-
-    figure, axes = plt.subplots(1, len(drawable), figsize=(4.2 * len(drawable), 3.2), squeeze=False)
+    figure = Figure(figsize=(4.2 * len(drawable), 3.2))
+    axes = figure.subplots(1, len(drawable), squeeze=False)
     for axis, (name, values) in zip(axes[0], drawable.items(), strict=True):
         axis.plot(range(1, len(values) + 1), values, marker="o", markersize=3)
         axis.set_title(name)
@@ -26,5 +26,4 @@ def curves_png(curves: Mapping[str, Sequence[float]], title: str) -> bytes | Non
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
-    plt.close(figure)
     return buffer.getvalue()
