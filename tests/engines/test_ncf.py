@@ -189,3 +189,53 @@ def test_an_absent_gpu_falls_back_to_the_cpu(caplog: pytest.LogCaptureFixture) -
         model = NCFEngine({**SMALL, "epochs": 1}).fit(data, TrainingOptions(device="cuda"))
     assert "no CUDA device" in caplog.text
     assert np.isfinite(model.score(Query(user_id=1), data.item_ids)).all()
+
+
+def test_serving_scores_what_the_network_computes() -> None:
+    """The numpy model (GMF, MLP and content tower) gives the trained network's logits for a
+    user and the services in its training data (services nobody used keep only their
+    feature-based terms, on purpose)."""
+    import torch
+
+    from recommender.engines.features import FeatureSpace, padded
+    from recommender.engines.ncf.engine import _export, _training_set
+    from recommender.engines.ncf.network import NeuMFNetwork
+
+    data = communities()
+    space = FeatureSpace.of(data.feature_vocab, ["scientific_domains"])
+    active = np.arange(data.n_users)
+    train = _training_set(data, active, space, length=0)
+    generator = torch.Generator().manual_seed(3)
+    net = NeuMFNetwork(
+        n_users=data.n_users,
+        n_items=data.n_items,
+        n_features=space.size,
+        gmf_factors=4,
+        mlp_factors=4,
+        mlp_layers=(8, 4),
+        content_factors=4,
+        init_std=0.5,
+        content_init_std=0.5,
+        generator=generator,
+    ).eval()
+    with torch.no_grad():
+        net.item_bias.weight.normal_(generator=generator)
+    model = _export(net, data, active, space, train, {"history_length": 0})
+
+    user = 4  # an even id: a physicist
+    row = int(np.flatnonzero(data.user_ids == user)[0])
+    items = torch.arange(data.n_items)[None, :]
+    with torch.no_grad():
+        fused, _ = net(
+            torch.tensor([row]),
+            torch.from_numpy(padded(space.rows(data.user_features, data.n_users), space.size))[
+                [row]
+            ],
+            torch.full((1, 1), data.n_items),
+            items,
+            torch.from_numpy(train.item_features)[items],
+        )
+    served = model.score(Query(user_id=user, scientific_domains=(PHYSICS,)), data.item_ids)
+    used = model.warm
+    assert used.sum() == 10
+    np.testing.assert_allclose(served[used], fused[0].numpy()[used], rtol=1e-4, atol=1e-4)
