@@ -156,15 +156,20 @@ def test_early_stopping_follows_the_validation_fold() -> None:
     curves = model.curves
     assert len(curves["loss"]) == len(curves["val_NDCG@10"]) <= 30
     best = int(np.argmax(curves["val_NDCG@10"])) + 1
-    assert model.fitted_params == {"epochs": best}
+    assert model.fitted_params["epochs"] == best
     # It stopped `patience` epochs after the best one, or ran to the end.
     assert len(curves["loss"]) in (best + 2, 30)
+    # The newcomer head stopped on its own held-out loss.
+    head = curves["newcomer_val_loss"]
+    assert model.fitted_params["newcomer_epochs"] == int(np.argmin(head)) + 1
 
 
 def test_training_loss_goes_down(trained: tuple[NCFModel, Interactions]) -> None:
     model, _ = trained
-    loss = model.curves["loss"]
+    # The network's objective, and that of the newcomer head, which is fitted first, alone.
+    loss, head = model.curves["loss"], model.curves["newcomer_loss"]
     assert loss[-1] < 0.7 * loss[0]
+    assert head[-1] < 0.7 * head[0]
 
 
 def test_pairwise_loss_learns_too() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,6 +21,9 @@ from recommender.engines.lookup import user_share
 from recommender.engines.ncf.model import NCFModel
 from recommender.engines.ncf.network import NeuMFNetwork
 from recommender.interactions import IntArray, Interactions
+
+if TYPE_CHECKING:
+    from recommender.evaluation.protocols import Fold
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +57,9 @@ class NCFParams(EngineParams):
         ge=0,
         lt=1,
         description="Share of training pairs whose history the content tower does not see, so "
-        "that it learns to score from declared interests alone, as it must for newcomers "
-        "(the idea of DropoutNet, Volkovs et al. 2017); 0.25 did not help on the synthetic "
-        "marketplace (docs/benchmarks.md).",
+        "that it learns to score from declared interests alone (the idea of DropoutNet, "
+        "Volkovs et al. 2017); 0.25 did not help newcomers on the synthetic marketplace "
+        "before they had a head of their own (docs/benchmarks.md).",
     )
     negatives: int = Field(default=4, ge=1, description="Sampled negatives per positive.")
     pretrain: Literal["none", "ials"] = Field(
@@ -70,8 +73,18 @@ class NCFParams(EngineParams):
     content_weight: float = Field(
         default=0.5,
         ge=0,
-        description="Weight of the content tower's own loss, which makes it a scorer by "
-        "itself for users and services the id embeddings never saw.",
+        description="Weight of the loss of the content tower's history half on its own, which "
+        "makes it a scorer by itself for visitors known only by what they used.",
+    )
+    newcomer_epochs: int = Field(
+        default=20,
+        ge=0,
+        description="Passes that fit the newcomer head (declared interests against services, "
+        "a softmax over the catalogue) before the rest; the most, with validation, where it "
+        "stops on the held-out services' loss. 0: newcomers are scored by the content tower.",
+    )
+    newcomer_learning_rate: float = Field(
+        default=0.01, gt=0, description="Adam's step size while fitting the newcomer head."
     )
     epochs: int = Field(
         default=20, ge=1, description="Passes over the positives (the most, with validation)."
@@ -223,7 +236,7 @@ def _export(
             "user_mlp_in": array(net.mlp_user_in(net.user_mlp.weight)),
             "item_mlp_in": array(net.mlp_item_in(net.item_mlp.weight)),
             "mlp_out": array(net.mlp_out.weight[0]),
-            "feature": feature.reshape(space.size, factors),
+            "declared": array(net.declared.weight)[: space.size].reshape(space.size, factors),
             "history": array(net.history.weight)[: data.n_items],
             "item_vectors": np.ascontiguousarray(item_vectors, dtype=np.float32),
             "item_bias": np.asarray(item_bias, dtype=np.float32).reshape(data.n_items),
@@ -237,7 +250,30 @@ def _export(
             assert isinstance(layer, torch.nn.Linear)
             arrays[f"mlp.{k}.weight"] = array(layer.weight)
             arrays[f"mlp.{k}.bias"] = array(layer.bias)
+        if meta.get("newcomer"):
+            arrays |= _newcomer_arrays(net, space, mean_rows, warm)
     return NCFModel(arrays, space, {**meta, "mlp_hidden": len(net.mlp_hidden)})
+
+
+def _newcomer_arrays(
+    net: NeuMFNetwork, space: FeatureSpace, mean_rows: sp.csr_matrix, warm: NDArray[np.bool_]
+) -> dict[str, NDArray[Any]]:
+    """The newcomer head for serving. A service nobody used was only ever a negative in its
+    softmax: it keeps its features' vector and the median bias, an average service's."""
+
+    def array(tensor: Tensor) -> NDArray[np.float32]:
+        return np.ascontiguousarray(tensor.detach().cpu().numpy(), dtype=np.float32)
+
+    features = array(net.newcomer_feature.weight)[: space.size]
+    vectors = np.asarray(mean_rows @ features, dtype=np.float32)
+    vectors += warm[:, None] * array(net.newcomer_item.weight)
+    bias = array(net.newcomer_bias)
+    bias = np.where(warm, bias, np.median(bias[warm]) if warm.any() else 0.0)
+    return {
+        "newcomer_user": array(net.newcomer_user.weight)[: space.size].reshape(space.size, -1),
+        "newcomer_items": np.ascontiguousarray(vectors, dtype=np.float32),
+        "newcomer_bias": np.asarray(bias, dtype=np.float32),
+    }
 
 
 def _n_pairs(data: Interactions, active: IntArray) -> int:
@@ -263,6 +299,86 @@ def _pretrain_gmf(
     with torch.no_grad():
         net.user_gmf.weight.copy_(torch.from_numpy(users * scale))
         net.item_gmf.weight.copy_(torch.from_numpy(np.ascontiguousarray(items * scale)))
+
+
+def _newcomer_loss(
+    net: NeuMFNetwork, features: Tensor, items: Tensor, weights: Tensor, item_features: Tensor
+) -> Tensor:
+    logits = net.newcomer_logits(features, item_features)
+    losses = torch.nn.functional.cross_entropy(logits, items, reduction="none")
+    return (losses * weights).mean()
+
+
+def _validation_pairs(
+    data: Interactions, space: FeatureSpace, validation: Fold, device: torch.device
+) -> tuple[Tensor, Tensor] | None:
+    """The held-out services of the validation users, with those users' declared features."""
+    pairs = validation.heldout.relevant.tocoo()
+    if pairs.nnz == 0:
+        return None
+    users = validation.heldout.users[pairs.row]
+    rows = space.rows(data.user_features, data.n_users)[users]
+    features = torch.from_numpy(padded(rows, space.size)).to(device)
+    return features, torch.from_numpy(pairs.col.astype(np.int64)).to(device)
+
+
+def _fit_newcomer_head(
+    net: NeuMFNetwork,
+    train: _TrainingSet,
+    user_features: Tensor,
+    item_features: Tensor,
+    p: NCFParams,
+    rng: np.random.Generator,
+    device: torch.device,
+    validation: tuple[Tensor, Tensor] | None,
+) -> tuple[int, dict[str, list[float]]]:
+    """Fit the newcomer head on every training pair; returns the passes kept and the curves
+    of its loss (training, and held-out with validation). It stops on its own held-out loss:
+    the collaborative branches, whose validation ranking stops the rest, overfit a small
+    marketplace within an epoch or two, long before this head has learned anything."""
+    head = net.newcomer_parameters()
+    optimiser = torch.optim.Adam(head, lr=p.newcomer_learning_rate)
+    n_pairs = train.users.shape[0]
+    batch = min(p.batch_size, max(_SMALLEST_BATCH, -(-n_pairs // p.min_steps_per_epoch)))
+    weights = torch.from_numpy(train.weights).to(device)
+    users = torch.from_numpy(train.users).to(device)
+    items = torch.from_numpy(train.items).to(device)
+    best_loss, best_epoch, best_state = np.inf, 0, None
+    curves: dict[str, list[float]] = {"newcomer_loss": []}
+    if validation is not None:
+        curves["newcomer_val_loss"] = []
+    for epoch in range(1, p.newcomer_epochs + 1):
+        order = torch.from_numpy(rng.permutation(n_pairs)).to(device)
+        total, batches = 0.0, 0
+        for start in range(0, n_pairs, batch):
+            chosen = order[start : start + batch]
+            loss = _newcomer_loss(
+                net, user_features[users[chosen]], items[chosen], weights[chosen], item_features
+            )
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            optimiser.step()
+            total += float(loss.detach().item())
+            batches += 1
+        curves["newcomer_loss"].append(total / max(batches, 1))
+        if validation is None:
+            continue
+        features, targets = validation
+        with torch.no_grad():
+            ones = torch.ones_like(targets, dtype=torch.float32)
+            held = float(_newcomer_loss(net, features, targets, ones, item_features).item())
+        curves["newcomer_val_loss"].append(held)
+        if held < best_loss:
+            best_loss, best_epoch = held, epoch
+            best_state = [tensor.detach().clone() for tensor in head]
+        elif epoch - best_epoch >= p.patience:
+            break
+    if best_state is None:
+        return p.newcomer_epochs, curves
+    with torch.no_grad():
+        for tensor, kept in zip(head, best_state, strict=True):
+            tensor.copy_(kept)
+    return best_epoch, curves
 
 
 class NCFEngine(Engine[NCFParams]):
@@ -308,14 +424,29 @@ class NCFEngine(Engine[NCFParams]):
         ).to(device)
         if p.pretrain == "ials" and _n_pairs(data, active):
             _pretrain_gmf(net, data, active, p.gmf_factors, options)
-        optimiser = torch.optim.Adam(net.parameters(), lr=p.learning_rate)
         user_features = torch.from_numpy(train.user_features).to(device)
         item_features = torch.from_numpy(train.item_features).to(device)
-        meta: dict[str, Any] = {"history_length": p.history_length}
+        newcomer_epochs, newcomer_curves = 0, dict[str, list[float]]()
+        if p.newcomer_epochs and net.n_features and train.users.shape[0]:
+            held = (
+                _validation_pairs(data, space, options.validation, device)
+                if options.validation is not None
+                else None
+            )
+            newcomer_epochs, newcomer_curves = _fit_newcomer_head(
+                net, train, user_features, item_features, p, rng, device, held
+            )
+        newcomer = {id(tensor) for tensor in net.newcomer_parameters()}
+        optimiser = torch.optim.Adam(
+            [tensor for tensor in net.parameters() if id(tensor) not in newcomer],
+            lr=p.learning_rate,
+        )
+        meta: dict[str, Any] = {"history_length": p.history_length, "newcomer": newcomer_epochs > 0}
         validation = options.validation
         curves: dict[str, list[float]] = {"loss": []}
         if validation is not None:
             curves |= {"val_HR@10": [], "val_NDCG@10": []}
+        curves |= newcomer_curves
         best_score, best_epoch, best_state = -np.inf, 0, None
         n_pairs = train.users.shape[0]
         batch_size = max(
@@ -373,6 +504,8 @@ class NCFEngine(Engine[NCFParams]):
         if best_state is not None:
             net.load_state_dict(best_state)
             fitted = {"epochs": best_epoch}
+            if newcomer_epochs:
+                fitted["newcomer_epochs"] = newcomer_epochs
         net.eval()
         return _export(
             net, data, active, space, train, {**meta, "curves": curves, "fitted": fitted}

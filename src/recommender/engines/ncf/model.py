@@ -32,7 +32,7 @@ _ARRAYS = (
     "user_mlp_in",
     "item_mlp_in",
     "mlp_out",
-    "feature",
+    "declared",
     "history",
     "item_vectors",
     "item_bias",
@@ -42,6 +42,9 @@ _ARRAYS = (
     "item_features.indptr",
     "item_features.indices",
 )
+
+# The newcomer head's arrays, present when it was fitted (users and services had features).
+_NEWCOMER_ARRAYS = ("newcomer_user", "newcomer_items", "newcomer_bias")
 
 
 def recent_positions(index: IdIndex, history: IntArray, length: int) -> IntArray:
@@ -77,6 +80,7 @@ class NCFModel(Model):
             (a[f"mlp.{k}.weight"], a[f"mlp.{k}.bias"]) for k in range(int(self.meta["mlp_hidden"]))
         ]
         self.warm: NDArray[np.bool_] = a["warm"].astype(bool)
+        self.has_newcomer_head = all(name in a for name in _NEWCOMER_ARRAYS)
         self._curves: dict[str, list[float]] = dict(self.meta.get("curves", {}))
         self._fitted: dict[str, Any] = dict(self.meta.get("fitted", {}))
 
@@ -97,12 +101,23 @@ class NCFModel(Model):
         engaged = recent_positions(self.item_index, query.history, self.history_length)
         if declared.shape[0] == 0 and engaged.shape[0] == 0:
             return None
-        vector = np.zeros(self.arrays["feature"].shape[1], dtype=np.float32)
+        vector = np.zeros(self.arrays["declared"].shape[1], dtype=np.float32)
         if declared.shape[0]:
-            vector += self.arrays["feature"][declared].mean(axis=0)
+            vector += self.arrays["declared"][declared].mean(axis=0)
         if engaged.shape[0]:
             vector += self.arrays["history"][engaged].mean(axis=0)
         return vector
+
+    def _newcomer_vector(self, query: Query) -> FloatArray | None:
+        """The newcomer head's view of someone known by declared interests alone."""
+        if not self.has_newcomer_head:
+            return None
+        if recent_positions(self.item_index, query.history, self.history_length).shape[0]:
+            return None  # what someone used says more: the content tower reads it
+        declared = self._declared(query)
+        if declared.shape[0] == 0:
+            return None
+        return np.asarray(self.arrays["newcomer_user"][declared].mean(axis=0), dtype=np.float32)
 
     def knows(self, query: Query) -> bool:
         return self._user_row(query) >= 0 or self.user_vector(query) is not None
@@ -148,7 +163,12 @@ class NCFModel(Model):
         out = np.empty((len(queries), pos.shape[0]), dtype=np.float32)
         rows = np.array([self._user_row(q) for q in queries], dtype=np.int64)
         for n, query in enumerate(queries):
-            out[n] = self._content(self.user_vector(query), known)
+            newcomer = self._newcomer_vector(query) if rows[n] < 0 else None
+            if newcomer is not None:
+                out[n] = self.arrays["newcomer_items"][known] @ newcomer
+                out[n] += self.arrays["newcomer_bias"][known]
+            else:
+                out[n] = self._content(self.user_vector(query), known)
         seen = np.flatnonzero(rows >= 0)
         if seen.shape[0] and pos.shape[0]:
             warm = self.warm[known]
@@ -237,4 +257,7 @@ class NCFModel(Model):
         if missing:
             raise ValueError(f"ncf artifact lacks arrays {missing}")
         arrays = {name: artifact.arrays[name] for name in wanted}
+        arrays |= {
+            name: artifact.arrays[name] for name in _NEWCOMER_ARRAYS if name in artifact.arrays
+        }
         return cls(arrays, FeatureSpace.from_arrays(artifact.arrays, names), meta)

@@ -6,12 +6,25 @@ GMF and MLP read id embeddings (He et al., 2017); the content tower reads the mu
 features of both sides and the services the user engaged with:
 
     content(u, i) = <w, user_vector(u) * item_vector(i)> + item_bias(i) + b
-    user_vector   = mean(feature embeddings of u) + mean(history embeddings of u)
+    user_vector   = mean(declared-interest embeddings of u) + mean(history embeddings of u)
     item_vector   = mean(feature embeddings of i) + id vector of i (services seen in training)
 
-The three branches add up as NeuMF's final layer over their concatenation would, and the
-content tower is also trained on its own (an auxiliary loss), so it is a scorer by itself for
-users and services the id embeddings never saw.
+The three branches add up as NeuMF's final layer over their concatenation would; the content
+tower's history half is also trained on its own (an auxiliary loss), so it scores visitors
+known only by what they used. A user's declared domain and a service's domain have separate
+embeddings: "people in physics use X" is not "X is about physics" (tied, they cost users with
+a history a tenth of their hits on a small synthetic marketplace).
+
+Newcomers, known by declared interests only, get a head of their own:
+
+    newcomer(u, i) = <mean(newcomer embeddings of u's declared interests),
+                      mean(newcomer embeddings of i's features) + newcomer id vector of i>
+                     + newcomer_bias(i)
+
+fitted first and apart, as a softmax over the catalogue (what services do people who declare
+these interests use?). Its scores are log-probabilities, on another scale than the fused
+logits of a sampled-negatives loss: summed into them, or sharing parameters with them, they
+wrecked the collaborative branches within an epoch.
 """
 
 from __future__ import annotations
@@ -61,11 +74,19 @@ class NeuMFNetwork(nn.Module):
         # Position `n_features` / `n_items` is padding: a zero vector that never learns.
         self.feature = nn.Embedding(n_features + 1, content_factors, padding_idx=n_features)
         self.feature_bias = nn.Embedding(n_features + 1, 1, padding_idx=n_features)
+        self.declared = nn.Embedding(n_features + 1, content_factors, padding_idx=n_features)
         self.history = nn.Embedding(n_items + 1, content_factors, padding_idx=n_items)
         self.item_content = nn.Embedding(n_items, content_factors)
         self.item_bias = nn.Embedding(n_items, 1)
         self.content_out = nn.Parameter(torch.ones(content_factors))
         self.content_bias = nn.Parameter(torch.zeros(1))
+        # The newcomer head: its own two towers, declared interests against services.
+        self.newcomer_user = nn.Embedding(n_features + 1, content_factors, padding_idx=n_features)
+        self.newcomer_feature = nn.Embedding(
+            n_features + 1, content_factors, padding_idx=n_features
+        )
+        self.newcomer_item = nn.Embedding(n_items, content_factors)
+        self.newcomer_bias = nn.Parameter(torch.zeros(n_items))
         self._initialise(init_std, content_init_std, generator)
 
     def _initialise(self, std: float, content_std: float, generator: torch.Generator) -> None:
@@ -84,12 +105,20 @@ class NeuMFNetwork(nn.Module):
             nn.init.xavier_uniform_(layer.weight, generator=generator)
             if layer.bias is not None:
                 nn.init.zeros_(layer.bias)
+        # Last, so the draws above are those of a network without them (same seeds, same
+        # starting point on data sets without side features).
+        for table in (self.declared, self.newcomer_user, self.newcomer_feature):
+            nn.init.normal_(table.weight, std=content_std, generator=generator)
+            with torch.no_grad():
+                table.weight[self.n_features] = 0.0
+        nn.init.normal_(self.newcomer_item.weight, std=content_std, generator=generator)
 
-    def user_vector(self, feature_rows: Tensor, history_rows: Tensor) -> Tensor:
-        """(..., c) from padded feature positions and padded history item positions."""
-        declared = masked_mean(self.feature(feature_rows), feature_rows != self.n_features)
+    def user_parts(self, feature_rows: Tensor, history_rows: Tensor) -> tuple[Tensor, Tensor]:
+        """(..., c) vectors of the declared interests and of the history; the user vector is
+        their sum. From padded feature positions and padded history item positions."""
+        declared = masked_mean(self.declared(feature_rows), feature_rows != self.n_features)
         engaged = masked_mean(self.history(history_rows), history_rows != self.n_items)
-        return declared + engaged
+        return declared, engaged
 
     def item_vector(self, items: Tensor, feature_rows: Tensor) -> tuple[Tensor, Tensor]:
         """(..., c) content vectors and (...) biases of services seen in training."""
@@ -97,6 +126,27 @@ class NeuMFNetwork(nn.Module):
         vector = masked_mean(self.feature(feature_rows), present) + self.item_content(items)
         bias = masked_mean(self.feature_bias(feature_rows), present)[..., 0]
         return vector, bias + self.item_bias(items)[..., 0]
+
+    def newcomer_parameters(self) -> list[Tensor]:
+        return [
+            self.newcomer_user.weight,
+            self.newcomer_feature.weight,
+            self.newcomer_item.weight,
+            self.newcomer_bias,
+        ]
+
+    def newcomer_items(self, item_features: Tensor) -> Tensor:
+        """(n_items, c) service vectors of the newcomer head, from every service's positions
+        (n_items, G)."""
+        present = item_features != self.n_features
+        ids = torch.arange(self.n_items, device=item_features.device)
+        own: Tensor = self.newcomer_item(ids)
+        return masked_mean(self.newcomer_feature(item_features), present) + own
+
+    def newcomer_logits(self, user_features: Tensor, item_features: Tensor) -> Tensor:
+        """(P, n_items) scores of every service from declared interests (P, F) alone."""
+        user = masked_mean(self.newcomer_user(user_features), user_features != self.n_features)
+        return user @ self.newcomer_items(item_features).T + self.newcomer_bias
 
     def forward(
         self,
@@ -106,15 +156,22 @@ class NeuMFNetwork(nn.Module):
         items: Tensor,
         item_features: Tensor,
     ) -> tuple[Tensor, Tensor]:
-        """Fused and content-only logits of shape (P, M) for P users x their M items each.
+        """Fused logits, and the content tower's logits from the history alone, of shape (P, M)
+        for P users x their M items each.
 
         `users` (P,), `user_features` (P, F), `history` (P, H); `items` (P, M),
-        `item_features` (P, M, G).
+        `item_features` (P, M, G). The history-only logits are what the content tower gives
+        a visitor known by what they used; trained on their own (with the declared-interest
+        head trained on its own too), neither half learns merely to correct the other.
         """
-        user_c = self.user_vector(user_features, history)
+        declared, engaged = self.user_parts(user_features, history)
         item_c, item_b = self.item_vector(items, item_features)
-        content = (user_c.unsqueeze(1) * self.content_out * item_c).sum(-1) + item_b
-        content = content + self.content_bias
+
+        def content_of(user_c: Tensor) -> Tensor:
+            weighted = (user_c.unsqueeze(1) * self.content_out * item_c).sum(-1)
+            return weighted + item_b + self.content_bias
+
+        content = content_of(declared + engaged)
         gmf = ((self.user_gmf(users) * self.gmf_out).unsqueeze(1) * self.item_gmf(items)).sum(-1)
         hidden = torch.relu(
             self.mlp_user_in(self.user_mlp(users)).unsqueeze(1)
@@ -123,4 +180,4 @@ class NeuMFNetwork(nn.Module):
         for layer in self.mlp_hidden:
             hidden = torch.relu(layer(hidden))
         mlp = self.mlp_out(hidden)[..., 0]
-        return gmf + mlp + content, content
+        return gmf + mlp + content, content_of(engaged)
