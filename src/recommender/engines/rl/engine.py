@@ -191,6 +191,12 @@ def export(actor: Actor, data: Interactions, space: FeatureSpace, meta: dict[str
     return RLModel(arrays, space, {**meta, "encoder_layers": len(linear)})
 
 
+def offline_updates(params: RLParams, transitions: int) -> int:
+    """`steps`, or fewer when that many would pass over the experience too often."""
+    passes = int(np.ceil(params.max_passes * transitions / params.batch_size))
+    return min(params.steps, max(_FEWEST_STEPS, passes))
+
+
 class RLEngine(Engine[RLParams]):
     name = "rl"
     params_type = RLParams
@@ -273,10 +279,7 @@ class RLTraining:
         return self.sampler.x
 
     def offline_steps(self) -> int:
-        """`steps`, or fewer when that many would pass over the experience too often."""
-        p = self.params
-        passes = int(np.ceil(p.max_passes * len(self.experience) / p.batch_size))
-        return min(p.steps, max(_FEWEST_STEPS, passes))
+        return offline_updates(self.params, len(self.experience))
 
     def add(self, experience: Experience) -> None:
         """Learn from more transitions (in this run's positions) besides those it has."""
