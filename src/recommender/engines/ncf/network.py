@@ -161,8 +161,9 @@ class NeuMFNetwork(nn.Module):
 
         `users` (P,), `user_features` (P, F), `history` (P, H); `items` (P, M),
         `item_features` (P, M, G). The history-only logits are what the content tower gives
-        a visitor known by what they used; trained on their own (with the declared-interest
-        head trained on its own too), neither half learns merely to correct the other.
+        a visitor known by what they used; trained on their own, the history half cannot
+        learn merely to correct the declared half (it did: a visitor's history then pointed
+        away from the services it was made of).
         """
         declared, engaged = self.user_parts(user_features, history)
         item_c, item_b = self.item_vector(items, item_features)
