@@ -1,6 +1,6 @@
 """Run the benchmark scripts one after another (what `make bench` does).
 
-    python benchmarks/run_all.py                 # everything: about an hour on 2 cores
+    python benchmarks/run_all.py                 # everything: well over an hour on 2 cores
     python benchmarks/run_all.py --only serving,dump_load
 
 Each script prints its own figures; they are run one at a time, since timings taken while
@@ -25,6 +25,8 @@ SCRIPTS: dict[str, list[str]] = {
     "hot_swap": [],
     "synthetic_generator": [],
     "quality": [],
+    "synthetic_quality": [],
+    "rl_training": [],
     "simulation": [],
     "load": ["--mode", "embedded", "--find-rate"],
 }

@@ -17,6 +17,7 @@ import platform
 import time
 
 from recommender.activity.rewards import RewardValues
+from recommender.evaluation.params import parse_flags
 from recommender.simulation import OraclePolicy, simulate
 from recommender.simulation.online import OnlineSchedule
 from recommender.synthetic import SynthConfig
@@ -41,6 +42,15 @@ def main() -> None:
         default=0,
         help="sessions rl plays and learns from after its offline fit (0: offline only)",
     )
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="seed of the first marketplace (tune on others than those you report)",
+    )
+    parser.add_argument(
+        "-p", "--param", action="append", default=[], help="ENGINE.NAME=VALUE, repeatable"
+    )
     parser.add_argument("--json", action="store_true", help="also print the report as JSON")
     args = parser.parse_args()
     config = SynthConfig(services=args.services, users=args.users, days=args.days)
@@ -48,9 +58,10 @@ def main() -> None:
     report = simulate(
         config,
         [name for name in args.engines.split(",") if name.strip()],
-        list(range(args.seeds)),
+        list(range(args.first_seed, args.first_seed + args.seeds)),
         args.episodes,
         args.steps,
+        params=parse_flags(args.param),
         rewards=RewardValues.parse(args.rewards),
         device=args.device,
         references={"oracle (truth)": OraclePolicy.of},
@@ -64,13 +75,17 @@ def main() -> None:
         f"{total_s:.0f} s in all on {platform.processor() or platform.machine()}"
     )
     print()
-    print("| engine | mean return | 95% CI | CTR | order rate | wall s (fit + sessions) |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(
+        "| engine | mean return | 95% CI | CTR | order rate | wall s (fit + sessions) | per seed |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---|")
     for name, result in report.results.items():
         low, high = result.ci95
+        seeds = " ".join(f"{value:.3f}" for value in result.per_seed)
         print(
             f"| {name} | {result.mean_return:.3f} | [{low:.3f}, {high:.3f}] | "
-            f"{result.ctr:.4f} | {result.order_rate:.4f} | {result.fit_s + result.run_s:.1f} |"
+            f"{result.ctr:.4f} | {result.order_rate:.4f} | {result.fit_s + result.run_s:.1f} "
+            f"| {seeds} |"
         )
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
