@@ -197,6 +197,11 @@ def _history_sample(
     return drawn
 
 
+def array(tensor: Tensor) -> NDArray[np.float32]:
+    """A tensor as a contiguous float32 numpy array, for the serving model."""
+    return np.ascontiguousarray(tensor.detach().cpu().numpy(), dtype=np.float32)
+
+
 def _export(
     net: NeuMFNetwork,
     data: Interactions,
@@ -205,9 +210,6 @@ def _export(
     train: _TrainingSet,
     meta: dict[str, Any],
 ) -> NCFModel:
-    def array(tensor: Tensor) -> NDArray[np.float32]:
-        return np.ascontiguousarray(tensor.detach().cpu().numpy(), dtype=np.float32)
-
     with torch.no_grad():
         item_rows = space.rows(data.item_features, data.n_items)
         counts = np.asarray(item_rows.sum(axis=1)).ravel()
@@ -260,9 +262,6 @@ def _newcomer_arrays(
 ) -> dict[str, NDArray[Any]]:
     """The newcomer head for serving. A service nobody used was only ever a negative in its
     softmax: it keeps its features' vector and the median bias, an average service's."""
-
-    def array(tensor: Tensor) -> NDArray[np.float32]:
-        return np.ascontiguousarray(tensor.detach().cpu().numpy(), dtype=np.float32)
 
     features = array(net.newcomer_feature.weight)[: space.size]
     vectors = np.asarray(mean_rows @ features, dtype=np.float32)
