@@ -55,7 +55,7 @@ class RLParams(EngineParams):
         description="Weight of Q against behaviour cloning (TD3+BC's alpha; its 2.5 was for "
         "a squared-error cloning term, ours is a cross-entropy of a few units).",
     )
-    learning_rate: float = Field(default=1e-3, gt=0, description="Adam's step size.")
+    learning_rate: float = Field(default=3e-4, gt=0, description="Adam's step size.")
     batch_size: int = Field(default=256, ge=1, description="Transitions per update.")
     steps: int = Field(
         default=6000, ge=1, description="Critic updates (the most, with validation)."
