@@ -244,3 +244,20 @@ def test_serving_scores_what_the_network_computes() -> None:
     used = model.warm
     assert used.sum() == 10
     np.testing.assert_allclose(served[used], fused[0].numpy()[used], rtol=1e-4, atol=1e-4)
+
+
+def test_a_faster_content_rate_teaches_the_history_half_sooner() -> None:
+    data = communities()
+    visitor = Query(history=np.array([20, 21], dtype=np.int64))
+
+    def gap(params: dict[str, Any]) -> float:
+        model = NCFEngine({**SMALL, "epochs": 2, "learning_rate": 0.002, **params}).fit(
+            data, TrainingOptions(seed=0)
+        )
+        scores = dict(zip(data.item_ids.tolist(), model.score(visitor, data.item_ids), strict=True))
+        return float(
+            np.mean([scores[s] for s in (22, 23, 24)])
+            - np.mean([scores[s] for s in (11, 12, 13, 14)])
+        )
+
+    assert gap({"content_learning_rate": 0.02}) > gap({}) + 0.1

@@ -104,6 +104,13 @@ class NCFParams(EngineParams):
         "marketplace with a few thousand usages does not learn from a handful of steps.",
     )
     learning_rate: float = Field(default=0.001, gt=0, description="Adam's step size.")
+    content_learning_rate: float | None = Field(
+        default=None,
+        gt=0,
+        description="Adam's step size for the content tower (None: `learning_rate`). Early "
+        "stopping follows the id branches, which overfit a small marketplace within a few "
+        "hundred steps, too few for the tower's embeddings to move at the same rate.",
+    )
     l2: float = Field(default=1e-4, ge=0, description="L2 penalty on the embeddings a batch uses.")
     init_std: float = Field(
         default=0.01, gt=0, description="Spread of the initial id embeddings (GMF, MLP)."
@@ -436,10 +443,21 @@ class NCFEngine(Engine[NCFParams]):
                 net, train, user_features, item_features, p, rng, device, held
             )
         newcomer = {id(tensor) for tensor in net.newcomer_parameters()}
-        optimiser = torch.optim.Adam(
-            [tensor for tensor in net.parameters() if id(tensor) not in newcomer],
-            lr=p.learning_rate,
-        )
+        content = {id(tensor) for tensor in net.content_parameters()}
+        groups: list[dict[str, Any]] = [
+            {
+                "params": [
+                    tensor
+                    for tensor in net.parameters()
+                    if id(tensor) not in newcomer and id(tensor) not in content
+                ]
+            },
+            {
+                "params": net.content_parameters(),
+                "lr": p.content_learning_rate or p.learning_rate,
+            },
+        ]
+        optimiser = torch.optim.Adam(groups, lr=p.learning_rate)
         meta: dict[str, Any] = {"history_length": p.history_length, "newcomer": newcomer_epochs > 0}
         validation = options.validation
         curves: dict[str, list[float]] = {"loss": []}

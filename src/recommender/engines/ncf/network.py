@@ -127,6 +127,18 @@ class NeuMFNetwork(nn.Module):
         bias = masked_mean(self.feature_bias(feature_rows), present)[..., 0]
         return vector, bias + self.item_bias(items)[..., 0]
 
+    def content_parameters(self) -> list[Tensor]:
+        return [
+            self.feature.weight,
+            self.feature_bias.weight,
+            self.declared.weight,
+            self.history.weight,
+            self.item_content.weight,
+            self.item_bias.weight,
+            self.content_out,
+            self.content_bias,
+        ]
+
     def newcomer_parameters(self) -> list[Tensor]:
         return [
             self.newcomer_user.weight,
