@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from recommender.engines.base import Model, Query
-from recommender.evaluation.params import parse_flags
+from recommender.evaluation.params import EngineParamSets, parse_flags
 from recommender.serving.recommend import rank
 from recommender.simulation import t_interval
 from recommender.simulation.training import fit_engine, marketplace_data
@@ -63,7 +63,7 @@ def hit_rate(
 
 
 def measure_seed(
-    seed: int, args: argparse.Namespace, flags: dict[str, dict[str, Any]]
+    seed: int, args: argparse.Namespace, flags: EngineParamSets
 ) -> dict[str, tuple[float, float]]:
     """Every engine's (warm, cold) HR@k on the marketplace of `seed`, printed as a table."""
     began = time.perf_counter()

@@ -442,20 +442,12 @@ class NCFEngine(Engine[NCFParams]):
             newcomer_epochs, newcomer_curves = _fit_newcomer_head(
                 net, train, user_features, item_features, p, rng, device, held
             )
-        newcomer = {id(tensor) for tensor in net.newcomer_parameters()}
-        content = {id(tensor) for tensor in net.content_parameters()}
+        content = net.content_parameters()
+        apart = {id(tensor) for tensor in (*net.newcomer_parameters(), *content)}
+        rest = [tensor for tensor in net.parameters() if id(tensor) not in apart]
         groups: list[dict[str, Any]] = [
-            {
-                "params": [
-                    tensor
-                    for tensor in net.parameters()
-                    if id(tensor) not in newcomer and id(tensor) not in content
-                ]
-            },
-            {
-                "params": net.content_parameters(),
-                "lr": p.content_learning_rate or p.learning_rate,
-            },
+            {"params": rest},
+            {"params": content, "lr": p.content_learning_rate or p.learning_rate},
         ]
         optimiser = torch.optim.Adam(groups, lr=p.learning_rate)
         meta: dict[str, Any] = {"history_length": p.history_length, "newcomer": newcomer_epochs > 0}
