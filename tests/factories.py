@@ -84,8 +84,11 @@ def dump(
 def two_communities(n_services: int = 12, n_users: int = 30) -> dict[str, Any]:
     """Biology services 1..n/2 used by biologists, physics services n/2+1..n by physicists.
 
-    Within each community usage is skewed, so popularity has a clear order: service 1 is
-    the most used biology service and service n/2+1 the most used physics one.
+    Within each community usage is skewed: service 1 is the most used biology service and
+    service n/2+1 the most used physics one, used by everyone in the community. After it, each
+    community has two circles that go through the rest in opposite orders; which circle
+    someone is in shows in their history (what co-use engines learn), not in their declared
+    interests (all that popularity ranks by).
     """
     half = n_services // 2
     services = []
@@ -106,8 +109,9 @@ def two_communities(n_services: int = 12, n_users: int = 30) -> dict[str, Any]:
     for uid in range(1, n_users + 1):
         bio = uid % 2 == 1
         first = 1 if bio else half + 1
-        # user k uses the first (k % half) + 1 services of its community: a skewed popularity
-        used = [first + j for j in range((uid // 2) % half + 1)]
+        # user k uses the first (k % half) + 1 services of its circle's order
+        order = [0, *range(1, half)] if (uid // 2) % 2 == 0 else [0, *range(half - 1, 0, -1)]
+        used = [first + j for j in order[: (uid // 2) % half + 1]]
         users.append(
             user(
                 uid,

@@ -90,6 +90,15 @@ class Interactions:
         row = self.matrix.indices[self.matrix.indptr[user] : self.matrix.indptr[user + 1]]
         return np.asarray(self.item_ids[np.sort(row)], dtype=np.int64)
 
+    def user_feature_ids(self, name: str, user: int) -> tuple[int, ...]:
+        """External ids of vocabulary `name` that one user (row position) carries, such as
+        its declared scientific domains; () when the data has no such feature."""
+        matrix = self.user_features.get(name)
+        if matrix is None or name not in self.feature_vocab:
+            return ()
+        columns = matrix.indices[matrix.indptr[user] : matrix.indptr[user + 1]]
+        return tuple(int(v) for v in self.feature_vocab[name][np.sort(columns)])
+
     @classmethod
     def from_events(
         cls,

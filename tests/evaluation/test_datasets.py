@@ -149,7 +149,7 @@ def test_store_format_reads_catalogue_activity_and_features(db: Database) -> Non
         replace_catalog(conn, two_communities())
         order = user_action(
             user_id=2,
-            source={"visit_id": "a", "page_id": "/services/12/summary"},
+            source={"visit_id": "a", "page_id": "/services/8/summary"},
             target={"visit_id": "b", "page_id": "/projects/1"},
             action={"type": "button", "text": "Order", "order": True},
         )
@@ -157,7 +157,7 @@ def test_store_format_reads_catalogue_activity_and_features(db: Database) -> Non
     data = load_dataset("store", db.url)
     assert data.name == "store"
     assert set(data.users.tolist()) <= set(range(1, 31))
-    ordered = (data.users == 2) & (data.items == 12)
+    ordered = (data.users == 2) & (data.items == 8)
     assert ordered.sum() == 1 and data.weights[ordered][0] == 2.0  # an order weighs 2
     assert data.features is not None
     assert set(data.features.users) == {"scientific_domains", "categories"}

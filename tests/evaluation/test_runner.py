@@ -98,6 +98,36 @@ def test_sampled_candidates_rank_only_among_themselves() -> None:
     assert values["NDCG@2"] == 1 / np.log2(3)
 
 
+class Biologists(FixedScores):
+    """Ranks service 2 first for people who declared biology (domain 7), service 0 otherwise."""
+
+    def score(self, query: Query, items: IntArray) -> FloatArray:
+        top = 2 if 7 in query.scientific_domains else 0
+        return np.asarray(items == top, dtype=np.float32)
+
+
+def test_held_out_users_are_asked_about_with_their_declared_interests() -> None:
+    # As serving asks about a logged-in user: id, history and declared domains and categories.
+    domains = sp.csr_matrix(np.array([[1, 0], [0, 1]], dtype=np.float32))
+    train = Interactions.from_events(
+        [1, 2],
+        [1, 1],
+        user_ids=np.array([1, 2]),
+        item_ids=np.arange(3),
+        user_features={"scientific_domains": domains},
+        feature_vocab={"scientific_domains": np.array([5, 7])},
+    )
+    heldout = Heldout(
+        users=np.array([0, 1]),
+        relevant=sp.csr_matrix(np.array([[0, 0, 1], [0, 0, 1]], dtype=np.float32)),
+        exclude=sp.csr_matrix((2, 3), dtype=np.float32),
+    )
+    model = Biologists(np.arange(3), np.zeros(3, dtype=np.float32))
+    values = evaluate_model(model, Fold(train=train, heldout=heldout), k=1).metrics
+    # Only user 2, the biologist, gets service 2 on top.
+    assert values["HR@1"] == 0.5
+
+
 def small_dataset(seed: int = 0) -> EvalDataset:
     rng = np.random.default_rng(seed)
     # 40 users; popular items (low ids) are used far more often.

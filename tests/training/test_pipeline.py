@@ -108,7 +108,9 @@ def test_ncf_trains_on_a_synthetic_marketplace_and_is_served(tmp_path: Path) -> 
 
 @pytest.mark.slow
 def test_rl_learns_from_posted_panels_and_actions_and_is_served(tmp_path: Path) -> None:
-    market = generate(SynthConfig(services=60, users=300, days=7, seed=2))
+    # Enough people that what rl learns shows above popularity among those who declared the
+    # same interests, the baseline its gate compares it with.
+    market = generate(SynthConfig(services=60, users=600, days=7, seed=2))
     url = f"sqlite:///{tmp_path / 'rl.db'}"
     with TestClient(create_app(make_settings(url, tmp_path, engine_params_file=None))) as api:
         load_catalog(api, market.dump)

@@ -28,7 +28,7 @@ from recommender.evaluation.metrics import (
     metric_label,
 )
 from recommender.evaluation.protocols import Fold, Split
-from recommender.interactions import FloatArray, IntArray
+from recommender.interactions import FloatArray, IntArray, Interactions
 
 BoolMatrix = NDArray[np.bool_]
 
@@ -78,6 +78,17 @@ class FoldResult:
     users: int
 
 
+def held_out_query(train: Interactions, user: int) -> Query:
+    """What serving would know of a training user (row position): id, history and declared
+    interests."""
+    return Query(
+        user_id=int(train.user_ids[user]),
+        history=train.history(user),
+        scientific_domains=train.user_feature_ids("scientific_domains", user),
+        categories=train.user_feature_ids("categories", user),
+    )
+
+
 def evaluate_model(
     model: Model,
     fold: Fold,
@@ -100,9 +111,7 @@ def evaluate_model(
     for start in range(0, n, batch):
         stop = min(start + batch, n)
         users = heldout.users[start:stop]
-        queries = [
-            Query(user_id=int(train.user_ids[u]), history=train.history(int(u))) for u in users
-        ]
+        queries = [held_out_query(train, int(u)) for u in users]
         began = time.perf_counter()
         scores = model.score_batch(queries, items)
         score_s += time.perf_counter() - began
