@@ -159,15 +159,35 @@ def test_early_stopping_follows_the_validation_fold() -> None:
     assert model.fitted_params["epochs"] == best
     # It stopped `patience` epochs after the best one, or ran to the end.
     assert len(curves["loss"]) in (best + 2, 30)
-    # The newcomer head stopped on its own held-out loss.
-    head = curves["newcomer_val_loss"]
-    assert model.fitted_params["newcomer_epochs"] == int(np.argmin(head)) + 1
+    # The softmax head stopped on its own held-out loss.
+    head = curves["head_val_loss"]
+    assert model.fitted_params["head_epochs"] == int(np.argmin(head)) + 1
+
+
+def test_the_head_weight_is_the_one_that_ranks_the_validation_fold_best() -> None:
+    from recommender.engines.ncf.engine import _HEAD_WEIGHTS
+    from recommender.evaluation.runner import evaluate_model
+
+    split = temporal_loo(from_interactions(communities(n_users=60), "communities"), seed=0)
+    validation = split.validation
+    model = NCFEngine(SMALL).fit(validation.train, TrainingOptions(seed=0, validation=validation))
+    chosen = model.fitted_params["head_weight"]
+    assert model.head_weight == chosen
+    ndcg = {}
+    for weight in _HEAD_WEIGHTS:
+        model.head_weight = weight
+        ndcg[weight] = evaluate_model(model, validation, 10, ("NDCG",)).metrics["NDCG@10"]
+    assert ndcg[chosen] == max(ndcg.values())
+    # A refit with the chosen parameters serves that weight, with no validation to ask.
+    refit = NCFEngine({**SMALL, **model.fitted_params}).fit(validation.train)
+    assert refit.head_weight == chosen
+    assert NCFModel.from_artifact(refit.to_artifact()).head_weight == chosen
 
 
 def test_training_loss_goes_down(trained: tuple[NCFModel, Interactions]) -> None:
     model, _ = trained
-    # The network's objective, and that of the newcomer head, which is fitted first, alone.
-    loss, head = model.curves["loss"], model.curves["newcomer_loss"]
+    # The network's objective, and that of the softmax head, which is fitted first, alone.
+    loss, head = model.curves["loss"], model.curves["head_loss"]
     assert loss[-1] < 0.7 * loss[0]
     assert head[-1] < 0.7 * head[0]
 
@@ -251,9 +271,10 @@ def test_a_faster_content_rate_teaches_the_history_half_sooner() -> None:
     visitor = Query(history=np.array([20, 21], dtype=np.int64))
 
     def gap(params: dict[str, Any]) -> float:
-        model = NCFEngine({**SMALL, "epochs": 2, "learning_rate": 0.002, **params}).fit(
-            data, TrainingOptions(seed=0)
-        )
+        # Without a softmax head, a visitor known by history is scored by the content tower.
+        model = NCFEngine(
+            {**SMALL, "epochs": 2, "learning_rate": 0.002, "head_epochs": 0, **params}
+        ).fit(data, TrainingOptions(seed=0))
         scores = dict(zip(data.item_ids.tolist(), model.score(visitor, data.item_ids), strict=True))
         return float(
             np.mean([scores[s] for s in (22, 23, 24)])
@@ -261,3 +282,77 @@ def test_a_faster_content_rate_teaches_the_history_half_sooner() -> None:
         )
 
     assert gap({"content_learning_rate": 0.02}) > gap({}) + 0.1
+
+
+def test_serving_adds_the_weighted_head_to_what_the_network_computes() -> None:
+    """Someone without an id vector gets the head's logits; a user with one gets the fused
+    logits plus the head's, weighted."""
+    import torch
+
+    from recommender.engines.features import FeatureSpace, padded
+    from recommender.engines.ncf.engine import _export, _training_set
+    from recommender.engines.ncf.network import NeuMFNetwork
+
+    data = communities(cold_service=False)
+    space = FeatureSpace.of(data.feature_vocab, ["scientific_domains"])
+    active = np.arange(data.n_users)
+    train = _training_set(data, active, space, length=2)
+    generator = torch.Generator().manual_seed(5)
+    net = NeuMFNetwork(
+        n_users=data.n_users,
+        n_items=data.n_items,
+        n_features=space.size,
+        gmf_factors=4,
+        mlp_factors=4,
+        mlp_layers=(8, 4),
+        content_factors=4,
+        init_std=0.5,
+        content_init_std=0.5,
+        generator=generator,
+    ).eval()
+    with torch.no_grad():
+        net.head_bias.normal_(generator=generator)
+    meta = {"history_length": 2, "head": True, "head_weight": 0.5}
+    model = _export(net, data, active, space, train, meta)
+
+    user, used = 4, np.array([20, 21])  # a physicist and two physics services
+    row = int(np.flatnonzero(data.user_ids == user)[0])
+    features = torch.from_numpy(padded(space.rows(data.user_features, data.n_users), space.size))
+    history = torch.from_numpy(data.item_index(used))[None, :]
+    items = torch.arange(data.n_items)[None, :]
+    with torch.no_grad():
+        head = net.head_logits(features[[row]], history, torch.from_numpy(train.item_features))
+        fused, _ = net(
+            torch.tensor([row]),
+            features[[row]],
+            history,
+            items,
+            torch.from_numpy(train.item_features)[items],
+        )
+    visitor = Query(history=used, scientific_domains=(PHYSICS,))
+    np.testing.assert_allclose(
+        model.score(visitor, data.item_ids), head[0].numpy(), rtol=1e-4, atol=1e-4
+    )
+    known = Query(user_id=user, history=used, scientific_domains=(PHYSICS,))
+    np.testing.assert_allclose(
+        model.score(known, data.item_ids),
+        (fused + 0.5 * head)[0].numpy(),
+        rtol=1e-4,
+        atol=1e-4,
+    )
+
+
+def test_progress_counts_the_head_and_the_fused_epochs_and_only_goes_forward() -> None:
+    seen: list[tuple[float, str]] = []
+    options = TrainingOptions(seed=0, progress=lambda fraction, said: seen.append((fraction, said)))
+    NCFEngine({**SMALL, "epochs": 3, "head_epochs": 2}).fit(communities(), options)
+    fractions = [fraction for fraction, _ in seen]
+    assert fractions == sorted(fractions)
+    assert fractions[-1] == 1.0
+    assert [said.split(":")[0] for _, said in seen] == [
+        "softmax head, epoch 1",
+        "softmax head, epoch 2",
+        "epoch 1",
+        "epoch 2",
+        "epoch 3",
+    ]

@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 
 # Below this many positives a batch's gradient is mostly noise and per-step overhead.
 _SMALLEST_BATCH = 64
+# Logits of the softmax head held at once when measuring its held-out loss: rows x services.
+_BATCH_LOGITS = 4_000_000
+# Weights of the softmax head's score tried on the validation fold (0: the fused score alone).
+_HEAD_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 
 
 class NCFParams(EngineParams):
@@ -74,17 +78,34 @@ class NCFParams(EngineParams):
         default=0.5,
         ge=0,
         description="Weight of the loss of the content tower's history half on its own, which "
-        "makes it a scorer by itself for visitors known only by what they used.",
+        "makes it a scorer by itself for visitors known only by what they used (in a model "
+        "without the softmax head, which scores them otherwise).",
     )
-    newcomer_epochs: int = Field(
+    head_epochs: int = Field(
         default=20,
         ge=0,
-        description="Passes that fit the newcomer head (declared interests against services, "
-        "a softmax over the catalogue) before the rest; the most, with validation, where it "
-        "stops on the held-out services' loss. 0: newcomers are scored by the content tower.",
+        description="Passes that fit the softmax head (declared interests and recent services "
+        "against every service) before the rest; the most, with validation, where it stops on "
+        "the held-out services' loss. 0: no head; visitors without an id vector are scored by "
+        "the content tower.",
     )
-    newcomer_learning_rate: float = Field(
-        default=0.01, gt=0, description="Adam's step size while fitting the newcomer head."
+    head_learning_rate: float = Field(
+        default=0.01, gt=0, description="Adam's step size while fitting the softmax head."
+    )
+    head_history_dropout: float = Field(
+        default=0.3,
+        ge=0,
+        lt=1,
+        description="Share of the head's training pairs of people with declared interests "
+        "whose history it does not see, so that it also learns to score newcomers, who have "
+        "none.",
+    )
+    head_weight: float | None = Field(
+        default=None,
+        ge=0,
+        description="Weight of the softmax head's score added to the fused score of people "
+        "with an id vector. None: the best of a grid on the validation fold (its "
+        "`stop_metric`), or 1 without one.",
     )
     epochs: int = Field(
         default=20, ge=1, description="Passes over the positives (the most, with validation)."
@@ -135,6 +156,7 @@ class _TrainingSet:
     history_lengths: IntArray
     user_features: IntArray  # n_users x width, padded with the feature space's size
     item_features: IntArray  # n_items x width
+    declares: NDArray[np.bool_]  # per user: declared an interest the feature space knows
 
 
 def _histories(data: Interactions, active: IntArray, length: int) -> tuple[IntArray, IntArray]:
@@ -169,6 +191,7 @@ def _training_set(
         history_lengths=lengths,
         user_features=padded(user_rows, space.size),
         item_features=padded(item_rows, space.size),
+        declares=np.diff(user_rows.indptr) > 0,
     )
 
 
@@ -259,26 +282,30 @@ def _export(
             assert isinstance(layer, torch.nn.Linear)
             arrays[f"mlp.{k}.weight"] = array(layer.weight)
             arrays[f"mlp.{k}.bias"] = array(layer.bias)
-        if meta.get("newcomer"):
-            arrays |= _newcomer_arrays(net, space, mean_rows, warm)
+        if meta.get("head"):
+            arrays |= _head_arrays(net, space, mean_rows, warm)
     return NCFModel(arrays, space, {**meta, "mlp_hidden": len(net.mlp_hidden)})
 
 
-def _newcomer_arrays(
+def _head_arrays(
     net: NeuMFNetwork, space: FeatureSpace, mean_rows: sp.csr_matrix, warm: NDArray[np.bool_]
 ) -> dict[str, NDArray[Any]]:
-    """The newcomer head for serving. A service nobody used was only ever a negative in its
+    """The softmax head for serving. A service nobody used was only ever a negative in its
     softmax: it keeps its features' vector and the median bias, an average service's."""
-
-    features = array(net.newcomer_feature.weight)[: space.size]
-    vectors = np.asarray(mean_rows @ features, dtype=np.float32)
-    vectors += warm[:, None] * array(net.newcomer_item.weight)
-    bias = array(net.newcomer_bias)
+    factors = int(net.head_item.weight.shape[1])
+    if space.size:
+        features = array(net.head_feature.weight)[: space.size]
+        vectors = np.asarray(mean_rows @ features, dtype=np.float32)
+    else:
+        vectors = np.zeros((warm.shape[0], factors), dtype=np.float32)
+    vectors += warm[:, None] * array(net.head_item.weight)
+    bias = array(net.head_bias)
     bias = np.where(warm, bias, np.median(bias[warm]) if warm.any() else 0.0)
     return {
-        "newcomer_user": array(net.newcomer_user.weight)[: space.size].reshape(space.size, -1),
-        "newcomer_items": np.ascontiguousarray(vectors, dtype=np.float32),
-        "newcomer_bias": np.asarray(bias, dtype=np.float32),
+        "head_declared": array(net.head_declared.weight)[: space.size].reshape(space.size, factors),
+        "head_history": array(net.head_history.weight)[: warm.shape[0]],
+        "head_items": np.ascontiguousarray(vectors, dtype=np.float32),
+        "head_bias": np.asarray(bias, dtype=np.float32),
     }
 
 
@@ -307,84 +334,162 @@ def _pretrain_gmf(
         net.item_gmf.weight.copy_(torch.from_numpy(np.ascontiguousarray(items * scale)))
 
 
-def _newcomer_loss(
-    net: NeuMFNetwork, features: Tensor, items: Tensor, weights: Tensor, item_features: Tensor
-) -> Tensor:
-    logits = net.newcomer_logits(features, item_features)
-    losses = torch.nn.functional.cross_entropy(logits, items, reduction="none")
-    return (losses * weights).mean()
+@dataclass(frozen=True, eq=False)
+class _People:
+    """People as the softmax head reads them: declared interests (P, F) and recent services
+    (P, H), both padded, with the service each one is to find and its weight."""
+
+    features: Tensor
+    history: Tensor
+    targets: Tensor
+    weights: Tensor
+
+    def __len__(self) -> int:
+        return int(self.targets.shape[0])
+
+    def chunk(self, rows: Tensor | slice) -> _People:
+        return _People(
+            self.features[rows], self.history[rows], self.targets[rows], self.weights[rows]
+        )
 
 
-def _validation_pairs(
-    data: Interactions, space: FeatureSpace, validation: Fold, device: torch.device
-) -> tuple[Tensor, Tensor] | None:
-    """The held-out services of the validation users, with those users' declared features."""
+def _head_loss(net: NeuMFNetwork, people: _People, item_features: Tensor) -> Tensor:
+    logits = net.head_logits(people.features, people.history, item_features)
+    losses = torch.nn.functional.cross_entropy(logits, people.targets, reduction="none")
+    return (losses * people.weights).mean()
+
+
+def _held_out_people(
+    data: Interactions, space: FeatureSpace, length: int, validation: Fold, device: torch.device
+) -> _People | None:
+    """The held-out services of the validation users, with those users' declared features
+    and the recent services of their training part."""
     pairs = validation.heldout.relevant.tocoo()
     if pairs.nnz == 0:
         return None
     users = validation.heldout.users[pairs.row]
     rows = space.rows(data.user_features, data.n_users)[users]
-    features = torch.from_numpy(padded(rows, space.size)).to(device)
-    return features, torch.from_numpy(pairs.col.astype(np.int64)).to(device)
+    history, _ = _histories(data, users, length)
+
+    def tensor(values: NDArray[Any]) -> Tensor:
+        return torch.from_numpy(values).to(device)
+
+    return _People(
+        features=tensor(padded(rows, space.size)),
+        history=tensor(history),
+        targets=tensor(pairs.col.astype(np.int64)),
+        weights=torch.ones(pairs.nnz, dtype=torch.float32, device=device),
+    )
 
 
-def _fit_newcomer_head(
+def _head_history(
+    rng: np.random.Generator,
+    train: _TrainingSet,
+    users: IntArray,
+    targets: IntArray,
+    pad: int,
+    dropout: float,
+) -> IntArray:
+    """Each pair's recent services without its target; a `dropout` share of the pairs of
+    people with declared interests get none, as a newcomer has none."""
+    history = train.histories[users].copy()
+    history[history == targets[:, None]] = pad
+    history[(rng.random(users.shape[0]) < dropout) & train.declares[users]] = pad
+    return history
+
+
+def _fit_head(
     net: NeuMFNetwork,
     train: _TrainingSet,
     user_features: Tensor,
     item_features: Tensor,
     p: NCFParams,
-    rng: np.random.Generator,
+    options: TrainingOptions,
     device: torch.device,
-    validation: tuple[Tensor, Tensor] | None,
-) -> tuple[int, dict[str, list[float]]]:
-    """Fit the newcomer head on every training pair; returns the passes kept and the curves
-    of its loss (training, and held-out with validation). It stops on its own held-out loss:
-    the collaborative branches, whose validation ranking stops the rest, overfit a small
-    marketplace within an epoch or two, long before this head has learned anything."""
-    head = net.newcomer_parameters()
-    optimiser = torch.optim.Adam(head, lr=p.newcomer_learning_rate)
+    validation: _People | None,
+) -> tuple[int, int, dict[str, list[float]]]:
+    """Fit the softmax head on every training pair; returns the passes kept, the passes run
+    and the curves of its loss (training, and held-out with validation). It stops on its own
+    held-out loss: the collaborative branches, whose validation ranking stops the rest, overfit
+    a small marketplace within an epoch or two, long before this head has learned anything."""
+    head = net.head_parameters()
+    optimiser = torch.optim.Adam(head, lr=p.head_learning_rate)
+    # Its own random draws, so the rest of the fit draws the same with or without a head.
+    rng = np.random.default_rng([options.seed, 1])
+    # Progress counts the head's passes and the fused branches' as one run of epochs.
+    planned = p.head_epochs + p.epochs
     n_pairs = train.users.shape[0]
     batch = min(p.batch_size, max(_SMALLEST_BATCH, -(-n_pairs // p.min_steps_per_epoch)))
     weights = torch.from_numpy(train.weights).to(device)
-    users = torch.from_numpy(train.users).to(device)
-    items = torch.from_numpy(train.items).to(device)
     best_loss, best_epoch, best_state = np.inf, 0, None
-    curves: dict[str, list[float]] = {"newcomer_loss": []}
+    curves: dict[str, list[float]] = {"head_loss": []}
     if validation is not None:
-        curves["newcomer_val_loss"] = []
-    for epoch in range(1, p.newcomer_epochs + 1):
-        order = torch.from_numpy(rng.permutation(n_pairs)).to(device)
+        curves["head_val_loss"] = []
+    for epoch in range(1, p.head_epochs + 1):
+        order = rng.permutation(n_pairs)
         total, batches = 0.0, 0
         for start in range(0, n_pairs, batch):
             chosen = order[start : start + batch]
-            loss = _newcomer_loss(
-                net, user_features[users[chosen]], items[chosen], weights[chosen], item_features
+            users, items = train.users[chosen], train.items[chosen]
+            history = _head_history(rng, train, users, items, net.n_items, p.head_history_dropout)
+            people = _People(
+                features=user_features[torch.from_numpy(users).to(device)],
+                history=torch.from_numpy(history).to(device),
+                targets=torch.from_numpy(items).to(device),
+                weights=weights[torch.from_numpy(chosen).to(device)],
             )
+            loss = _head_loss(net, people, item_features)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             optimiser.step()
             total += float(loss.detach().item())
             batches += 1
-        curves["newcomer_loss"].append(total / max(batches, 1))
+        curves["head_loss"].append(total / max(batches, 1))
+        message = f"softmax head, epoch {epoch}: loss {curves['head_loss'][-1]:.4f}"
         if validation is None:
+            options.progress(epoch / planned, message)
             continue
-        features, targets = validation
-        with torch.no_grad():
-            ones = torch.ones_like(targets, dtype=torch.float32)
-            held = float(_newcomer_loss(net, features, targets, ones, item_features).item())
-        curves["newcomer_val_loss"].append(held)
+        held = _held_out_loss(net, validation, item_features)
+        curves["head_val_loss"].append(held)
+        options.progress(epoch / planned, f"{message}, held-out loss {held:.4f}")
         if held < best_loss:
             best_loss, best_epoch = held, epoch
             best_state = [tensor.detach().clone() for tensor in head]
         elif epoch - best_epoch >= p.patience:
             break
+    run = len(curves["head_loss"])
     if best_state is None:
-        return p.newcomer_epochs, curves
+        return run, run, curves
     with torch.no_grad():
         for tensor, kept in zip(head, best_state, strict=True):
             tensor.copy_(kept)
-    return best_epoch, curves
+    return best_epoch, run, curves
+
+
+def _held_out_loss(net: NeuMFNetwork, people: _People, item_features: Tensor) -> float:
+    """The head's mean loss over held-out people, in chunks of bounded logits."""
+    step = max(1, _BATCH_LOGITS // max(net.n_items, 1))
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, len(people), step):
+            part = people.chunk(slice(start, start + step))
+            total += float(_head_loss(net, part, item_features).item()) * len(part)
+    return total / max(len(people), 1)
+
+
+def _choose_head_weight(model: NCFModel, validation: Fold, metric: str) -> tuple[float, str]:
+    """The grid weight of the head whose sum with the fused score ranks the validation fold
+    best (the smallest on ties), and a line saying how each did."""
+    from recommender.evaluation.runner import evaluate_model
+
+    results = {}
+    for weight in _HEAD_WEIGHTS:
+        model.head_weight = weight
+        results[weight] = evaluate_model(model, validation, 10, (metric,)).metrics[f"{metric}@10"]
+    best = max(_HEAD_WEIGHTS, key=lambda weight: results[weight])
+    model.head_weight = best
+    said = ", ".join(f"{weight:g}: {value:.4f}" for weight, value in results.items())
+    return best, f"head weight {best:g} (validation {metric}@10 {said})"
 
 
 class NCFEngine(Engine[NCFParams]):
@@ -432,30 +537,35 @@ class NCFEngine(Engine[NCFParams]):
             _pretrain_gmf(net, data, active, p.gmf_factors, options)
         user_features = torch.from_numpy(train.user_features).to(device)
         item_features = torch.from_numpy(train.item_features).to(device)
-        newcomer_epochs, newcomer_curves = 0, dict[str, list[float]]()
-        if p.newcomer_epochs and net.n_features and train.users.shape[0]:
+        head_epochs, head_run, head_curves = 0, 0, dict[str, list[float]]()
+        if p.head_epochs and train.users.shape[0]:
             held = (
-                _validation_pairs(data, space, options.validation, device)
+                _held_out_people(data, space, p.history_length, options.validation, device)
                 if options.validation is not None
                 else None
             )
-            newcomer_epochs, newcomer_curves = _fit_newcomer_head(
-                net, train, user_features, item_features, p, rng, device, held
+            head_epochs, head_run, head_curves = _fit_head(
+                net, train, user_features, item_features, p, options, device, held
             )
         content = net.content_parameters()
-        apart = {id(tensor) for tensor in (*net.newcomer_parameters(), *content)}
+        apart = {id(tensor) for tensor in (*net.head_parameters(), *content)}
         rest = [tensor for tensor in net.parameters() if id(tensor) not in apart]
         groups: list[dict[str, Any]] = [
             {"params": rest},
             {"params": content, "lr": p.content_learning_rate or p.learning_rate},
         ]
         optimiser = torch.optim.Adam(groups, lr=p.learning_rate)
-        meta: dict[str, Any] = {"history_length": p.history_length, "newcomer": newcomer_epochs > 0}
+        # While the fused branches train, validation ranks by their score alone.
+        meta: dict[str, Any] = {
+            "history_length": p.history_length,
+            "head": head_epochs > 0,
+            "head_weight": 0.0,
+        }
         validation = options.validation
         curves: dict[str, list[float]] = {"loss": []}
         if validation is not None:
             curves |= {"val_HR@10": [], "val_NDCG@10": []}
-        curves |= newcomer_curves
+        curves |= head_curves
         best_score, best_epoch, best_state = -np.inf, 0, None
         n_pairs = train.users.shape[0]
         batch_size = max(
@@ -504,18 +614,26 @@ class NCFEngine(Engine[NCFParams]):
                 if score > best_score:
                     best_score, best_epoch = score, epoch
                     best_state = copy.deepcopy(net.state_dict())
-                options.progress(epoch / p.epochs, message)
+                options.progress((head_run + epoch) / (head_run + p.epochs), message)
                 if epoch - best_epoch >= p.patience:
                     break
             else:
-                options.progress(epoch / p.epochs, message)
+                options.progress((head_run + epoch) / (head_run + p.epochs), message)
         fitted: dict[str, Any] = {}
         if best_state is not None:
             net.load_state_dict(best_state)
             fitted = {"epochs": best_epoch}
-            if newcomer_epochs:
-                fitted["newcomer_epochs"] = newcomer_epochs
+            if head_epochs:
+                fitted["head_epochs"] = head_epochs
         net.eval()
+        weight = p.head_weight
+        if head_epochs and weight is None and validation is not None and n_pairs:
+            candidate = _export(net, data, active, space, train, meta)
+            weight, said = _choose_head_weight(candidate, validation, p.stop_metric)
+            fitted["head_weight"] = weight
+            log.info("ncf: %s", said)
+            options.progress(1.0, said)
+        meta["head_weight"] = 1.0 if weight is None else weight
         return _export(
             net, data, active, space, train, {**meta, "curves": curves, "fitted": fitted}
         )

@@ -43,8 +43,8 @@ _ARRAYS = (
     "item_features.indices",
 )
 
-# The newcomer head's arrays, present when it was fitted (users and services had features).
-_NEWCOMER_ARRAYS = ("newcomer_user", "newcomer_items", "newcomer_bias")
+# The softmax head's arrays, present when it was fitted.
+_HEAD_ARRAYS = ("head_declared", "head_history", "head_items", "head_bias")
 
 
 def recent_positions(index: IdIndex, history: IntArray, length: int) -> IntArray:
@@ -80,7 +80,9 @@ class NCFModel(Model):
             (a[f"mlp.{k}.weight"], a[f"mlp.{k}.bias"]) for k in range(int(self.meta["mlp_hidden"]))
         ]
         self.warm: NDArray[np.bool_] = a["warm"].astype(bool)
-        self.has_newcomer_head = all(name in a for name in _NEWCOMER_ARRAYS)
+        self.has_head = all(name in a for name in _HEAD_ARRAYS)
+        # What the head's score counts for beside the fused score of someone with an id vector.
+        self.head_weight = float(self.meta.get("head_weight", 1.0))
         self._curves: dict[str, list[float]] = dict(self.meta.get("curves", {}))
         self._fitted: dict[str, Any] = dict(self.meta.get("fitted", {}))
 
@@ -108,16 +110,21 @@ class NCFModel(Model):
             vector += self.arrays["history"][engaged].mean(axis=0)
         return vector
 
-    def _newcomer_vector(self, query: Query) -> FloatArray | None:
-        """The newcomer head's view of someone known by declared interests alone."""
-        if not self.has_newcomer_head:
+    def head_vector(self, query: Query) -> FloatArray | None:
+        """The softmax head's view of the person: declared interests plus recent services;
+        None without a head or when it has neither."""
+        if not self.has_head:
             return None
-        if recent_positions(self.item_index, query.history, self.history_length).shape[0]:
-            return None  # what someone used says more: the content tower reads it
         declared = self._declared(query)
-        if declared.shape[0] == 0:
+        engaged = recent_positions(self.item_index, query.history, self.history_length)
+        if declared.shape[0] == 0 and engaged.shape[0] == 0:
             return None
-        return np.asarray(self.arrays["newcomer_user"][declared].mean(axis=0), dtype=np.float32)
+        vector = np.zeros(self.arrays["head_items"].shape[1], dtype=np.float32)
+        if declared.shape[0]:
+            vector += self.arrays["head_declared"][declared].mean(axis=0)
+        if engaged.shape[0]:
+            vector += self.arrays["head_history"][engaged].mean(axis=0)
+        return vector
 
     def knows(self, query: Query) -> bool:
         return self._user_row(query) >= 0 or self.user_vector(query) is not None
@@ -157,18 +164,26 @@ class NCFModel(Model):
     def score(self, query: Query, items: IntArray) -> FloatArray:
         return np.asarray(self.score_batch([query], items)[0], dtype=np.float32)
 
+    def _head(self, vector: FloatArray, pos: IntArray) -> FloatArray:
+        a = self.arrays
+        return np.asarray(a["head_items"][pos] @ vector + a["head_bias"][pos], dtype=np.float32)
+
     def score_batch(self, queries: Sequence[Query], items: IntArray) -> FloatArray:
+        """People with an id vector: the fused score (GMF + MLP + content) plus the weighted
+        head; everyone else: the head alone, or the content tower in a model without one."""
         pos = self.item_index(items)
         known = np.maximum(pos, 0)
         out = np.empty((len(queries), pos.shape[0]), dtype=np.float32)
         rows = np.array([self._user_row(q) for q in queries], dtype=np.int64)
+        heads = [self.head_vector(query) for query in queries]
         for n, query in enumerate(queries):
-            newcomer = self._newcomer_vector(query) if rows[n] < 0 else None
-            if newcomer is not None:
-                out[n] = self.arrays["newcomer_items"][known] @ newcomer
-                out[n] += self.arrays["newcomer_bias"][known]
-            else:
-                out[n] = self._content(self.user_vector(query), known)
+            head = heads[n]
+            if rows[n] < 0 and head is not None:
+                out[n] = self._head(head, known)
+                continue
+            out[n] = self._content(self.user_vector(query), known)
+            if rows[n] >= 0 and head is not None and self.head_weight:
+                out[n] += self.head_weight * self._head(head, known)
         seen = np.flatnonzero(rows >= 0)
         if seen.shape[0] and pos.shape[0]:
             warm = self.warm[known]
@@ -257,7 +272,5 @@ class NCFModel(Model):
         if missing:
             raise ValueError(f"ncf artifact lacks arrays {missing}")
         arrays = {name: artifact.arrays[name] for name in wanted}
-        arrays |= {
-            name: artifact.arrays[name] for name in _NEWCOMER_ARRAYS if name in artifact.arrays
-        }
+        arrays |= {name: artifact.arrays[name] for name in _HEAD_ARRAYS if name in artifact.arrays}
         return cls(arrays, FeatureSpace.from_arrays(artifact.arrays, names), meta)

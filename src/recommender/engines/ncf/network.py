@@ -11,20 +11,25 @@ features of both sides and the services the user engaged with:
 
 The three branches add up as NeuMF's final layer over their concatenation would; the content
 tower's history half is also trained on its own (an auxiliary loss), so it scores visitors
-known only by what they used. A user's declared domain and a service's domain have separate
-embeddings: "people in physics use X" is not "X is about physics" (tied, they cost users with
-a history a tenth of their hits on a small synthetic marketplace).
+known only by what they used in a model without the head below. A user's declared domain and
+a service's domain have separate embeddings: "people in physics use X" is not "X is about
+physics" (tied, they cost users with a history a tenth of their hits on a small synthetic
+marketplace).
 
-Newcomers, known by declared interests only, get a head of their own:
+Beside the fused score, a softmax head reads the same two things a person is known by,
+declared interests and recently used services, against every service (the two-tower
+retrieval model of Covington et al., 2016):
 
-    newcomer(u, i) = <mean(newcomer embeddings of u's declared interests),
-                      mean(newcomer embeddings of i's features) + newcomer id vector of i>
-                     + newcomer_bias(i)
+    head(u, i) = <mean(head embeddings of u's declared interests)
+                  + mean(head embeddings of u's recent services),
+                  mean(head embeddings of i's features) + head id vector of i> + head_bias(i)
 
-fitted first and apart, as a softmax over the catalogue (what services do people who declare
-these interests use?). Its scores are log-probabilities, on another scale than the fused
-logits of a sampled-negatives loss: summed into them, or sharing parameters with them, they
-wrecked the collaborative branches within an epoch.
+fitted first and apart, as a softmax over the catalogue (what do people who declare these
+interests and used these services use next?). It scores whoever has no id vector, and is
+added to the fused score of everyone else with a weight chosen on the validation fold. Its
+scores are log-probabilities (up to a per-user constant), on another scale than the fused
+logits of a sampled-negatives loss: trained into one sum, or sharing parameters with the
+content tower, they wrecked the collaborative branches within an epoch.
 """
 
 from __future__ import annotations
@@ -80,13 +85,12 @@ class NeuMFNetwork(nn.Module):
         self.item_bias = nn.Embedding(n_items, 1)
         self.content_out = nn.Parameter(torch.ones(content_factors))
         self.content_bias = nn.Parameter(torch.zeros(1))
-        # The newcomer head: its own two towers, declared interests against services.
-        self.newcomer_user = nn.Embedding(n_features + 1, content_factors, padding_idx=n_features)
-        self.newcomer_feature = nn.Embedding(
-            n_features + 1, content_factors, padding_idx=n_features
-        )
-        self.newcomer_item = nn.Embedding(n_items, content_factors)
-        self.newcomer_bias = nn.Parameter(torch.zeros(n_items))
+        # The softmax head: its own two towers, the person against services.
+        self.head_declared = nn.Embedding(n_features + 1, content_factors, padding_idx=n_features)
+        self.head_history = nn.Embedding(n_items + 1, content_factors, padding_idx=n_items)
+        self.head_feature = nn.Embedding(n_features + 1, content_factors, padding_idx=n_features)
+        self.head_item = nn.Embedding(n_items, content_factors)
+        self.head_bias = nn.Parameter(torch.zeros(n_items))
         self._initialise(init_std, content_init_std, generator)
 
     def _initialise(self, std: float, content_std: float, generator: torch.Generator) -> None:
@@ -107,11 +111,14 @@ class NeuMFNetwork(nn.Module):
                 nn.init.zeros_(layer.bias)
         # Last, so the draws above are those of a network without them (same seeds, same
         # starting point on data sets without side features).
-        for table in (self.declared, self.newcomer_user, self.newcomer_feature):
+        for table in (self.declared, self.head_declared, self.head_feature):
             nn.init.normal_(table.weight, std=content_std, generator=generator)
             with torch.no_grad():
                 table.weight[self.n_features] = 0.0
-        nn.init.normal_(self.newcomer_item.weight, std=content_std, generator=generator)
+        nn.init.normal_(self.head_item.weight, std=content_std, generator=generator)
+        nn.init.normal_(self.head_history.weight, std=content_std, generator=generator)
+        with torch.no_grad():
+            self.head_history.weight[self.n_items] = 0.0
 
     def user_parts(self, feature_rows: Tensor, history_rows: Tensor) -> tuple[Tensor, Tensor]:
         """(..., c) vectors of the declared interests and of the history; the user vector is
@@ -139,26 +146,33 @@ class NeuMFNetwork(nn.Module):
             self.content_bias,
         ]
 
-    def newcomer_parameters(self) -> list[Tensor]:
+    def head_parameters(self) -> list[Tensor]:
         return [
-            self.newcomer_user.weight,
-            self.newcomer_feature.weight,
-            self.newcomer_item.weight,
-            self.newcomer_bias,
+            self.head_declared.weight,
+            self.head_history.weight,
+            self.head_feature.weight,
+            self.head_item.weight,
+            self.head_bias,
         ]
 
-    def newcomer_items(self, item_features: Tensor) -> Tensor:
-        """(n_items, c) service vectors of the newcomer head, from every service's positions
+    def head_items(self, item_features: Tensor) -> Tensor:
+        """(n_items, c) service vectors of the softmax head, from every service's positions
         (n_items, G)."""
         present = item_features != self.n_features
         ids = torch.arange(self.n_items, device=item_features.device)
-        own: Tensor = self.newcomer_item(ids)
-        return masked_mean(self.newcomer_feature(item_features), present) + own
+        own: Tensor = self.head_item(ids)
+        return masked_mean(self.head_feature(item_features), present) + own
 
-    def newcomer_logits(self, user_features: Tensor, item_features: Tensor) -> Tensor:
-        """(P, n_items) scores of every service from declared interests (P, F) alone."""
-        user = masked_mean(self.newcomer_user(user_features), user_features != self.n_features)
-        return user @ self.newcomer_items(item_features).T + self.newcomer_bias
+    def head_users(self, user_features: Tensor, history: Tensor) -> Tensor:
+        """(P, c) person vectors of the softmax head, from declared interests (P, F) and
+        recent services (P, H), both padded."""
+        declared = masked_mean(self.head_declared(user_features), user_features != self.n_features)
+        return declared + masked_mean(self.head_history(history), history != self.n_items)
+
+    def head_logits(self, user_features: Tensor, history: Tensor, item_features: Tensor) -> Tensor:
+        """(P, n_items) scores of every service for P people."""
+        users = self.head_users(user_features, history)
+        return users @ self.head_items(item_features).T + self.head_bias
 
     def forward(
         self,
