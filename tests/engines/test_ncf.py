@@ -145,6 +145,13 @@ def test_explanations_name_the_shared_domain(trained: tuple[NCFModel, Interactio
     visitor = Query(history=np.array([20], dtype=np.int64))
     [explanation] = model.explain(visitor, np.array([22]), Names())
     assert explanation.short == "Because you used service 20"
+    # Of a biology and a physics service used, a physics one is explained by the physics one.
+    visitor = Query(history=np.array([11, 20], dtype=np.int64))
+    explanations = model.explain(visitor, np.array([22, 12]), Names())
+    assert [e.short for e in explanations] == [
+        "Because you used service 20",
+        "Because you used service 11",
+    ]
 
 
 def test_early_stopping_follows_the_validation_fold() -> None:

@@ -229,7 +229,12 @@ class NCFModel(Model):
                 )
                 continue
             if engaged.shape[0]:
-                closeness = self.arrays["history"][engaged] @ self.arrays["item_vectors"][pos]
+                # The used service that adds most to this one's score, by the head where the
+                # model has one (it ranks visitors and weighs in for users).
+                used, target = (
+                    ("head_history", "head_items") if self.has_head else ("history", "item_vectors")
+                )
+                closeness = self.arrays[used][engaged] @ self.arrays[target][pos]
                 name = names.service(int(self.item_ids[engaged[int(np.argmax(closeness))]]))
                 if name:
                     explanations[n] = Explanation(
