@@ -161,7 +161,8 @@ def test_early_stopping_follows_the_validation_fold() -> None:
         validation.train, TrainingOptions(seed=0, validation=validation)
     )
     curves = model.curves
-    assert len(curves["loss"]) == len(curves["val_NDCG@10"]) <= 30
+    assert len(curves["loss"]) == len(curves["val_NDCG@10"]) == len(curves["epoch_s"]) <= 30
+    assert min(curves["epoch_s"]) > 0 and len(curves["head_epoch_s"]) == len(curves["head_loss"])
     best = int(np.argmax(curves["val_NDCG@10"])) + 1
     assert model.fitted_params["epochs"] == best
     # It stopped `patience` epochs after the best one, or ran to the end.

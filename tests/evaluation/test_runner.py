@@ -10,7 +10,14 @@ import scipy.sparse as sp
 from recommender.engines.base import Artifact, Engine, EngineParams, Model, Query, TrainingOptions
 from recommender.evaluation.datasets import EvalDataset
 from recommender.evaluation.protocols import Fold, Heldout, split
-from recommender.evaluation.runner import evaluate, evaluate_model, fit_for, rank_top_k
+from recommender.evaluation.runner import (
+    EngineRun,
+    Report,
+    evaluate,
+    evaluate_model,
+    fit_for,
+    rank_top_k,
+)
 from recommender.interactions import FloatArray, IntArray, Interactions
 
 
@@ -213,3 +220,12 @@ def test_an_early_stopping_engine_is_measured_after_a_refit_on_the_whole_trainin
     assert fitted.model.pairs == folds.test.train.nnz
     assert fitted.fitted_params == {"epochs": 2}
     assert fitted.curves == {"val": [0.1, 0.3, 0.2]}
+
+
+def test_the_report_carries_the_training_curves_of_engines_that_record_them() -> None:
+    def run(engine: str, curves: dict[str, list[float]]) -> EngineRun:
+        return EngineRun(engine, {}, {"HR@5": 0.5}, fit_s=1.0, score_s=0.1, users=3, curves=curves)
+
+    report = Report("tiny", "temporal-loo", 5, 0, {}, [run("ncf", {"loss": [0.7, 0.5]})])
+    report.runs.append(run("popularity", {}))
+    assert report.to_json()["curves"] == {"ncf": {"loss": [0.7, 0.5]}}

@@ -244,6 +244,7 @@ class Report:
                 for run in self.runs
             },
             "params": {run.engine: run.params for run in self.runs},
+            "curves": {run.engine: run.curves for run in self.runs if run.curves},
         }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -422,10 +423,11 @@ def _fit_head(
     batch = min(p.batch_size, max(_SMALLEST_BATCH, -(-n_pairs // p.min_steps_per_epoch)))
     weights = torch.from_numpy(train.weights).to(device)
     best_loss, best_epoch, best_state = np.inf, 0, None
-    curves: dict[str, list[float]] = {"head_loss": []}
+    curves: dict[str, list[float]] = {"head_loss": [], "head_epoch_s": []}
     if validation is not None:
         curves["head_val_loss"] = []
     for epoch in range(1, p.head_epochs + 1):
+        began = time.perf_counter()
         order = rng.permutation(n_pairs)
         total, batches = 0.0, 0
         for start in range(0, n_pairs, batch):
@@ -445,6 +447,7 @@ def _fit_head(
             total += float(loss.detach().item())
             batches += 1
         curves["head_loss"].append(total / max(batches, 1))
+        curves["head_epoch_s"].append(time.perf_counter() - began)
         message = f"softmax head, epoch {epoch}: loss {curves['head_loss'][-1]:.4f}"
         if validation is None:
             options.progress(epoch / planned, message)
@@ -562,7 +565,8 @@ class NCFEngine(Engine[NCFParams]):
             "head_weight": 0.0,
         }
         validation = options.validation
-        curves: dict[str, list[float]] = {"loss": []}
+        # Seconds of each epoch's gradient steps (ranking the validation fold not included).
+        curves: dict[str, list[float]] = {"loss": [], "epoch_s": []}
         if validation is not None:
             curves |= {"val_HR@10": [], "val_NDCG@10": []}
         curves |= head_curves
@@ -575,6 +579,7 @@ class NCFEngine(Engine[NCFParams]):
         )
         passes = -(-p.min_steps_per_epoch // max(1, -(-n_pairs // batch_size)))
         for epoch in range(1, p.epochs + 1 if n_pairs else 1):
+            began = time.perf_counter()
             net.train()
             order = np.concatenate([rng.permutation(n_pairs) for _ in range(passes)])
             total, batches = 0.0, 0
@@ -600,6 +605,7 @@ class NCFEngine(Engine[NCFParams]):
                 total += loss
                 batches += 1
             curves["loss"].append(total / max(batches, 1))
+            curves["epoch_s"].append(time.perf_counter() - began)
             message = f"epoch {epoch}: loss {curves['loss'][-1]:.4f}"
             if validation is not None:
                 net.eval()
