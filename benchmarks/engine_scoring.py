@@ -9,7 +9,7 @@ Scoring runs with BLAS limited to one thread, as a serving process should run
 (`OPENBLAS_NUM_THREADS=1`): a threaded BLAS waking its workers for a 10,000 x 128
 product has a p99 near 8 ms on two shared cores, against 0.25 ms single-threaded.
 
-    python benchmarks/engine_scoring.py [--items 10000] [--calls 500]
+    python benchmarks/engine_scoring.py [--items 10000] [--calls 500] [--engines ncf,rl]
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ PARAMS = {
     "ease": {},
     "ials": {"iterations": 3},
     "bpr": {"epochs": 1},
-    "ncf": {"epochs": 1},
+    "ncf": {"epochs": 1, "head_epochs": 1},
     "rl": {"steps": 50},
 }
 
@@ -53,7 +53,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--engines", default=",".join(PARAMS), help="comma-separated subset")
     args = parser.parse_args()
+    wanted = [name for name in args.engines.split(",") if name]
     data = catalogue(args.items, args.users, 30)
     rng = np.random.default_rng(1)
     candidates = rng.permutation(data.item_ids)
@@ -66,7 +68,8 @@ def main() -> None:
     )
     print("| engine | fit s | score median µs | score p95 µs | score_batch 1,000 users s |")
     print("|---|---:|---:|---:|---:|")
-    for name, params in PARAMS.items():
+    for name in wanted:
+        params = PARAMS.get(name, {})
         began = time.perf_counter()
         model = engine_class(name)(params).fit(data, TrainingOptions(seed=0))
         fit_s = time.perf_counter() - began
