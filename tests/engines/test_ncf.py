@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -13,6 +13,11 @@ from recommender.evaluation.datasets import from_interactions
 from recommender.evaluation.protocols import temporal_loo
 from recommender.interactions import Interactions
 from tests.engines.contract import PersonalisedEngineContract, checkerboard
+
+if TYPE_CHECKING:
+    import torch
+
+    from recommender.engines.ncf.network import NeuMFNetwork
 
 SMALL: dict[str, Any] = {
     "gmf_factors": 8,
@@ -224,25 +229,14 @@ def test_an_absent_gpu_falls_back_to_the_cpu(caplog: pytest.LogCaptureFixture) -
     assert np.isfinite(model.score(Query(user_id=1), data.item_ids)).all()
 
 
-def test_serving_scores_what_the_network_computes() -> None:
-    """The numpy model (GMF, MLP and content tower) gives the trained network's logits for a
-    user and the services in its training data (services nobody used keep only their
-    feature-based terms, on purpose)."""
-    import torch
-
-    from recommender.engines.features import FeatureSpace, padded
-    from recommender.engines.ncf.engine import _export, _training_set
+def random_network(data: Interactions, n_features: int, generator: torch.Generator) -> NeuMFNetwork:
+    """A small untrained network with weights wide enough that every branch counts."""
     from recommender.engines.ncf.network import NeuMFNetwork
 
-    data = communities()
-    space = FeatureSpace.of(data.feature_vocab, ["scientific_domains"])
-    active = np.arange(data.n_users)
-    train = _training_set(data, active, space, length=0)
-    generator = torch.Generator().manual_seed(3)
-    net = NeuMFNetwork(
+    return NeuMFNetwork(
         n_users=data.n_users,
         n_items=data.n_items,
-        n_features=space.size,
+        n_features=n_features,
         gmf_factors=4,
         mlp_factors=4,
         mlp_layers=(8, 4),
@@ -251,6 +245,23 @@ def test_serving_scores_what_the_network_computes() -> None:
         content_init_std=0.5,
         generator=generator,
     ).eval()
+
+
+def test_serving_scores_what_the_network_computes() -> None:
+    """The numpy model (GMF, MLP and content tower) gives the trained network's logits for a
+    user and the services in its training data (services nobody used keep only their
+    feature-based terms, on purpose)."""
+    import torch
+
+    from recommender.engines.features import FeatureSpace, padded
+    from recommender.engines.ncf.engine import _export, _training_set
+
+    data = communities()
+    space = FeatureSpace.of(data.feature_vocab, ["scientific_domains"])
+    active = np.arange(data.n_users)
+    train = _training_set(data, active, space, length=0)
+    generator = torch.Generator().manual_seed(3)
+    net = random_network(data, space.size, generator)
     with torch.no_grad():
         net.item_bias.weight.normal_(generator=generator)
     model = _export(net, data, active, space, train, {"history_length": 0})
@@ -299,25 +310,13 @@ def test_serving_adds_the_weighted_head_to_what_the_network_computes() -> None:
 
     from recommender.engines.features import FeatureSpace, padded
     from recommender.engines.ncf.engine import _export, _training_set
-    from recommender.engines.ncf.network import NeuMFNetwork
 
     data = communities(cold_service=False)
     space = FeatureSpace.of(data.feature_vocab, ["scientific_domains"])
     active = np.arange(data.n_users)
     train = _training_set(data, active, space, length=2)
     generator = torch.Generator().manual_seed(5)
-    net = NeuMFNetwork(
-        n_users=data.n_users,
-        n_items=data.n_items,
-        n_features=space.size,
-        gmf_factors=4,
-        mlp_factors=4,
-        mlp_layers=(8, 4),
-        content_factors=4,
-        init_std=0.5,
-        content_init_std=0.5,
-        generator=generator,
-    ).eval()
+    net = random_network(data, space.size, generator)
     with torch.no_grad():
         net.head_bias.normal_(generator=generator)
     meta = {"history_length": 2, "head": True, "head_weight": 0.5}

@@ -45,6 +45,9 @@ _ARRAYS = (
 
 # The softmax head's arrays, present when it was fitted.
 _HEAD_ARRAYS = ("head_declared", "head_history", "head_items", "head_bias")
+# The (declared interests, recent services) tables each part reads a person through.
+_CONTENT_TABLES = ("declared", "history")
+_HEAD_TABLES = ("head_declared", "head_history")
 
 
 def recent_positions(index: IdIndex, history: IntArray, length: int) -> IntArray:
@@ -93,38 +96,32 @@ class NCFModel(Model):
             return -1
         return int(positions(self.user_ids, [query.user_id])[0])
 
-    def _declared(self, query: Query) -> IntArray:
-        return self.features.encode_query(query.scientific_domains, query.categories)
+    def _known_by(self, query: Query) -> tuple[IntArray, IntArray]:
+        """What a person is known by without an id: declared interests and recent services,
+        as positions."""
+        declared = self.features.encode_query(query.scientific_domains, query.categories)
+        engaged = recent_positions(self.item_index, query.history, self.history_length)
+        return declared, engaged
+
+    def _person(
+        self, known_by: tuple[IntArray, IntArray], tables: tuple[str, str]
+    ) -> FloatArray | None:
+        """The mean vector of the declared interests plus that of the recent services, from a
+        (declared, history) pair of tables; None when the person has neither."""
+        declared, engaged = known_by
+        if declared.shape[0] == 0 and engaged.shape[0] == 0:
+            return None
+        declared_table, history_table = (self.arrays[name] for name in tables)
+        vector = np.zeros(history_table.shape[1], dtype=np.float32)
+        if declared.shape[0]:
+            vector += declared_table[declared].mean(axis=0)
+        if engaged.shape[0]:
+            vector += history_table[engaged].mean(axis=0)
+        return vector
 
     def user_vector(self, query: Query) -> FloatArray | None:
-        """The content tower's view of the person: declared interests plus recent services;
-        None when it has neither."""
-        declared = self._declared(query)
-        engaged = recent_positions(self.item_index, query.history, self.history_length)
-        if declared.shape[0] == 0 and engaged.shape[0] == 0:
-            return None
-        vector = np.zeros(self.arrays["declared"].shape[1], dtype=np.float32)
-        if declared.shape[0]:
-            vector += self.arrays["declared"][declared].mean(axis=0)
-        if engaged.shape[0]:
-            vector += self.arrays["history"][engaged].mean(axis=0)
-        return vector
-
-    def head_vector(self, query: Query) -> FloatArray | None:
-        """The softmax head's view of the person: declared interests plus recent services;
-        None without a head or when it has neither."""
-        if not self.has_head:
-            return None
-        declared = self._declared(query)
-        engaged = recent_positions(self.item_index, query.history, self.history_length)
-        if declared.shape[0] == 0 and engaged.shape[0] == 0:
-            return None
-        vector = np.zeros(self.arrays["head_items"].shape[1], dtype=np.float32)
-        if declared.shape[0]:
-            vector += self.arrays["head_declared"][declared].mean(axis=0)
-        if engaged.shape[0]:
-            vector += self.arrays["head_history"][engaged].mean(axis=0)
-        return vector
+        """The content tower's view of the person; None when it knows nothing of them."""
+        return self._person(self._known_by(query), _CONTENT_TABLES)
 
     def knows(self, query: Query) -> bool:
         return self._user_row(query) >= 0 or self.user_vector(query) is not None
@@ -175,13 +172,13 @@ class NCFModel(Model):
         known = np.maximum(pos, 0)
         out = np.empty((len(queries), pos.shape[0]), dtype=np.float32)
         rows = np.array([self._user_row(q) for q in queries], dtype=np.int64)
-        heads = [self.head_vector(query) for query in queries]
         for n, query in enumerate(queries):
-            head = heads[n]
+            known_by = self._known_by(query)
+            head = self._person(known_by, _HEAD_TABLES) if self.has_head else None
             if rows[n] < 0 and head is not None:
                 out[n] = self._head(head, known)
                 continue
-            out[n] = self._content(self.user_vector(query), known)
+            out[n] = self._content(self._person(known_by, _CONTENT_TABLES), known)
             if rows[n] >= 0 and head is not None and self.head_weight:
                 out[n] += self.head_weight * self._head(head, known)
         seen = np.flatnonzero(rows >= 0)
@@ -204,8 +201,8 @@ class NCFModel(Model):
 
     def explain(self, query: Query, items: IntArray, names: Names) -> list[Explanation]:
         explanations = super().explain(query, items, names)
-        declared = set(self._declared(query).tolist())
-        engaged = recent_positions(self.item_index, query.history, self.history_length)
+        declared_positions, engaged = self._known_by(query)
+        declared = set(declared_positions.tolist())
         for n, pos in enumerate(self.item_index(items)):
             if pos < 0:
                 continue
