@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from recommender.activity.usage import build_interactions
 from recommender.config import Settings
 from recommender.engines.base import TrainingOptions
 from recommender.engines.rl import RLEngine
@@ -29,7 +30,6 @@ from recommender.engines.rl.engine import RLTraining, offline_updates
 from recommender.simulation.training import load_marketplace
 from recommender.store.database import Database
 from recommender.synthetic import SynthConfig, generate
-from recommender.training.dataset import build_interactions
 from recommender.training.transition_log import extend_transitions, load_transitions
 
 PER = 100_000

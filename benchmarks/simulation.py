@@ -16,7 +16,7 @@ import json
 import platform
 import time
 
-from recommender.activity.rewards import RewardValues
+from recommender.contract.rewards import RewardValues
 from recommender.evaluation.params import parse_flags
 from recommender.simulation import OraclePolicy, simulate
 from recommender.simulation.online import OnlineSchedule

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from recommender.engines.base import Model, Query
+from recommender.engines.ranking import rank
 from recommender.evaluation.params import EngineParamSets, parse_flags
-from recommender.serving.recommend import rank
 from recommender.simulation import t_interval
 from recommender.simulation.training import fit_engine, marketplace_data
 from recommender.synthetic import SynthConfig, generate

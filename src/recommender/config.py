@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from recommender.activity.rewards import RewardValues
+from recommender.contract.rewards import RewardValues
 
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 

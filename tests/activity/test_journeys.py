@@ -18,8 +18,8 @@ from recommender.activity.journeys import (
     panel_rewards,
     read_journeys,
 )
-from recommender.activity.rewards import RewardValues
-from recommender.api.schemas.user_actions import UserActionIn
+from recommender.contract.rewards import RewardValues
+from recommender.contract.user_actions import UserActionIn
 from recommender.store.database import Database
 
 T0 = datetime(2025, 1, 1, 9, 0, tzinfo=UTC)

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from recommender.activity.rewards import RewardValues, transition_label
+from recommender.activity.rewards import transition_label
+from recommender.contract.rewards import RewardValues
 
 
 @pytest.mark.parametrize(

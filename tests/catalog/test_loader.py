@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import func, select
 
 from recommender.activity import actions
-from recommender.api.schemas.user_actions import UserActionIn
 from recommender.catalog import uploads
 from recommender.catalog.dump import InvalidDumpError
 from recommender.catalog.loader import replace_catalog
 from recommender.catalog.snapshot import load_snapshot
+from recommender.contract.user_actions import UserActionIn
 from recommender.store import state
 from recommender.store.database import Database
 from recommender.store.schema import CatalogDump, Project, Service, User, UserAction

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from recommender.activity import actions
-from recommender.api.schemas.user_actions import UserActionIn
 from recommender.catalog.loader import replace_catalog
+from recommender.contract.user_actions import UserActionIn
 from recommender.evaluation.datasets import (
     DatasetNotAvailableError,
     EvalDataset,

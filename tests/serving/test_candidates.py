@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recommender.api.schemas.recommendations import SearchData
 from recommender.catalog.loader import replace_catalog
 from recommender.catalog.snapshot import CatalogSnapshot, load_snapshot
+from recommender.contract.recommendations import SearchData
 from recommender.serving.candidates import select_candidates
 from recommender.store.database import Database
 from tests.factories import BIOLOGY, COMPUTE, DATA, PHYSICS, dump, service

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from recommender.activity.rewards import RewardValues
+from recommender.contract.rewards import RewardValues
 from recommender.simulation import MarketplaceEnv, OraclePolicy, PanelRewards, rollout
 from recommender.synthetic import SyntheticMarketplace
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from recommender.api.schemas.recommendations import RecommendationRequest
-from recommender.api.schemas.user_actions import UserActionIn
 from recommender.catalog.dump import validate_dump
 from recommender.cli.synth import DEMO_CONFIG, demo_fixture_path
+from recommender.contract.recommendations import RecommendationRequest
+from recommender.contract.user_actions import UserActionIn
 from recommender.synthetic import generate, write_bundle
 from recommender.synthetic.vocabulary import load_vocabulary
 

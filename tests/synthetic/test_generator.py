@@ -10,9 +10,9 @@ from typing import Any
 import orjson
 
 from recommender.activity.pages import CATALOGUE, ORDER, PageGraph, abstract
-from recommender.api.schemas.recommendations import PANEL_SIZES, RecommendationRequest
-from recommender.api.schemas.user_actions import UserActionIn
 from recommender.catalog.dump import validate_dump
+from recommender.contract.recommendations import PANEL_SIZES, RecommendationRequest
+from recommender.contract.user_actions import UserActionIn
 from recommender.synthetic import (
     OUTPUT_FILES,
     SynthConfig,

@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 from recommender.activity import actions, impressions
 from recommender.activity.imports import import_actions, import_recommendations
 from recommender.activity.journeys import ActionRecord, Journey, build_journeys
-from recommender.activity.rewards import RewardValues
-from recommender.api.schemas.user_actions import UserActionIn
 from recommender.catalog.loader import replace_catalog
 from recommender.cli.catalog import demo_fixture
 from recommender.config import Settings
+from recommender.contract.rewards import RewardValues
+from recommender.contract.user_actions import UserActionIn
 from recommender.store import state
 from recommender.store.database import Database
 from recommender.store.schema import Recommendation, Transition, User

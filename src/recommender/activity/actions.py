@@ -10,7 +10,7 @@ from sqlalchemy import Connection, insert, select
 
 from recommender.activity import impressions
 from recommender.activity.pages import service_of_page
-from recommender.api.schemas.user_actions import UserActionIn
+from recommender.contract.user_actions import UserActionIn
 from recommender.store.schema import UserAction, utcnow
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import Connection
 
 from recommender.activity import actions, impressions
-from recommender.api.schemas.recommendations import RecommendationRequest
-from recommender.api.schemas.user_actions import UserActionIn
+from recommender.contract.recommendations import RecommendationRequest
+from recommender.contract.user_actions import UserActionIn
 
 
 def import_recommendations(

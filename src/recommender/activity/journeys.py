@@ -19,7 +19,8 @@ from typing import Literal
 from sqlalchemy import ColumnElement, Connection, select
 
 from recommender.activity.pages import CATALOGUE, abstract, service_of_page
-from recommender.activity.rewards import RewardValues, transition_label
+from recommender.activity.rewards import transition_label
+from recommender.contract.rewards import RewardValues
 from recommender.store.schema import Recommendation, UserAction
 
 JourneyKind = Literal["recommendation_panel", "catalogue"]

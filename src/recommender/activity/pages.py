@@ -11,7 +11,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from recommender.catalog.ids import MAX_ID
+from recommender.contract.ids import MAX_ID
 
 # The packaged EOSC extract that carries the page graph (see fixtures/README.md).
 GRAPH_FIXTURE = "eosc_vocabulary.json"

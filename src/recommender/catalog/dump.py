@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
-from recommender.catalog.ids import Id
+from recommender.contract.ids import Id
 
 REQUIRED_ARRAYS = (
     "services",

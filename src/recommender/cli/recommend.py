@@ -8,10 +8,10 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from recommender.api.schemas.recommendations import RecommendationRequest
 from recommender.cli.app import app
 from recommender.cli.output import console, report_error
 from recommender.config import get_settings
+from recommender.contract.recommendations import RecommendationRequest
 from recommender.engines import UnknownEngineError
 from recommender.runtime import Runtime
 from recommender.serving.recommend import recommend as serve_one

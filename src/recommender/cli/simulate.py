@@ -8,10 +8,10 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from recommender.activity.rewards import RewardValues
-from recommender.api.schemas.recommendations import PANEL_SIZES
 from recommender.cli.app import app
 from recommender.cli.output import console, progress_bar, report_error
+from recommender.contract.recommendations import PANEL_SIZES
+from recommender.contract.rewards import RewardValues
 from recommender.engines import UnknownEngineError, canonical_name
 from recommender.evaluation.params import engine_params, parse_flags, read_params
 from recommender.simulation.online import OnlineSchedule

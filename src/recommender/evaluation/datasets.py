@@ -458,9 +458,9 @@ def from_interactions(data: Interactions, name: str) -> EvalDataset:
 def read_store(source: str | Path) -> EvalDataset:
     """Our own catalogue and activity, read from the store at a database URL (empty: the
     configured `DATABASE_URL`), with the configured interaction weights."""
+    from recommender.activity.usage import build_interactions, weights_from
     from recommender.config import get_settings
     from recommender.store.database import Database
-    from recommender.training.dataset import build_interactions, weights_from
 
     settings = get_settings()
     db = Database(str(source) or settings.database_url, pool_size=1)

@@ -4,18 +4,30 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from recommender.engines import UnknownEngineError, engine_class
-from recommender.engines.base import Artifact
+from recommender.engines.base import Artifact, Model
 from recommender.registry import artifacts
 from recommender.registry.versions import active_rows
-from recommender.serving.models import LoadedModel
 from recommender.store.schema import ModelVersion
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model held in memory by a serving process, with where it came from."""
+
+    engine: str
+    model: Model
+    # The registry version; None for models every process rebuilds from the store.
+    version: int | None = None
+    # Held-out quality recorded when it was trained (the gate metric), for `auto`.
+    quality: float | None = None
 
 
 def load_active(

@@ -7,8 +7,8 @@ from collections.abc import Collection, Iterable
 import numpy as np
 from numpy.typing import NDArray
 
-from recommender.api.schemas.recommendations import SearchData
 from recommender.catalog.snapshot import CatalogSnapshot
+from recommender.contract.recommendations import SearchData
 from recommender.interactions import IntArray
 
 

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from recommender.engines import canonical_name
-from recommender.engines.base import Model, Query
+from recommender.engines.base import Query
+from recommender.registry.loading import LoadedModel
 
 LAST_RESORT = "popularity"
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    engine: str
-    model: Model
-    # The registry version; None for models every process rebuilds from the store.
-    version: int | None = None
-    # Held-out quality recorded when it was trained (the gate metric), for `auto`.
-    quality: float | None = None
 
 
 AUTO = "auto"

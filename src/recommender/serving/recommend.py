@@ -9,29 +9,14 @@ import numpy as np
 from sqlalchemy import Connection
 
 from recommender.activity import actions, impressions
-from recommender.api.schemas.recommendations import RecommendationRequest, RecommendationResponse
 from recommender.catalog import search
 from recommender.catalog.snapshot import UserProfile
-from recommender.engines.base import Explanation, Model, Query
-from recommender.interactions import FloatArray, IntArray
+from recommender.contract.recommendations import RecommendationRequest, RecommendationResponse
+from recommender.engines.base import Explanation, Query
+from recommender.engines.ranking import rank
 from recommender.serving.candidates import select_candidates
 from recommender.serving.models import LAST_RESORT, choose
 from recommender.serving.state import ServingState
-
-
-def rank(model: Model, query: Query, items: IntArray, k: int) -> tuple[IntArray, FloatArray]:
-    """The k best items by the model's scores, best first; items it cannot score are left out."""
-    if items.shape[0] == 0 or k <= 0:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-    scores = model.score(query, items)
-    finite = np.flatnonzero(np.isfinite(scores))
-    if finite.shape[0] > k:
-        # argpartition keeps this linear in the number of candidates.
-        top = finite[np.argpartition(-scores[finite], k - 1)[:k]]
-    else:
-        top = finite
-    top = top[np.lexsort((items[top], -scores[top]))]
-    return items[top], scores[top]
 
 
 def _query(

@@ -10,15 +10,16 @@ from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Connection, func, select
 
+from recommender.activity.usage import InteractionWeights, build_interactions
 from recommender.catalog.snapshot import CatalogSnapshot, load_snapshot
 from recommender.engines import UnknownEngineError, canonical_name
 from recommender.engines.popularity import PopularityEngine
 from recommender.engines.random import RandomEngine
-from recommender.serving.models import AUTO, LoadedModel
+from recommender.registry.loading import LoadedModel
+from recommender.serving.models import AUTO
 from recommender.store import state as stored_state
 from recommender.store.database import Database
 from recommender.store.schema import UserAction
-from recommender.training.dataset import InteractionWeights, build_interactions
 
 log = logging.getLogger(__name__)
 

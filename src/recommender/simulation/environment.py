@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from recommender.activity.rewards import RewardValues
-from recommender.api.schemas.recommendations import PANEL_SIZES
+from recommender.contract.recommendations import PANEL_SIZES
+from recommender.contract.rewards import RewardValues
 from recommender.simulation.rewards import PanelRewards
 from recommender.simulation.schedule import (
     RESPONSE_STREAM,

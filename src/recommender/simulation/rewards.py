@@ -15,7 +15,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from recommender.activity.pages import CATALOGUE, SERVICE, PageGraph, concrete, portal_graph
-from recommender.activity.rewards import ORDER_LABEL, RewardValues, transition_label
+from recommender.activity.rewards import transition_label
+from recommender.contract.rewards import ORDER_LABEL, RewardValues
 
 BoolArray = NDArray[np.bool_]
 FloatArray = NDArray[np.float64]

@@ -19,7 +19,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
-from recommender.activity.rewards import RewardValues
+from recommender.activity.usage import InteractionWeights
+from recommender.contract.rewards import RewardValues
 from recommender.engines import canonical_name
 from recommender.engines.base import Model
 from recommender.simulation.environment import MarketplaceEnv
@@ -28,7 +29,6 @@ from recommender.simulation.policies import EnginePolicy, Policy
 from recommender.simulation.rollout import Rollout, rollout
 from recommender.simulation.training import fit_engine, marketplace_data
 from recommender.synthetic.generator import SynthConfig, SyntheticMarketplace, generate
-from recommender.training.dataset import InteractionWeights
 
 FloatArray = NDArray[np.float64]
 # (units done, units in total, what is running); a unit is one fit or one episode.

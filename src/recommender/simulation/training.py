@@ -18,9 +18,10 @@ from typing import Any
 from sqlalchemy import select
 
 from recommender.activity.imports import import_actions, import_recommendations
-from recommender.activity.rewards import RewardValues
+from recommender.activity.usage import InteractionWeights, build_interactions
 from recommender.catalog.loader import replace_catalog
 from recommender.config import Settings
+from recommender.contract.rewards import RewardValues
 from recommender.engines import engine_class
 from recommender.engines.base import Model, TrainingOptions
 from recommender.evaluation.datasets import from_interactions
@@ -30,7 +31,6 @@ from recommender.store import migrate
 from recommender.store.database import Database
 from recommender.store.schema import User
 from recommender.synthetic.generator import SyntheticMarketplace
-from recommender.training.dataset import InteractionWeights, build_interactions
 from recommender.training.sars import Transitions
 from recommender.training.transition_log import extend_transitions, load_transitions
 

@@ -21,7 +21,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from recommender.activity.pages import CATALOGUE, ORDER, SERVICE, PageGraph, concrete
-from recommender.api.schemas.recommendations import PANEL_SIZES
+from recommender.contract.recommendations import PANEL_SIZES
 from recommender.synthetic.behaviour import BehaviourModel, IntArray, Placement, Response
 from recommender.synthetic.catalogue import Catalogue
 from recommender.synthetic.logging_policy import LoggingPolicy

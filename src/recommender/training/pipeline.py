@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from recommender.activity.usage import build_interactions, weights_from
 from recommender.config import Settings
 from recommender.engines import canonical_name, engine_class
 from recommender.engines.base import Model, TrainingOptions
@@ -31,7 +32,6 @@ from recommender.registry.gate import judge
 from recommender.store import state
 from recommender.store.database import Database
 from recommender.store.schema import UserAction
-from recommender.training.dataset import build_interactions, weights_from
 from recommender.training.plots import curves_png
 from recommender.training.transition_log import extend_transitions, load_transitions
 

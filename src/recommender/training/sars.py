@@ -21,8 +21,8 @@ from numpy.typing import NDArray
 
 from recommender.activity.journeys import ActionRecord, Journey, panel_label_counts
 from recommender.activity.pages import service_of_page
-from recommender.activity.rewards import RewardValues
-from recommender.api.schemas.recommendations import PANEL_SIZES
+from recommender.contract.recommendations import PANEL_SIZES
+from recommender.contract.rewards import RewardValues
 from recommender.interactions import FloatArray, IntArray
 
 PAD = -1

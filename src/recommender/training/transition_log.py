@@ -28,8 +28,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from recommender.activity.journeys import ActionRecord, Journey, read_actions, read_journeys
-from recommender.activity.rewards import RewardValues
 from recommender.config import Settings
+from recommender.contract.rewards import RewardValues
 from recommender.store import state
 from recommender.store.database import Database
 from recommender.store.schema import (

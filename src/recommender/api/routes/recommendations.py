@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from recommender.activity import impressions
 from recommender.api.deps import ClientAccess, RuntimeDep
 from recommender.api.errors import VALIDATION_RESPONSES
-from recommender.api.schemas.recommendations import RecommendationRequest, RecommendationResponse
+from recommender.contract.recommendations import RecommendationRequest, RecommendationResponse
 from recommender.observability.metrics import RECOMMENDATIONS
 from recommender.serving.recommend import decide
 

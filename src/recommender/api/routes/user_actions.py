@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 from recommender.activity import actions
 from recommender.api.deps import ClientAccess, RuntimeDep
 from recommender.api.errors import VALIDATION_RESPONSES
-from recommender.api.schemas.user_actions import UserActionIn
+from recommender.contract.user_actions import UserActionIn
 from recommender.observability.metrics import (
     ATTRIBUTED_CLICKS,
     ATTRIBUTED_ORDERS,

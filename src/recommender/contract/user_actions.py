@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from recommender.api.schemas.common import (
+from recommender.contract.common import (
     ClientId,
     Id,
     PageId,

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from recommender.catalog.ids import Id
+from recommender.contract.ids import Id
 
 ClientId = Literal["marketplace", "search_service", "user_dashboard", "undefined"]
 

@@ -1,4 +1,4 @@
-"""Training data from the store: accessed services, projects, orders and clicks, weighted."""
+"""What people used, from the store: accessed services, projects, orders and clicks, weighted."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from recommender.api.schemas.common import (
+from recommender.contract.common import (
     ClientId,
     Id,
     IdList,
