@@ -94,9 +94,13 @@ def run_case(case: Case, engines: list[str], seed: int) -> Report:
     tuned = REPO / "benchmarks" / "params" / f"{case.name}.toml"
     params = engine_params(engines, read_params(tuned) if tuned.exists() else {})
 
-    def say(engine: str, fraction: float, step: str) -> None:
-        if fraction >= 1.0:
-            print(f"  {engine} done", file=sys.stderr)
+    started: list[str] = []
+
+    def say(fraction: float, message: str) -> None:
+        engine = message.partition(":")[0]
+        if engine not in started:
+            started.append(engine)
+            print(f"  {engine} ...", file=sys.stderr)
 
     return evaluate(data, folds, params, k=10, seed=seed, progress=say)
 

@@ -20,14 +20,14 @@ import orjson
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from recommender.arrays import DoubleArray
 from recommender.synthetic import behaviour_from_ground_truth
 from recommender.synthetic.vocabulary import load_vocabulary, membership
 
-FloatArray = NDArray[np.float64]
-Scorer = Callable[[int], FloatArray]
+Scorer = Callable[[int], DoubleArray]
 
 
-def topic_of(rows: Sequence[FloatArray], k: int) -> FloatArray:
+def topic_of(rows: Sequence[DoubleArray], k: int) -> DoubleArray:
     """Cluster mixture of a set of terms, specific terms weighing most (as the generator does)."""
     if not rows:
         return np.full(k, 1.0 / k)
@@ -85,7 +85,7 @@ def main() -> None:
     domains = membership(vocab.scientific_domains, k)
     categories = membership(vocab.categories, k)
 
-    def terms(record: dict[str, Any]) -> list[FloatArray]:
+    def terms(record: dict[str, Any]) -> list[DoubleArray]:
         return [domains[d - 1] for d in record["scientific_domains"]] + [
             categories[c - 1] for c in record["categories"]
         ]

@@ -9,8 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
-IntArray = NDArray[np.int64]
-FloatArray = NDArray[np.float32]
+from recommender.arrays import FloatArray, IntArray
 
 
 def _empty_features() -> dict[str, sp.csr_matrix]:

@@ -103,8 +103,8 @@ def test_readers_see_the_old_catalogue_until_the_load_commits(db: Database) -> N
     proceed = threading.Event()
     errors: list[BaseException] = []
 
-    def progress(done: int, total: int) -> None:
-        if done >= total - 1 and not halfway.is_set():
+    def progress(fraction: float, message: str) -> None:
+        if fraction >= 0.5 and not halfway.is_set():
             halfway.set()
             proceed.wait(timeout=30)
 

@@ -7,6 +7,7 @@ from typing import Any, Self
 import numpy as np
 import scipy.sparse as sp
 
+from recommender.arrays import FloatArray, IntArray
 from recommender.engines.base import Artifact, Engine, EngineParams, Model, Query, TrainingOptions
 from recommender.evaluation.datasets import EvalDataset
 from recommender.evaluation.protocols import Fold, Heldout, split
@@ -18,7 +19,7 @@ from recommender.evaluation.runner import (
     fit_for,
     rank_top_k,
 )
-from recommender.interactions import FloatArray, IntArray, Interactions
+from recommender.interactions import Interactions
 
 
 def test_ties_go_against_the_held_out_item() -> None:

@@ -12,10 +12,9 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from recommender.arrays import DoubleArray
 from recommender.synthetic import SynthConfig, SyntheticMarketplace, generate
 from recommender.synthetic.vocabulary import load_vocabulary, membership
-
-FloatArray = np.ndarray
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +24,7 @@ def mid_market() -> SyntheticMarketplace:
     )
 
 
-def _topic(rows: list[FloatArray], k: int) -> FloatArray:
+def _topic(rows: list[DoubleArray], k: int) -> DoubleArray:
     if not rows:
         return np.full(k, 1.0 / k)
     stacked = np.array(rows)
@@ -35,7 +34,7 @@ def _topic(rows: list[FloatArray], k: int) -> FloatArray:
 
 
 def _hit_rate(
-    market: SyntheticMarketplace, users: list[int], score: Callable[[int], FloatArray], k: int = 3
+    market: SyntheticMarketplace, users: list[int], score: Callable[[int], DoubleArray], k: int = 3
 ) -> float:
     services = market.dump["services"]
     recommendable = np.array([s["status"] in ("published", "unverified") for s in services])
@@ -75,16 +74,16 @@ def test_declared_interests_and_features_beat_popularity(
     )
     boost = np.log(2 + usage)
 
-    def popularity(u: int) -> FloatArray:
+    def popularity(u: int) -> DoubleArray:
         return usage + 1e-6 * boost
 
-    def declared(u: int) -> FloatArray:
+    def declared(u: int) -> DoubleArray:
         user = dump["users"][u]
         rows = [domains[d - 1] for d in user["scientific_domains"]]
         rows += [categories[c - 1] for c in user["categories"]]
         return np.asarray((service_topics @ _topic(rows, k)) * boost)
 
-    def history(u: int) -> FloatArray:
+    def history(u: int) -> DoubleArray:
         used = np.asarray(dump["users"][u]["accessed_services"], dtype=np.int64) - 1
         return np.asarray((service_topics @ service_topics[used].mean(axis=0)) * boost)
 

@@ -8,9 +8,10 @@ import numpy as np
 import scipy.sparse as sp
 from sqlalchemy import Connection, Executable, and_, select
 
+from recommender.arrays import IntArray
 from recommender.catalog.loader import SERVICE_LINKS, USER_LINKS
 from recommender.config import Settings
-from recommender.interactions import IntArray, Interactions
+from recommender.interactions import Interactions
 from recommender.store.arrays import fetch_array
 from recommender.store.schema import Base, Project, Service, User, UserAction
 

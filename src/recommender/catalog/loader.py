@@ -16,11 +16,11 @@ from recommender.catalog.dump import (
     collect_ids,
     iter_records,
 )
+from recommender.progress import Progress, counted
 from recommender.store import state
 from recommender.store.schema import Base, catalog_tables
 
 BATCH = 5_000
-Progress = Callable[[int, int], None]  # (records done, records in total)
 Advance = Callable[[int], None]
 
 T = TypeVar("T")
@@ -103,7 +103,7 @@ def replace_catalog(
         nonlocal done
         done += n
         if progress is not None:
-            progress(done, total)
+            counted(progress, done, total, f"{done:,} of {total:,} records")
 
     if conn.dialect.name == "sqlite":
         # Checked at commit instead of per row: the order of deletes and inserts is then free.

@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import Connection, select
 
-from recommender.interactions import IntArray
+from recommender.arrays import IntArray
 from recommender.store import state
 from recommender.store.arrays import fetch_array
 from recommender.store.schema import Base, Service, User

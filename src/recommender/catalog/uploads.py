@@ -10,7 +10,8 @@ import orjson
 from sqlalchemy import Connection, insert, select, update
 
 from recommender.catalog.dump import InvalidDumpError, Problem, validate_dump
-from recommender.catalog.loader import Progress, replace_catalog
+from recommender.catalog.loader import replace_catalog
+from recommender.progress import Progress
 from recommender.store.database import Database
 from recommender.store.schema import CatalogDump, utcnow
 

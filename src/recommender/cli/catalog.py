@@ -16,7 +16,7 @@ from recommender.activity.imports import import_actions, import_recommendations
 from recommender.catalog import uploads
 from recommender.catalog.dump import InvalidDumpError
 from recommender.cli.app import app
-from recommender.cli.output import console, progress_bar, report_error
+from recommender.cli.output import console, counter, progress_bar, report_error
 from recommender.config import get_settings
 from recommender.store import migrate
 from recommender.store.database import Database
@@ -129,14 +129,14 @@ def import_activity(
         for label, path in (("served panels", recommendations), ("user actions", actions)):
             if path is None:
                 continue
-            with progress_bar(f"importing {label}") as update, db.write() as conn:
+            with counter(f"importing {label}") as update, db.write() as conn:
                 count = 0
 
                 def counted(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
                     nonlocal count
                     for count, row in enumerate(rows, start=1):
                         if count % 1000 == 0:
-                            update(count, 0)
+                            update(count)
                         yield row
 
                 try:

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from recommender.cli.app import app
-from recommender.cli.output import errors, report_error
+from recommender.cli.output import errors, progress_bar, report_error
 from recommender.engines import UnknownEngineError, canonical_name
 from recommender.evaluation.datasets import (
     DatasetNotAvailableError,
@@ -148,12 +148,7 @@ def evaluate_command(
         )
     except (DatasetNotAvailableError, UnknownEngineError, ValueError, OSError) as error:
         raise _fail(str(error)) from error
-    with _progress() as bar:
-        tasks = {name: bar.add_task(name, total=1.0, step="") for name in canonical}
-
-        def advance(engine: str, fraction: float, step: str) -> None:
-            bar.update(tasks[engine], completed=fraction, step=step)
-
+    with progress_bar("evaluating") as advance:
         report = evaluate(
             dataset, data_split, params, k=k, seed=seed, metrics=wanted, progress=advance
         )
@@ -211,7 +206,7 @@ def tune_command(
                 metric=metric,
                 seed=seed,
                 fixed=fixed.get(name, {}),
-                progress=advance,
+                on_trial=advance,
             )
         except ValueError as error:
             raise _fail(str(error)) from error

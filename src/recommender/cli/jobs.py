@@ -41,9 +41,7 @@ def _run_here(name: str, **args: Any) -> dict[str, Any] | None:
             task_id = records.create(conn, name, args)
         console.print(f"task {task_id}")
         with progress_bar(name) as update:
-            result = run_task(
-                db, settings, task_id, observer=lambda f, m: update(int(f * 1000), 1000, m)
-            )
+            result = run_task(db, settings, task_id, observer=update)
         return result
     finally:
         db.dispose()

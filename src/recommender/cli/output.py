@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import rich.progress
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from recommender.progress import Progress
 
 console = Console()
 # Error lines are read by people and by log collectors: never wrapped at the terminal's width.
@@ -20,10 +23,10 @@ def report_error(message: object) -> None:
 
 
 @contextmanager
-def progress_bar(description: str) -> Iterator[Callable[..., None]]:
-    """Yields `update(done, total, message=None)` that drives a bar on stderr; a message
-    (the epoch and its validation scores, say) replaces the bar's text."""
-    with Progress(
+def progress_bar(description: str) -> Iterator[Progress]:
+    """Yields a progress callback that drives a bar on stderr; a message (the epoch and its
+    validation scores, say) replaces the bar's text."""
+    with rich.progress.Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         TaskProgressColumn(),
@@ -31,12 +34,25 @@ def progress_bar(description: str) -> Iterator[Callable[..., None]]:
         console=errors,
         transient=False,
     ) as progress:
-        task = progress.add_task(description, total=None)
+        task = progress.add_task(description, total=1.0)
 
-        def update(done: int, total: int, message: str | None = None) -> None:
-            # A total of 0 or less means "not known": the bar then only counts.
-            progress.update(task, completed=done, total=total if total > 0 else None)
+        def update(fraction: float, message: str) -> None:
+            progress.update(task, completed=fraction)
             if message:
                 progress.update(task, description=f"{description}: {escape(message)}")
 
         yield update
+
+
+@contextmanager
+def counter(description: str) -> Iterator[Callable[[int], None]]:
+    """Yields `update(count)` for work whose total is not known in advance."""
+    with rich.progress.Progress(
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed:,.0f}"),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=False,
+    ) as progress:
+        task = progress.add_task(description, total=None)
+        yield lambda count: progress.update(task, completed=count)

@@ -106,7 +106,7 @@ def simulate_command(
             device=device,
             references={ORACLE: OraclePolicy.of} if oracle else None,
             online=OnlineSchedule(episodes=online_episodes) if online_episodes else None,
-            progress=lambda done, total, label: update(done, total, label),
+            progress=update,
         )
     console.print(report_table(report))
     if output is not None:

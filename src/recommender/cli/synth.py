@@ -9,23 +9,14 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from recommender.cli.app import app
+from recommender.cli.output import progress_bar
 from recommender.synthetic import SynthConfig, generate, save, write, write_bundle
 
 # The committed demo marketplace: the real services, a few hundred users, a week of activity.
 DEMO_CONFIG = SynthConfig(services=58, users=200, days=7, seed=20250101, sessions_per_day=0.07)
 DEMO_FIXTURE = "demo_marketplace.json"
-
-_STAGES = {
-    "catalogue": "services",
-    "population": "users and visitors",
-    "history": "orders before the window",
-    "days": "days of activity",
-    "future": "held-out future orders",
-    "write": "dump and ground truth",
-}
 
 
 def demo_fixture_path() -> Path:
@@ -83,20 +74,7 @@ def synth(
         logging_epsilon=epsilon,
     )
     began = time.perf_counter()
-    with Progress(
-        TextColumn("{task.description:<28}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
-        tasks: dict[str, TaskID] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(_STAGES.get(stage, stage), total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
+    with progress_bar("generating") as progress:
         if bundle is None:
             assert output is not None
             counts = write(config, output, progress=progress)

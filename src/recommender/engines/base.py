@@ -7,7 +7,7 @@ import json
 import logging
 import zipfile
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeVar
 
@@ -15,7 +15,9 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict
 
-from recommender.interactions import FloatArray, IntArray, Interactions
+from recommender.arrays import FloatArray, IntArray
+from recommender.interactions import Interactions
+from recommender.progress import Progress, quiet
 
 if TYPE_CHECKING:
     import torch
@@ -27,12 +29,6 @@ log = logging.getLogger(__name__)
 
 JsonValue = Any  # JSON-serialisable data: dict, list, str, int, float, bool, None
 
-ProgressCallback = Callable[[float, str], None]
-
-
-def _no_progress(fraction: float, message: str) -> None:
-    return None
-
 
 @dataclass(frozen=True)
 class TrainingOptions:
@@ -40,8 +36,7 @@ class TrainingOptions:
 
     seed: int = 0
     device: str = "cpu"
-    # Called with a fraction in [0, 1] and a short message; must be cheap.
-    progress: ProgressCallback = _no_progress
+    progress: Progress = quiet
     # Held-out pairs an engine that early-stops ranks after each epoch (never the test
     # split). Their items are not in the data given to `fit`; `validation.train` is that
     # data, from which the validation users' histories are read.

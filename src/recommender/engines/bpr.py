@@ -11,10 +11,11 @@ from numpy.typing import NDArray
 from pydantic import Field
 from torch.nn.functional import embedding
 
+from recommender.arrays import FloatArray, IntArray
 from recommender.engines.base import Engine, EngineParams, TrainingOptions
 from recommender.engines.factors import FactorModel
 from recommender.engines.lookup import user_share
-from recommender.interactions import FloatArray, IntArray, Interactions
+from recommender.interactions import Interactions
 
 
 class BPRParams(EngineParams):

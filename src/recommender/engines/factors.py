@@ -15,9 +15,9 @@ from typing import Any, ClassVar, Self
 import numpy as np
 from numpy.typing import NDArray
 
+from recommender.arrays import FloatArray, IntArray
 from recommender.engines.base import Artifact, Model, Query
 from recommender.engines.lookup import IdIndex, gather, history_positions, positions
-from recommender.interactions import FloatArray, IntArray
 
 Matrix = NDArray[np.float32]
 

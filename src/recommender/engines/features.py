@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from recommender.arrays import IntArray
 from recommender.engines.lookup import positions
-from recommender.interactions import IntArray
 
 # The vocabularies a query carries for the person it recommends to (declared interests and
 # the search filters), in the order `encode_query` takes them.

@@ -10,10 +10,11 @@ from implicit.cpu.als import AlternatingLeastSquares
 from pydantic import Field
 from threadpoolctl import threadpool_limits
 
+from recommender.arrays import FloatArray, IntArray
 from recommender.engines.base import Engine, EngineParams, TrainingOptions
 from recommender.engines.factors import FactorModel
 from recommender.engines.lookup import user_share
-from recommender.interactions import FloatArray, IntArray, Interactions
+from recommender.interactions import Interactions
 
 
 class IALSParams(EngineParams):

@@ -15,9 +15,9 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from recommender.arrays import FloatArray, IntArray
 from recommender.engines.base import Artifact, Explanation, Model, Names, Query
 from recommender.engines.lookup import IdIndex, gather, history_matrix, history_positions
-from recommender.interactions import FloatArray, IntArray
 
 # Dense cells (rows x items) materialised at once while accumulating a Gram matrix.
 _CHUNK_CELLS = 8_000_000

@@ -8,8 +8,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike
 
+from recommender.arrays import FloatArray, IntArray
 from recommender.engines.base import Query
-from recommender.interactions import FloatArray, IntArray
 
 
 def positions(sorted_ids: IntArray, external: ArrayLike) -> IntArray:

@@ -9,6 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
+from recommender.arrays import FloatArray, IntArray
 from recommender.engines.base import (
     Artifact,
     Engine,
@@ -20,7 +21,7 @@ from recommender.engines.base import (
     TrainingOptions,
 )
 from recommender.engines.lookup import IdIndex
-from recommender.interactions import FloatArray, IntArray, Interactions
+from recommender.interactions import Interactions
 
 CONTEXT_FEATURES = ("scientific_domains", "categories")
 DENSE_CONTEXT_LIMIT = 20_000_000  # cells; 80 MB of float32

@@ -6,6 +6,7 @@ from typing import Self
 
 import numpy as np
 
+from recommender.arrays import FloatArray, IntArray
 from recommender.engines.base import (
     Artifact,
     Engine,
@@ -17,7 +18,7 @@ from recommender.engines.base import (
     TrainingOptions,
 )
 from recommender.engines.lookup import IdIndex
-from recommender.interactions import FloatArray, IntArray, Interactions
+from recommender.interactions import Interactions
 
 
 class RandomParams(EngineParams):

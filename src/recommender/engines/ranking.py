@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from recommender.arrays import FloatArray, IntArray
 from recommender.engines.base import Model, Query
-from recommender.interactions import FloatArray, IntArray
 
 
 def rank(model: Model, query: Query, items: IntArray, k: int) -> tuple[IntArray, FloatArray]:

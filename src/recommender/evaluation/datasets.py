@@ -21,7 +21,8 @@ from typing import IO
 import numpy as np
 from numpy.typing import NDArray
 
-from recommender.interactions import FloatArray, IntArray, Interactions, SideFeatures
+from recommender.arrays import FloatArray, IntArray
+from recommender.interactions import Interactions, SideFeatures
 
 StrArray = NDArray[np.str_]
 

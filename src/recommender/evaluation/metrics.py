@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from recommender.interactions import IntArray
+from recommender.arrays import IntArray
 
 BoolMatrix = NDArray[np.bool_]
 Values = NDArray[np.float64]

@@ -16,10 +16,9 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from recommender.arrays import BoolArray, FloatArray, IntArray
 from recommender.evaluation.datasets import EvalDataset, with_features
-from recommender.interactions import FloatArray, IntArray, Interactions, SideFeatures
-
-BoolArray = NDArray[np.bool_]
+from recommender.interactions import Interactions, SideFeatures
 
 
 @dataclass(frozen=True, eq=False)

@@ -11,13 +11,14 @@ items are never ranked.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from recommender.arrays import FloatArray, IntArray
 from recommender.engines import canonical_name, engine_class
 from recommender.engines.base import Engine, Model, Query, TrainingOptions
 from recommender.evaluation.datasets import EvalDataset
@@ -28,19 +29,15 @@ from recommender.evaluation.metrics import (
     metric_label,
 )
 from recommender.evaluation.protocols import Fold, Split
-from recommender.interactions import FloatArray, IntArray, Interactions
+from recommender.interactions import Interactions
+from recommender.progress import Progress, counted, quiet, within
 
 BoolMatrix = NDArray[np.bool_]
 
 # engine, fraction of that engine's work done, what it is doing
-RunProgress = Callable[[str, float, str], None]
 
 # Scores held in memory at once while ranking: rows x items.
 _SCORE_CELLS = 4_000_000
-
-
-def _quiet(engine: str, fraction: float, message: str) -> None:
-    return None
 
 
 def rank_top_k(
@@ -94,7 +91,7 @@ def evaluate_model(
     fold: Fold,
     k: int,
     metrics: Sequence[str] = METRIC_NAMES,
-    progress: Callable[[float], None] | None = None,
+    progress: Progress = quiet,
 ) -> FoldResult:
     """Rank every held-out user's items with a trained model and average the metrics."""
     unknown = sorted(set(metrics) - set(METRIC_NAMES))
@@ -127,8 +124,7 @@ def evaluate_model(
             top = np.where(top >= 0, np.take_along_axis(safe, np.maximum(top, 0), 1), -1)
         all_hits[start:stop] = hits
         all_top[start:stop] = top
-        if progress is not None:
-            progress(stop / max(n, 1))
+        counted(progress, stop, n, "ranking")
     values: dict[str, float] = {}
     for name in metrics:
         if name in RANKING_METRICS:
@@ -187,7 +183,7 @@ def run_engine(
     k: int,
     seed: int,
     metrics: Sequence[str] = METRIC_NAMES,
-    progress: RunProgress = _quiet,
+    progress: Progress = quiet,
     validation: Fold | None = None,
     device: str = "cpu",
 ) -> EngineRun:
@@ -196,19 +192,12 @@ def run_engine(
     options = TrainingOptions(
         seed=seed,
         device=device,
-        progress=lambda fraction, message: progress(name, fraction / 2, message),
+        progress=within(progress, 0.0, 0.5),
     )
     began = time.perf_counter()
     fitted = fit_for(engine, fold, validation, options)
     fit_s = time.perf_counter() - began
-    progress(name, 0.5, "ranking")
-    result = evaluate_model(
-        fitted.model,
-        fold,
-        k,
-        metrics,
-        lambda fraction: progress(name, 0.5 + fraction / 2, "ranking"),
-    )
+    result = evaluate_model(fitted.model, fold, k, metrics, within(progress, 0.5, 1.0))
     return EngineRun(
         engine=canonical_name(name),
         params=engine.params.model_dump() | fitted.fitted_params,
@@ -267,13 +256,14 @@ def evaluate(
     k: int = 10,
     seed: int = 0,
     metrics: Sequence[str] = METRIC_NAMES,
-    progress: RunProgress = _quiet,
+    progress: Progress = quiet,
 ) -> Report:
     """Every engine (name -> its parameters) on the test fold of one split."""
     report = Report(
         dataset=data.name, protocol=split.protocol, k=k, seed=seed, stats=fold_stats(data, split)
     )
-    for name, params in engines.items():
+    for index, (name, params) in enumerate(engines.items()):
+        share = (index / len(engines), (index + 1) / len(engines))
         report.runs.append(
             run_engine(
                 name,
@@ -282,7 +272,7 @@ def evaluate(
                 k=k,
                 seed=seed,
                 metrics=metrics,
-                progress=progress,
+                progress=within(progress, *share, prefix=name),
                 validation=split.validation,
             )
         )

@@ -92,7 +92,7 @@ def tune(
     metric: str = "NDCG",
     seed: int = 0,
     fixed: Mapping[str, Any] | None = None,
-    progress: Callable[[int, int, Trial | None], None] | None = None,
+    on_trial: Callable[[int, int, Trial | None], None] | None = None,
 ) -> TuningResult:
     """Try candidate parameters of one engine on the split's validation fold."""
     if metric not in METRIC_NAMES:
@@ -101,11 +101,11 @@ def tune(
     result = TuningResult(engine=canonical_name(engine), metric=label)
     points = candidates(engine, trials, seed, fixed)
     for n, params in enumerate(points):
-        if progress is not None:
-            progress(n, len(points), None)
+        if on_trial is not None:
+            on_trial(n, len(points), None)
         run = run_engine(engine, params, split.validation, k=k, seed=seed, metrics=[metric])
         trial = Trial(params=params, metrics=run.metrics, fit_s=run.fit_s)
         result.trials.append(trial)
-        if progress is not None:
-            progress(n + 1, len(points), trial)
+        if on_trial is not None:
+            on_trial(n + 1, len(points), trial)
     return result

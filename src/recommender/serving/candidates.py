@@ -7,9 +7,9 @@ from collections.abc import Collection, Iterable
 import numpy as np
 from numpy.typing import NDArray
 
+from recommender.arrays import IntArray
 from recommender.catalog.snapshot import CatalogSnapshot
 from recommender.contract.recommendations import SearchData
-from recommender.interactions import IntArray
 
 
 def _any_of(catalog: CatalogSnapshot, groups: Iterable[IntArray | None]) -> NDArray[np.bool_]:

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
+from recommender.arrays import BoolArray, DoubleArray, IntArray
 from recommender.contract.recommendations import PANEL_SIZES
 from recommender.contract.rewards import RewardValues
 from recommender.simulation.rewards import PanelRewards
@@ -42,10 +42,6 @@ from recommender.synthetic.behaviour import BehaviourModel
 from recommender.synthetic.generator import SyntheticMarketplace
 from recommender.synthetic.search import SearchIndex
 from recommender.synthetic.vocabulary import EoscVocabulary, load_vocabulary
-
-BoolArray = NDArray[np.bool_]
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
 
 # The search index's own stream only orders search results, which the simulator does not show.
 _RESULT_ORDER_STREAM = 71_000
@@ -87,7 +83,7 @@ class Step:
     """What one panel did: per shown slot its reward, click and order, and what came next."""
 
     shown: IntArray
-    rewards: FloatArray
+    rewards: DoubleArray
     clicked: BoolArray
     ordered: BoolArray
     dropped: IntArray  # what the policy returned that was not shown, in its order

@@ -15,13 +15,14 @@ from typing import Any
 
 import numpy as np
 
+from recommender.arrays import IntArray
 from recommender.engines.base import Model, TrainingOptions
 from recommender.engines.rl.engine import RLEngine, RLTraining
 from recommender.engines.rl.experience import Experience, StateTable
 from recommender.engines.rl.model import RLModel
 from recommender.evaluation.datasets import from_interactions
 from recommender.evaluation.protocols import temporal_loo
-from recommender.interactions import IntArray, Interactions
+from recommender.interactions import Interactions
 from recommender.simulation.environment import MarketplaceEnv, Observation
 from recommender.simulation.policies import EnginePolicy, query_of
 from recommender.simulation.rollout import rollout

@@ -8,9 +8,9 @@ from typing import Protocol
 
 import numpy as np
 
+from recommender.arrays import IntArray
 from recommender.engines.base import Model, Query
 from recommender.engines.ranking import rank
-from recommender.interactions import IntArray
 from recommender.simulation.environment import Observation
 from recommender.synthetic.behaviour import BehaviourModel
 from recommender.synthetic.generator import SyntheticMarketplace

@@ -12,14 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
 from recommender.activity.pages import CATALOGUE, SERVICE, PageGraph, concrete, portal_graph
 from recommender.activity.rewards import transition_label
+from recommender.arrays import BoolArray, DoubleArray
 from recommender.contract.rewards import ORDER_LABEL, RewardValues
-
-BoolArray = NDArray[np.bool_]
-FloatArray = NDArray[np.float64]
 
 # Any service id names the same abstract move; the label does not depend on it.
 _SOME_SERVICE = 1
@@ -40,7 +37,7 @@ class PanelRewards:
         )
         return cls(click=values.of(label), order=values.of(ORDER_LABEL))
 
-    def pay(self, clicked: BoolArray, ordered: BoolArray) -> FloatArray:
+    def pay(self, clicked: BoolArray, ordered: BoolArray) -> DoubleArray:
         """The reward of each slot: its click's value, plus the order's where it ordered."""
         return np.asarray(
             self.click * clicked.astype(np.float64) + self.order * ordered.astype(np.float64),

@@ -6,19 +6,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
+from recommender.arrays import DoubleArray
 from recommender.simulation.environment import MarketplaceEnv
 from recommender.simulation.policies import Policy
-
-FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True, eq=False)
 class Rollout:
     """Episodes of one policy in one environment: each return and the panel counts."""
 
-    returns: FloatArray
+    returns: DoubleArray
     shown: int
     clicks: int
     orders: int

@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 from scipy import stats
 
 from recommender.activity.usage import InteractionWeights
+from recommender.arrays import DoubleArray
 from recommender.contract.rewards import RewardValues
 from recommender.engines import canonical_name
 from recommender.engines.base import Model
+from recommender.progress import Progress, counted, quiet
 from recommender.simulation.environment import MarketplaceEnv
 from recommender.simulation.online import OnlineSchedule, train_online
 from recommender.simulation.policies import EnginePolicy, Policy
@@ -30,9 +31,6 @@ from recommender.simulation.rollout import Rollout, rollout
 from recommender.simulation.training import fit_engine, marketplace_data
 from recommender.synthetic.generator import SynthConfig, SyntheticMarketplace, generate
 
-FloatArray = NDArray[np.float64]
-# (units done, units in total, what is running); a unit is one fit or one episode.
-Progress = Callable[[int, int, str], None]
 # A policy that is not an engine, built for each seed's marketplace (it may read the truth).
 Reference = Callable[[SyntheticMarketplace], Policy]
 FALLBACK = "popularity"
@@ -43,24 +41,21 @@ PRACTICE = 1_000_003
 _REPORT_EVERY = 25  # episodes between progress calls
 
 
-def _quiet(done: int, total: int, label: str) -> None:
-    return None
-
-
 def _episode_progress(
     progress: Progress, start: int, total: int, episodes: int, label: str
 ) -> Callable[[int], None]:
-    """A rollout's per-episode hook that reports every few episodes, from `start` units."""
+    """A rollout's per-episode hook that reports every few episodes, from `start` units (a
+    unit is one fit or one episode)."""
 
     def advance(finished: int) -> None:
         if finished % _REPORT_EVERY == 0 or finished == episodes:
-            progress(start + finished, total, label)
+            counted(progress, start + finished, total, label)
 
     return advance
 
 
 def t_interval(
-    values: Sequence[float] | FloatArray, confidence: float = 0.95
+    values: Sequence[float] | DoubleArray, confidence: float = 0.95
 ) -> tuple[float, float]:
     """The t-interval of the mean of `values`; a point when there is a single value."""
     data = np.asarray(values, dtype=np.float64)
@@ -78,7 +73,7 @@ def t_interval(
 @dataclass
 class _Tally:
     per_seed: list[float] = field(default_factory=list)
-    returns: list[FloatArray] = field(default_factory=list)
+    returns: list[DoubleArray] = field(default_factory=list)
     shown: int = 0
     clicks: int = 0
     orders: int = 0
@@ -179,7 +174,7 @@ def simulate(
     device: str = "cpu",
     references: Mapping[str, Reference] | None = None,
     online: OnlineSchedule | None = None,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> SimulationReport:
     """Train each engine on each seed's marketplace and run the same episodes for all.
 
@@ -206,7 +201,7 @@ def simulate(
     done = 0
     for seed_number, seed in enumerate(seeds, start=1):
         prefix = f"seed {seed} ({seed_number}/{len(seeds)})"
-        progress(done, total, f"{prefix}: marketplace")
+        counted(progress, done, total, f"{prefix}: marketplace")
         market = generate(config.model_copy(update={"seed": seed}))
         logged = marketplace_data(market, weights, rewards)
         data = logged.interactions
@@ -215,7 +210,7 @@ def simulate(
         fallback: Model = fit_engine(FALLBACK, data, chosen.get(FALLBACK), seed=seed)
         fallback_s = time.perf_counter() - began
         for name in names:
-            progress(done, total, f"{prefix}: fitting {name}")
+            counted(progress, done, total, f"{prefix}: fitting {name}")
             if name == FALLBACK:
                 model, fit_s = fallback, fallback_s
             elif name == ONLINE_ENGINE and online is not None and online.episodes > 0:
@@ -247,7 +242,7 @@ def simulate(
                 fit_s = time.perf_counter() - began
             done += 1
             label = f"{prefix}: {name}"
-            progress(done, total, label)
+            counted(progress, done, total, label)
             advance = _episode_progress(progress, done, total, episodes, label)
             began = time.perf_counter()
             run = rollout(env, EnginePolicy(model, fallback), episodes, on_episode=advance)
@@ -256,7 +251,7 @@ def simulate(
         for name, build in extra.items():
             label = f"{prefix}: {name}"
             done += 1
-            progress(done, total, label)
+            counted(progress, done, total, label)
             advance = _episode_progress(progress, done, total, episodes, label)
             began = time.perf_counter()
             run = rollout(env, build(market), episodes, on_episode=advance)

@@ -19,13 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
+from recommender.arrays import BoolArray
 from recommender.synthetic.population import Population
 from recommender.synthetic.search import SearchIndex
-
-BoolArray = NDArray[np.bool_]
-IntArray = NDArray[np.int64]
 
 # Stream tags, so the visitor, search and response draws never share numbers.
 VISITOR_STREAM = 71_001

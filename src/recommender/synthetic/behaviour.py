@@ -29,13 +29,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.special import ndtri
 
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
+from recommender.arrays import BoolArray, DoubleArray, IntArray
+
 Placement = Literal["panel", "list"]
 
 # Odd 64-bit constants of the SplitMix64 generator (Steele, Lea and Flood, 2014).
@@ -65,11 +64,11 @@ class BehaviourParams(BaseModel):
     )
 
 
-def sigmoid(x: FloatArray) -> FloatArray:
+def sigmoid(x: DoubleArray) -> DoubleArray:
     return np.asarray(1.0 / (1.0 + np.exp(-x)), dtype=np.float64)
 
 
-def pair_noise(seed: int, profiles: ArrayLike, service_ids: ArrayLike) -> FloatArray:
+def pair_noise(seed: int, profiles: ArrayLike, service_ids: ArrayLike) -> DoubleArray:
     """Standard normal numbers fixed by (seed, profile, service id), broadcast like numpy."""
     p = np.asarray(profiles, dtype=np.int64).astype(np.uint64)
     s = np.asarray(service_ids, dtype=np.int64).astype(np.uint64)
@@ -95,10 +94,10 @@ class Response:
     """What one visitor did with one shown list, position by position."""
 
     services: IntArray
-    affinity: FloatArray
-    examine_probability: FloatArray
-    click_probability: FloatArray  # P(click), examination included
-    order_probability: FloatArray  # P(order | click)
+    affinity: DoubleArray
+    examine_probability: DoubleArray
+    click_probability: DoubleArray  # P(click), examination included
+    order_probability: DoubleArray  # P(order | click)
     clicked: BoolArray
     ordered: BoolArray
 
@@ -165,7 +164,7 @@ class BehaviourModel:
             return self.visitor_profiles.get(unique_id)
         return None
 
-    def affinity(self, profiles: ArrayLike, service_ids: ArrayLike) -> FloatArray:
+    def affinity(self, profiles: ArrayLike, service_ids: ArrayLike) -> DoubleArray:
         """True affinity, broadcast over profile rows and service ids like numpy arrays."""
         p = np.asarray(profiles, dtype=np.int64)
         ids = np.asarray(service_ids, dtype=np.int64)
@@ -173,7 +172,7 @@ class BehaviourModel:
         match = (self.interests[p] * self.topics[rows]).sum(axis=-1)
         return self._combine(match, rows, p, ids)
 
-    def affinity_matrix(self, profiles: ArrayLike, service_ids: ArrayLike) -> FloatArray:
+    def affinity_matrix(self, profiles: ArrayLike, service_ids: ArrayLike) -> DoubleArray:
         """Affinity of every listed profile (rows) for every listed service (columns)."""
         p = np.asarray(profiles, dtype=np.int64).reshape(-1)
         ids = np.asarray(service_ids, dtype=np.int64).reshape(-1)
@@ -183,7 +182,9 @@ class BehaviourModel:
         match = self.interests[p] @ self.topics[rows].T
         return self._combine(match, rows[None, :], p[:, None], ids[None, :])
 
-    def _combine(self, match: FloatArray, rows: IntArray, p: IntArray, ids: IntArray) -> FloatArray:
+    def _combine(
+        self, match: DoubleArray, rows: IntArray, p: IntArray, ids: IntArray
+    ) -> DoubleArray:
         params = self.params
         return np.asarray(
             params.topic_weight * match
@@ -192,7 +193,7 @@ class BehaviourModel:
             dtype=np.float64,
         )
 
-    def examine_probability(self, n: int, placement: Placement) -> FloatArray:
+    def examine_probability(self, n: int, placement: Placement) -> DoubleArray:
         params = self.params
         if placement == "panel":
             attention, decay = params.panel_attention, params.panel_decay
@@ -200,10 +201,10 @@ class BehaviourModel:
             attention, decay = params.list_attention, params.list_decay
         return np.asarray(attention * (1.0 + np.arange(n)) ** -decay, dtype=np.float64)
 
-    def click_given_examined(self, affinity: ArrayLike) -> FloatArray:
+    def click_given_examined(self, affinity: ArrayLike) -> DoubleArray:
         return sigmoid(np.asarray(affinity, dtype=np.float64) + self.params.click_offset)
 
-    def order_given_click(self, affinity: ArrayLike, owned: ArrayLike | None = None) -> FloatArray:
+    def order_given_click(self, affinity: ArrayLike, owned: ArrayLike | None = None) -> DoubleArray:
         params = self.params
         a = np.asarray(affinity, dtype=np.float64)
         p = sigmoid(params.order_slope * (a - params.order_threshold))

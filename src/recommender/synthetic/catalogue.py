@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
+from recommender.arrays import BoolArray, DoubleArray, IntArray
 from recommender.synthetic.vocabulary import (
     EoscVocabulary,
     SeedService,
@@ -25,10 +25,6 @@ from recommender.synthetic.vocabulary import (
     cluster_shares,
     membership,
 )
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
 
 RECOMMENDABLE = ("published", "unverified")
 # Variants only: every real service is published.
@@ -63,8 +59,8 @@ class Catalogue:
 
     ids: IntArray
     records: list[dict[str, Any]]
-    topics: FloatArray  # rows: mixtures over the interest clusters
-    quality: FloatArray
+    topics: DoubleArray  # rows: mixtures over the interest clusters
+    quality: DoubleArray
     recommendable: BoolArray
     base: IntArray  # the seed service each service derives from
     cluster: IntArray  # the cluster a service was made for, -1 for a horizontal one
@@ -105,7 +101,7 @@ def _short_provider(term: Term) -> str:
     return (term.abbreviation or term.name[:30]).upper().replace("-", " ")
 
 
-def _choice(rng: np.random.Generator, weights: FloatArray, size: int = 1) -> IntArray:
+def _choice(rng: np.random.Generator, weights: DoubleArray, size: int = 1) -> IntArray:
     """Positions drawn without replacement in proportion to non-negative weights."""
     w = np.asarray(weights, dtype=np.float64)
     size = min(size, int(np.count_nonzero(w > 0)))
@@ -162,21 +158,21 @@ class _Builder:
             if any(vocab.categories[c].name in _INFRASTRUCTURE for c in s.categories)
         }
 
-    def feature_topic(self, service: SeedService) -> FloatArray:
+    def feature_topic(self, service: SeedService) -> DoubleArray:
         """What a service's domains and categories say about its topics, specific terms first."""
         rows = [self.domain_m[d] for d in service.scientific_domains]
         rows += [self.category_m[c] for c in service.categories]
         return self.mix(rows)
 
     @staticmethod
-    def mix(rows: Sequence[FloatArray]) -> FloatArray:
+    def mix(rows: Sequence[DoubleArray]) -> DoubleArray:
         stacked = np.array(rows)
         # Weighting by the largest weight of each row lets one specific term outvote generic ones.
         weights = stacked.max(axis=1) ** 2
         topic = (weights[:, None] * stacked).sum(axis=0)
         return np.asarray(topic / topic.sum(), dtype=np.float64)
 
-    def cluster_weights(self, matrix: FloatArray, cluster: int) -> FloatArray:
+    def cluster_weights(self, matrix: DoubleArray, cluster: int) -> DoubleArray:
         """Weights of terms for a service of one cluster (or a horizontal one, cluster -1)."""
         if cluster < 0:
             return np.asarray(matrix.mean(axis=1), dtype=np.float64)

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 import orjson
-from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from recommender.activity.pages import PageGraph
+from recommender.progress import Progress, quiet
 from recommender.synthetic.behaviour import BehaviourModel, BehaviourParams
 from recommender.synthetic.catalogue import Catalogue, build_catalogue
 from recommender.synthetic.ground_truth import build_ground_truth
@@ -39,7 +39,6 @@ from recommender.synthetic.population import Population, draw_population
 from recommender.synthetic.search import SearchIndex
 from recommender.synthetic.vocabulary import EoscVocabulary, load_vocabulary
 
-IntArray = NDArray[np.int64]
 DAY = 86_400.0
 # Each step draws from its own stream, so changing one step leaves the others' draws alone.
 _STREAMS = {
@@ -56,11 +55,20 @@ _STREAMS = {
 _DAY_STREAM = 1000
 _VISIT_STREAM = 2000
 
-Progress = Callable[[str, int, int], None]
+# Each stage's share of a run, in order: (what it makes, where it starts, where it ends).
+_STAGES = {
+    "catalogue": ("services", 0.0, 0.02),
+    "population": ("users and visitors", 0.02, 0.05),
+    "history": ("orders before the window", 0.05, 0.1),
+    "days": ("days of activity", 0.1, 0.94),
+    "future": ("held-out future orders", 0.94, 0.97),
+    "write": ("dump and ground truth", 0.97, 1.0),
+}
 
 
-def _no_progress(stage: str, done: int, total: int) -> None:
-    return None
+def _report(progress: Progress, stage: str, done: int, total: int) -> None:
+    label, start, end = _STAGES[stage]
+    progress(start + (end - start) * done / max(total, 1), f"{label} {done}/{total}")
 
 
 class SynthConfig(BaseModel):
@@ -136,12 +144,12 @@ class _Simulation:
         self.vocab = vocab or load_vocabulary()
         self.graph = PageGraph.from_fixture(self.vocab.page_graph)
         seed = config.seed
-        progress("catalogue", 0, 1)
+        _report(progress, "catalogue", 0, 1)
         self.catalogue = build_catalogue(
             self.vocab, config.services, _rng(seed, _STREAMS["catalogue"])
         )
-        progress("catalogue", 1, 1)
-        progress("population", 0, 1)
+        _report(progress, "catalogue", 1, 1)
+        _report(progress, "population", 0, 1)
         n_visitors = round(config.anonymous_share * config.users)
         self.population = draw_population(
             self.vocab,
@@ -165,9 +173,9 @@ class _Simulation:
             user_profiles={int(u): row for row, u in enumerate(pop.user_ids)},
             visitor_profiles={pop.unique_ids[r]: r for r in range(pop.n_users, pop.n_profiles)},
         )
-        progress("population", 1, 1)
+        _report(progress, "population", 1, 1)
 
-        progress("history", 0, 1)
+        _report(progress, "history", 0, 1)
         self.sampler = OrderSampler(self.behaviour, self.catalogue, config.popularity_skew)
         histories = self.sampler.sample(
             _rng(seed, _STREAMS["history"]),
@@ -183,7 +191,7 @@ class _Simulation:
         self.usage = np.zeros(self.catalogue.n)
         for history in histories:
             self.usage[np.asarray(history, dtype=np.int64) - 1] += 1
-        progress("history", 1, 1)
+        _report(progress, "history", 1, 1)
 
         self.policy = LoggingPolicy(config.logging_epsilon, self.usage)
         self.search = SearchIndex(self.catalogue, self.vocab, _rng(seed, _STREAMS["search"]))
@@ -258,7 +266,7 @@ class _Simulation:
         bounds = np.searchsorted(self.session_days, np.arange(config.days + 1))
         sequence = 0
         for day in range(config.days):
-            self.progress("days", day, config.days)
+            _report(self.progress, "days", day, config.days)
             rng = _rng(config.seed, _DAY_STREAM + day)
             visit_ids = VisitIds(_rng(config.seed, _VISIT_STREAM + day))
             actions, recs = carried_actions, carried_recs
@@ -309,19 +317,19 @@ class _Simulation:
             self.counts.user_actions += len(today_actions)
             self.counts.recommendations += len(today_recs)
             yield today_actions, today_recs
-        self.progress("days", config.days, config.days)
+        _report(self.progress, "days", config.days, config.days)
 
     def finish(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """The dump at the end of the window and the ground truth, future orders included."""
         pop, config = self.population, self.config
-        self.progress("future", 0, 1)
+        _report(self.progress, "future", 0, 1)
         future = self.sampler.sample(
             _rng(config.seed, _STREAMS["future"]),
             np.arange(pop.n_users, dtype=np.int64),
             np.full(pop.n_users, config.future_orders, dtype=np.int64),
             exclude=[set(a) for a in self.accessed],
         )
-        self.progress("future", 1, 1)
+        _report(self.progress, "future", 1, 1)
         users = []
         for u in range(pop.n_users):
             record: dict[str, Any] = {"id": int(pop.user_ids[u])}
@@ -356,7 +364,7 @@ def generate(
     config: SynthConfig,
     *,
     vocabulary: EoscVocabulary | None = None,
-    progress: Progress = _no_progress,
+    progress: Progress = quiet,
 ) -> SyntheticMarketplace:
     """A whole marketplace in memory: for tests, demos, simulators and small benchmarks."""
     run = _Simulation(config, vocabulary, progress)
@@ -388,7 +396,7 @@ def write(
     output: Path,
     *,
     vocabulary: EoscVocabulary | None = None,
-    progress: Progress = _no_progress,
+    progress: Progress = quiet,
 ) -> Counts:
     """Generate and write `OUTPUT_FILES` into `output`, streaming the activity day by day."""
     output.mkdir(parents=True, exist_ok=True)
@@ -402,10 +410,10 @@ def write(
             actions_file.write(b"".join(orjson.dumps(a, option=newline) for a in day_actions))
             recs_file.write(b"".join(orjson.dumps(r, option=newline) for r in day_recs))
     dump, truth = run.finish()
-    progress("write", 0, 1)
+    _report(progress, "write", 0, 1)
     (output / "dump.json").write_bytes(orjson.dumps(dump))
     (output / "ground_truth.json").write_bytes(orjson.dumps(truth))
-    progress("write", 1, 1)
+    _report(progress, "write", 1, 1)
     return run.counts
 
 

@@ -12,12 +12,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
+from recommender.arrays import IntArray
 from recommender.synthetic.behaviour import BehaviourModel
 from recommender.synthetic.catalogue import Catalogue
 
-IntArray = NDArray[np.int64]
 MAX_ROUNDS = 40
 OVERSAMPLE = 3
 

@@ -21,8 +21,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from recommender.activity.pages import CATALOGUE, ORDER, SERVICE, PageGraph, concrete
+from recommender.arrays import IntArray
 from recommender.contract.recommendations import PANEL_SIZES
-from recommender.synthetic.behaviour import BehaviourModel, IntArray, Placement, Response
+from recommender.synthetic.behaviour import BehaviourModel, Placement, Response
 from recommender.synthetic.catalogue import Catalogue
 from recommender.synthetic.logging_policy import LoggingPolicy
 from recommender.synthetic.search import RESULTS_PER_PAGE, SearchIndex

@@ -9,15 +9,12 @@ random share gives the log the exploration an off-policy learner (the RL engine)
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
 
-IntArray = NDArray[np.int64]
-FloatArray = NDArray[np.float64]
-BoolArray = NDArray[np.bool_]
+from recommender.arrays import BoolArray, DoubleArray, IntArray
 
 
 class LoggingPolicy:
-    def __init__(self, epsilon: float, counts: FloatArray) -> None:
+    def __init__(self, epsilon: float, counts: DoubleArray) -> None:
         if not 0 <= epsilon <= 1:
             raise ValueError("epsilon must be within [0, 1]")
         self.epsilon = epsilon
@@ -27,7 +24,7 @@ class LoggingPolicy:
     def name(self) -> str:
         return f"popularity-random(epsilon={self.epsilon:g})"
 
-    def refresh(self, counts: FloatArray) -> None:
+    def refresh(self, counts: DoubleArray) -> None:
         """Take today's usage counts; ties go to the lower row so the order is deterministic."""
         self.order = np.asarray(np.argsort(-np.asarray(counts), kind="stable"), dtype=np.int64)
 

@@ -13,13 +13,9 @@ import uuid
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
+from recommender.arrays import BoolArray, DoubleArray, IntArray
 from recommender.synthetic.vocabulary import EoscVocabulary, cluster_shares, membership
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
 
 INTEREST_CONCENTRATION = 1.5  # total Dirichlet mass: low, so interests are sparse
 DECLARED_NOISE = 0.15  # chance a declared term is random rather than from the user's clusters
@@ -32,9 +28,9 @@ INTEREST_DECIMALS = 4
 class Population:
     """Profiles in rows: registered users first (ids `1..n_users`), then anonymous visitors."""
 
-    interests: FloatArray
+    interests: DoubleArray
     # Expected sessions per day of each profile.
-    activity: FloatArray
+    activity: DoubleArray
     # One browser id per profile, the `unique_id` of its requests and actions.
     unique_ids: list[str]
     n_users: int
@@ -64,12 +60,12 @@ def _uuid(rng: np.random.Generator) -> str:
 class _Declarer:
     """Draws the terms a user declares: from the user's clusters, specific terms first."""
 
-    def __init__(self, terms: FloatArray) -> None:
+    def __init__(self, terms: DoubleArray) -> None:
         self.n = terms.shape[0]
         # One cumulative table per cluster, so each draw is a bisection.
         self.cumulative = np.cumsum(terms.T**3, axis=1)
 
-    def __call__(self, rng: np.random.Generator, interests: FloatArray, count: int) -> list[int]:
+    def __call__(self, rng: np.random.Generator, interests: DoubleArray, count: int) -> list[int]:
         chosen: list[int] = []
         clusters = np.cumsum(interests)
         for _ in range(count):

@@ -13,14 +13,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
+from recommender.arrays import BoolArray, DoubleArray, IntArray
 from recommender.synthetic.catalogue import Catalogue
 from recommender.synthetic.vocabulary import EoscVocabulary, Term, membership
-
-BoolArray = NDArray[np.bool_]
-IntArray = NDArray[np.int64]
-FloatArray = NDArray[np.float64]
 
 NO_FILTER_SHARE = 0.45
 REFINED_NO_FILTER_SHARE = 0.2
@@ -55,7 +51,7 @@ _SORT_NAMES = list(SORTS)
 _SORT_CDF = np.cumsum(list(SORTS.values()))
 
 
-def _pick(rng: np.random.Generator, cumulative: FloatArray) -> int:
+def _pick(rng: np.random.Generator, cumulative: DoubleArray) -> int:
     """A position drawn in proportion to the weights whose running sums are `cumulative`."""
     return int(np.searchsorted(cumulative, rng.random() * cumulative[-1], "right"))
 

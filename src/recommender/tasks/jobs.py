@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from recommender.catalog import uploads
 from recommender.config import Settings
 from recommender.engines import canonical_name, engine_class, engine_names
+from recommender.progress import Progress, within
 from recommender.registry import versions
 from recommender.store.database import Database
 from recommender.tasks import locks
@@ -31,8 +32,7 @@ class JobContext:
     db: Database
     settings: Settings
     task_id: str
-    # fraction in [0, 1] and a short message
-    progress: Callable[[float, str], None]
+    progress: Progress
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def load_dump(ctx: JobContext, dump_id: int) -> dict[str, Any]:
         counts = uploads.load_upload(
             ctx.db,
             dump_id,
-            progress=lambda done, total: ctx.progress(done / max(total, 1), "loading"),
+            progress=within(ctx.progress, 0.0, 1.0, "loading"),
         )
     return {"dump_id": dump_id, "counts": counts, "lock": lock.span()}
 
@@ -76,10 +76,7 @@ def _train_engines(
 
     outcomes: dict[str, Any] = {}
     for index, name in enumerate(engines):
-
-        def report(fraction: float, message: str, index: int = index, name: str = name) -> None:
-            ctx.progress((index + fraction) / len(engines), f"{name}: {message}")
-
+        report = within(ctx.progress, index / len(engines), (index + 1) / len(engines), name)
         try:
             outcomes[name] = train_engine(
                 ctx.db, ctx.settings, name, report, task_id=ctx.task_id, params=params
@@ -116,11 +113,9 @@ def update(ctx: JobContext, dump_id: int) -> dict[str, Any]:
         counts = uploads.load_upload(
             ctx.db,
             dump_id,
-            progress=lambda done, total: ctx.progress(0.2 * done / max(total, 1), "loading"),
+            progress=within(ctx.progress, 0.0, 0.2, "loading"),
         )
-
-        def later(fraction: float, message: str) -> None:
-            ctx.progress(0.2 + 0.8 * fraction, message)
+        later = within(ctx.progress, 0.2, 1.0)
 
         trained = _train_engines(
             JobContext(ctx.db, ctx.settings, ctx.task_id, later), trainable_engines()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from recommender.evaluation.params import read_params
 from recommender.evaluation.protocols import Split, temporal_loo
 from recommender.evaluation.runner import Fit, evaluate_model, fit_for
 from recommender.interactions import Interactions
+from recommender.progress import Progress, within
 from recommender.registry import versions
 from recommender.registry.gate import judge
 from recommender.store import state
@@ -37,7 +38,6 @@ from recommender.training.transition_log import extend_transitions, load_transit
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[float, str], None]
 K = 10
 METRICS = ("HR", "NDCG", "Recall", "MRR", "Coverage")
 
@@ -120,7 +120,7 @@ def train_engine(
         return TrainingOptions(
             seed=seed,
             device=settings.training_device,
-            progress=lambda f, m: progress(start + span * f, f"{label}: {m}"),
+            progress=within(progress, start, start + span, label),
         )
 
     progress(0.05, "evaluating popularity")

@@ -21,9 +21,9 @@ from numpy.typing import NDArray
 
 from recommender.activity.journeys import ActionRecord, Journey, panel_label_counts
 from recommender.activity.pages import service_of_page
+from recommender.arrays import FloatArray, IntArray
 from recommender.contract.recommendations import PANEL_SIZES
 from recommender.contract.rewards import RewardValues
-from recommender.interactions import FloatArray, IntArray
 
 PAD = -1
 MAX_PANEL = max(PANEL_SIZES.values())

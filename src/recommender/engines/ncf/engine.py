@@ -15,13 +15,14 @@ from numpy.typing import NDArray
 from pydantic import Field
 from torch import Tensor
 
+from recommender.arrays import IntArray
 from recommender.engines.base import Engine, EngineParams, TrainingOptions, training_device
 from recommender.engines.features import FeatureSpace, padded
 from recommender.engines.lookup import positions as positions_of
 from recommender.engines.lookup import user_share
 from recommender.engines.ncf.model import NCFModel
 from recommender.engines.ncf.network import NeuMFNetwork
-from recommender.interactions import IntArray, Interactions
+from recommender.interactions import Interactions
 
 if TYPE_CHECKING:
     from recommender.evaluation.protocols import Fold

@@ -14,10 +14,10 @@ from typing import Any, ClassVar, Self
 import numpy as np
 from numpy.typing import NDArray
 
+from recommender.arrays import FloatArray, IntArray
 from recommender.engines.base import Artifact, Explanation, Model, Names, Query
 from recommender.engines.features import FeatureSpace
 from recommender.engines.lookup import IdIndex, positions
-from recommender.interactions import FloatArray, IntArray
 
 Matrix = NDArray[np.float32]
 # Hidden activations held at once while scoring a batch of users: rows x items x width.

@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from recommender.arrays import FloatArray, IntArray
 from recommender.engines.features import FeatureSpace
 from recommender.engines.lookup import IdIndex
-from recommender.interactions import FloatArray, IntArray, Interactions
+from recommender.interactions import Interactions
 
 if TYPE_CHECKING:
     from recommender.training.sars import States, Transitions

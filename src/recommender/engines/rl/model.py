@@ -9,11 +9,11 @@ from typing import Any, ClassVar, Self
 import numpy as np
 from numpy.typing import NDArray
 
+from recommender.arrays import FloatArray, IntArray
 from recommender.engines.base import Artifact, Explanation, Model, Names, Query
 from recommender.engines.features import FeatureSpace
 from recommender.engines.lookup import IdIndex
 from recommender.engines.ncf.model import recent_positions
-from recommender.interactions import FloatArray, IntArray
 
 Matrix = NDArray[np.float32]
 _ARRAYS = (
