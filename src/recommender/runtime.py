@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future
 from functools import partial
 
 from recommender.activity import impressions
@@ -52,9 +53,11 @@ class Runtime:
         if reaped:
             log.warning("marked %d jobs failed: their worker stopped responding", reaped)
 
-    def record_impression(self, impression: impressions.Impression) -> int:
-        """Store an impression through the writer; returns its id once committed."""
-        return self.writer.run(lambda conn: impressions.write(conn, impression))
+    def store_impression(self, impression: impressions.Impression) -> Future[int]:
+        """Store an impression through the writer: the future holds its id once committed.
+
+        The one way a served panel is written, whoever serves it (HTTP or the CLI)."""
+        return self.writer.submit(partial(impressions.write, impression=impression))
 
     def close(self) -> None:
         self.serving.stop()

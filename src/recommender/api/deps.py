@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
 
 from recommender.api.security import Role, Tokens, authorize
 from recommender.runtime import Runtime
@@ -17,6 +20,23 @@ async def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def read_session(runtime: RuntimeDep) -> Iterator[Session]:
+    """An ORM session for reading; handlers that write use `runtime.db.write()` instead, so
+    the commit happens before they answer (and on SQLite takes the write lock at BEGIN)."""
+    with runtime.db.sessions() as session:
+        yield session
+
+
+def read_connection(runtime: RuntimeDep) -> Iterator[Connection]:
+    """A Core connection for reading."""
+    with runtime.db.engine.connect() as conn:
+        yield conn
+
+
+SessionDep = Annotated[Session, Depends(read_session)]
+ConnectionDep = Annotated[Connection, Depends(read_connection)]
 # Declared so the OpenAPI document shows it; read by the access checks below.
 AuthorizationHeader = Annotated[str | None, Header(description="Bearer <token>")]
 

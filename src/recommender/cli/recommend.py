@@ -14,7 +14,7 @@ from recommender.config import get_settings
 from recommender.contract.recommendations import RecommendationRequest
 from recommender.engines import UnknownEngineError
 from recommender.runtime import Runtime
-from recommender.serving.recommend import recommend as serve_one
+from recommender.serving.recommend import decide
 
 
 @app.command()
@@ -48,13 +48,8 @@ def recommend(
         runtime.start(poll=False)
         state = runtime.serving.current
         with runtime.db.engine.connect() as conn:
-            answer = serve_one(
-                conn,
-                state,
-                request,
-                record=runtime.record_impression,
-                fallback=settings.fallback_order,
-            )
+            decision = decide(conn, state, request, fallback=settings.fallback_order)
+        answer = decision.response(runtime.store_impression(decision.impression).result())
     except UnknownEngineError as error:
         report_error(error)
         raise typer.Exit(code=2) from None

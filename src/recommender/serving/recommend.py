@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,16 +124,3 @@ def decide(
         scores=[round(float(s), 6) for s in scores],
     )
     return Decision(impression=impression, explanations=explanations)
-
-
-def recommend(
-    conn: Connection,
-    state: ServingState,
-    request: RecommendationRequest,
-    *,
-    record: Callable[[impressions.Impression], int],
-    fallback: Sequence[str] = (),
-) -> RecommendationResponse:
-    """Decide, store the impression with `record` (which returns its id), and answer."""
-    decision = decide(conn, state, request, fallback=fallback)
-    return decision.response(record(decision.impression))

@@ -126,12 +126,8 @@ class ServingStateHolder:
         """Rebuild whatever changed in the store; returns whether a new state was installed."""
         with self._refresh_lock:
             old = self._current
-            with self._db.engine.connect() as conn:
-                if conn.dialect.name == "postgresql":
-                    # One consistent picture across the several reads of a snapshot.
-                    conn = conn.execution_options(isolation_level="REPEATABLE READ")
-                with conn.begin():
-                    new = self._rebuild(conn, old)
+            with self._db.snapshot() as conn:
+                new = self._rebuild(conn, old)
             if new is old:
                 return False
             self._current = new

@@ -100,5 +100,16 @@ class Database:
             with conn.begin():
                 yield conn
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A connection in a read transaction that sees one consistent state of the store
+        across all its reads (REPEATABLE READ on PostgreSQL; SQLite's WAL read transactions
+        already keep their snapshot)."""
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
     def dispose(self) -> None:
         self.engine.dispose()

@@ -8,6 +8,9 @@ drawn to fit that cluster. Its hidden topic mixture is half what those features 
 the cluster itself, so topics can be learnt from features but are not a formula of them.
 """
 
+# Longer than 400 lines because building a catalogue is one pass over shared random streams
+# and vocabulary weights; split, each part would need all of the others' state.
+
 from __future__ import annotations
 
 import re

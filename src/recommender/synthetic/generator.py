@@ -8,6 +8,9 @@ dump (users' `accessed_services` hold their history and then their orders in the
 the ground truth.
 """
 
+# Longer than 400 lines because the day-by-day simulation, its configuration and its outputs
+# share one set of seeded random streams that must stay in one place to stay reproducible.
+
 from __future__ import annotations
 
 import math

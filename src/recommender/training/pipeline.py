@@ -48,13 +48,10 @@ class NotEnoughDataError(RuntimeError):
 
 def read_store(db: Database, settings: Settings) -> tuple[Interactions, dict[str, Any]]:
     """Everything the store knows, and a fingerprint of what that was."""
-    with db.engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn = conn.execution_options(isolation_level="REPEATABLE READ")
-        with conn.begin():
-            data = build_interactions(conn, weights_from(settings))
-            catalog = state.read(conn, state.CATALOG)
-            last_action = conn.execute(select(func.max(UserAction.id))).scalar_one()
+    with db.snapshot() as conn:
+        data = build_interactions(conn, weights_from(settings))
+        catalog = state.read(conn, state.CATALOG)
+        last_action = conn.execute(select(func.max(UserAction.id))).scalar_one()
     fingerprint = {
         "dump_id": int(catalog.value) if catalog and catalog.value.isdigit() else None,
         "catalog_version": catalog.version if catalog else 0,

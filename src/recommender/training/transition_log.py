@@ -216,36 +216,32 @@ def extend_transitions(db: Database, settings: Settings) -> int:
     """
     session_gap = timedelta(seconds=settings.session_gap_s)
     added = 0
-    with db.engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            # One consistent picture of the activity across the several reads.
-            conn = conn.execution_options(isolation_level="REPEATABLE READ")
-        with conn.begin():
-            cursor = _cursor(conn)
-            latest_activity = _latest_activity(conn)
-            pending = conn.execute(
-                select(Recommendation.id, Recommendation.user_id, Recommendation.unique_id)
-                .where(
-                    Recommendation.id > cursor,
-                    not_(exists().where(Transition.impression_id == Recommendation.id)),
-                )
-                .order_by(Recommendation.id)
-            ).all()
-            if latest_activity is None or not pending:
-                return 0
-            wanted_by_identity: dict[Identity, set[int]] = {}
-            for impression_id, user_id, unique_id in pending:
-                wanted_by_identity.setdefault(identity_of(user_id, unique_id), set()).add(
-                    int(impression_id)
-                )
-            identities = list(wanted_by_identity)
-            waiting: list[int] = []
-            for start in range(0, len(identities), IDENTITIES_PER_BATCH):
-                batch = identities[start : start + IDENTITIES_PER_BATCH]
-                wanted = set().union(*(wanted_by_identity[i] for i in batch))
-                records = _finished(conn, batch, wanted, latest_activity, session_gap)
-                added += _store(db, records)
-                waiting.extend(wanted - {r.impression.id for r in records})
+    with db.snapshot() as conn:  # one consistent picture of the activity
+        cursor = _cursor(conn)
+        latest_activity = _latest_activity(conn)
+        pending = conn.execute(
+            select(Recommendation.id, Recommendation.user_id, Recommendation.unique_id)
+            .where(
+                Recommendation.id > cursor,
+                not_(exists().where(Transition.impression_id == Recommendation.id)),
+            )
+            .order_by(Recommendation.id)
+        ).all()
+        if latest_activity is None or not pending:
+            return 0
+        wanted_by_identity: dict[Identity, set[int]] = {}
+        for impression_id, user_id, unique_id in pending:
+            wanted_by_identity.setdefault(identity_of(user_id, unique_id), set()).add(
+                int(impression_id)
+            )
+        identities = list(wanted_by_identity)
+        waiting: list[int] = []
+        for start in range(0, len(identities), IDENTITIES_PER_BATCH):
+            batch = identities[start : start + IDENTITIES_PER_BATCH]
+            wanted = set().union(*(wanted_by_identity[i] for i in batch))
+            records = _finished(conn, batch, wanted, latest_activity, session_gap)
+            added += _store(db, records)
+            waiting.extend(wanted - {r.impression.id for r in records})
     _advance_cursor(db, min(waiting) - 1 if waiting else int(pending[-1][0]))
     log.info("transitions: %d added, %d impressions not finished yet", added, len(waiting))
     return added

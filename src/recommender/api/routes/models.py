@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path
 from sqlalchemy.orm import Session
 
-from recommender.api.deps import AdminAccess, RuntimeDep
+from recommender.api.deps import AdminAccess, RuntimeDep, SessionDep
 from recommender.api.errors import ErrorBody
 from recommender.api.schemas.models import VersionList, VersionOut
 from recommender.engines import canonical_name
@@ -24,10 +24,9 @@ EngineName = Annotated[str, Path(max_length=64, examples=["ncf"])]
     summary="Every registered model version",
     dependencies=[AdminAccess],
 )
-def list_versions(runtime: RuntimeDep) -> VersionList:
-    with Session(runtime.db.engine) as session:
-        rows = versions.listing(session)
-        return VersionList(count=len(rows), versions=[VersionOut.of(r) for r in rows])
+def list_versions(session: SessionDep) -> VersionList:
+    rows = versions.listing(session)
+    return VersionList(count=len(rows), versions=[VersionOut.of(r) for r in rows])
 
 
 @router.get(
@@ -37,11 +36,9 @@ def list_versions(runtime: RuntimeDep) -> VersionList:
     summary="The versions of one engine, newest first",
     dependencies=[AdminAccess],
 )
-def engine_versions(runtime: RuntimeDep, engine: EngineName) -> VersionList:
-    name = canonical_name(engine)
-    with Session(runtime.db.engine) as session:
-        rows = versions.listing(session, name)
-        return VersionList(count=len(rows), versions=[VersionOut.of(r) for r in rows])
+def engine_versions(session: SessionDep, engine: EngineName) -> VersionList:
+    rows = versions.listing(session, canonical_name(engine))
+    return VersionList(count=len(rows), versions=[VersionOut.of(r) for r in rows])
 
 
 @router.post(

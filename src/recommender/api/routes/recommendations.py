@@ -6,7 +6,6 @@ import asyncio
 
 from fastapi import APIRouter
 
-from recommender.activity import impressions
 from recommender.api.deps import ClientAccess, RuntimeDep
 from recommender.api.errors import VALIDATION_RESPONSES
 from recommender.contract.recommendations import RecommendationRequest, RecommendationResponse
@@ -33,8 +32,6 @@ async def post_recommendations(
     state = runtime.serving.current
     with runtime.db.engine.connect() as conn:
         decision = decide(conn, state, body, fallback=runtime.settings.fallback_order)
-    recommendation_id = await asyncio.wrap_future(
-        runtime.writer.submit(lambda conn: impressions.write(conn, decision.impression))
-    )
+    recommendation_id = await asyncio.wrap_future(runtime.store_impression(decision.impression))
     RECOMMENDATIONS.labels(decision.impression.engine, decision.impression.panel_id).inc()
     return decision.response(recommendation_id)

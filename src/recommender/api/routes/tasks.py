@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
-from recommender.api.deps import AdminAccess, RuntimeDep
+from recommender.api.deps import AdminAccess, ConnectionDep
 from recommender.api.errors import ErrorBody
 from recommender.api.schemas.tasks import TaskList, TaskOut
 from recommender.tasks import records
@@ -20,12 +20,11 @@ State = Literal["queued", "running", "succeeded", "failed"]
     "/tasks", response_model=TaskList, summary="Recent background jobs", dependencies=[AdminAccess]
 )
 def list_tasks(
-    runtime: RuntimeDep,
+    conn: ConnectionDep,
     state: State | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> TaskList:
-    with runtime.db.engine.connect() as conn:
-        found = records.recent(conn, limit=limit, state=state)
+    found = records.recent(conn, limit=limit, state=state)
     return TaskList(count=len(found), tasks=[TaskOut.of(t) for t in found])
 
 
@@ -36,9 +35,8 @@ def list_tasks(
     summary="One background job",
     dependencies=[AdminAccess],
 )
-def get_task(runtime: RuntimeDep, task_id: Annotated[str, Path(max_length=64)]) -> TaskOut:
-    with runtime.db.engine.connect() as conn:
-        found = records.get(conn, task_id)
+def get_task(conn: ConnectionDep, task_id: Annotated[str, Path(max_length=64)]) -> TaskOut:
+    found = records.get(conn, task_id)
     if found is None:
         raise HTTPException(status_code=404, detail=f"no task {task_id}")
     return TaskOut.of(found)

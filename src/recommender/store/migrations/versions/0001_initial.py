@@ -5,6 +5,8 @@ Revises:
 Create Date: 2026-11-27 02:59:30.057500
 """
 
+# Longer than 400 lines because a migration is history: it stays as it was first released.
+
 from collections.abc import Sequence
 
 import sqlalchemy as sa
