@@ -139,9 +139,46 @@ class Settings(BaseSettings):
     session_gap_s: int = Field(
         default=1800,
         ge=1,
-        description="Silence after which a visitor's session is over: the RL data set ends "
-        "an episode there, and a served panel becomes a finished transition once the store "
-        "has seen this long without its visitor.",
+        description="Silence after which a visitor's session is over: serving forgets what "
+        "the session opened, the RL data set ends an episode there, and a served panel becomes "
+        "a finished transition once the store has seen this long without its visitor.",
+    )
+    sessions: bool = Field(
+        default=True,
+        description="Whether what a visitor did in the current session (services opened and "
+        "ordered) joins the history engines read and leaves the panel, with no retraining.",
+    )
+    session_max_visitors: int = Field(
+        default=100_000,
+        ge=1,
+        description="Visitors whose sessions one API process keeps when sessions live in the "
+        "process (no REDIS_URL); the least recently active are forgotten first.",
+    )
+    session_max_events: int = Field(
+        default=50, ge=1, description="Latest actions kept per visitor for its session."
+    )
+    train_interval: int = Field(
+        default=0,
+        ge=0,
+        description="Seconds between scheduled retrainings of the learned engines (0: none "
+        "on a clock).",
+    )
+    train_after_actions: int = Field(
+        default=0,
+        ge=0,
+        description="Retrain the learned engines once this many user actions arrived since "
+        "the last training (0: never on a count).",
+    )
+    train_engines: str = Field(
+        default="",
+        description="Comma-separated engines scheduled retraining fits; empty: every trainable "
+        "engine.",
+    )
+    popularity_refit_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="Popularity follows each new order at once; this often it is also "
+        "recounted from the whole store.",
     )
 
     @field_validator("reward_values")
@@ -170,6 +207,10 @@ class Settings(BaseSettings):
     @property
     def rewards(self) -> RewardValues:
         return RewardValues.parse(self.reward_values)
+
+    @property
+    def scheduled_engines(self) -> list[str]:
+        return [name.strip().lower() for name in self.train_engines.split(",") if name.strip()]
 
     @property
     def fallback_order(self) -> list[str]:

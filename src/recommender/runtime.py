@@ -6,14 +6,15 @@ import logging
 from concurrent.futures import Future
 from functools import partial
 
-from recommender.activity import impressions
+from recommender.activity import actions, impressions
+from recommender.catalog import search
 from recommender.config import Settings
-from recommender.registry.loading import load_active
 from recommender.serving.state import ServingStateHolder
+from recommender.sessions import SessionStore, open_sessions
 from recommender.store import migrate
 from recommender.store.database import Database
 from recommender.store.writer import Writer
-from recommender.tasks import records
+from recommender.tasks import records, schedule
 from recommender.tasks.executor import Executor, make_executor
 
 log = logging.getLogger(__name__)
@@ -29,10 +30,14 @@ class Runtime:
         )
         # Jobs (dump loads, training) run long statements on purpose: no request timeout.
         self.jobs_db = Database(settings.database_url, pool_size=4)
+        self.sessions: SessionStore = open_sessions(settings)
         self.serving = ServingStateHolder(
             self.db,
             default_engine=settings.default_engine,
-            registry_loader=partial(load_active, metric=settings.gate_metric),
+            metric=settings.gate_metric,
+            popularity_refit_s=settings.popularity_refit_s,
+            # Actions other processes stored (the databus, imports) reach sessions here.
+            on_actions=self.sessions.add,
         )
         self.executor: Executor = make_executor(
             self.jobs_db, settings, on_finished=self.serving.refresh
@@ -42,16 +47,27 @@ class Runtime:
     def start(self, *, poll: bool = True) -> None:
         migrate.upgrade(self.db.engine)
         self.writer.start()
+        with self.db.engine.connect() as conn:
+            self.sessions.add_orders(actions.all_orders(conn))
         self.serving.refresh()
         if poll:
-            self.serving.start(self.settings.refresh_interval_s, housekeeping=self.reap_tasks)
+            self.serving.start(self.settings.refresh_interval_s, housekeeping=self.housekeeping)
 
-    def reap_tasks(self) -> None:
-        """Fail jobs whose worker died, so none stays "running" forever."""
+    def housekeeping(self) -> None:
+        """Fail jobs whose worker died, so none stays "running" forever; without Celery beat,
+        start the scheduled trainings that are due."""
         with self.db.write() as conn:
             reaped = records.reap(conn, self.settings.task_heartbeat_timeout_s)
         if reaped:
             log.warning("marked %d jobs failed: their worker stopped responding", reaped)
+        if not self.settings.redis_url:
+            schedule.tick(self.jobs_db, self.settings, self.executor.submit)
+
+    def search(self, query: str) -> set[int] | None:
+        """Services whose text matches a portal's full-text query (the store's search index);
+        None when the query has no words."""
+        with self.db.engine.connect() as conn:
+            return search.matching_services(conn, query)
 
     def store_impression(self, impression: impressions.Impression) -> Future[int]:
         """Store an impression through the writer: the future holds its id once committed.
@@ -61,6 +77,7 @@ class Runtime:
 
     def close(self) -> None:
         self.serving.stop()
+        self.sessions.close()
         self.executor.close()
         self.writer.stop()
         self.jobs_db.dispose()

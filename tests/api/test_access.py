@@ -35,6 +35,22 @@ ADMIN_ENDPOINTS: list[tuple[str, str, Any]] = [
     ("get", "/models/ease", None),
     ("post", "/models/ease/1/activate", None),
     ("put", "/engines/default", {"engine": "random"}),
+    (
+        "post",
+        "/experiments",
+        {
+            "name": "e",
+            "panels": ["v1"],
+            "arms": [
+                {"name": "a", "engine": "popularity", "weight": 1},
+                {"name": "b", "engine": "random", "weight": 1},
+            ],
+        },
+    ),
+    ("get", "/experiments", None),
+    ("get", "/experiments/1", None),
+    ("post", "/experiments/1/stop", None),
+    ("post", "/experiments/1/promote/a", None),
 ]
 CLIENT_ENDPOINTS: list[tuple[str, str, Any]] = [
     ("post", "/recommendations", recommendation_request()),

@@ -40,15 +40,16 @@ def redis_url() -> str:
 class Worker:
     """`recommender worker` in its own process group, so SIGKILL takes all of it."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, args: tuple[str, ...] = ()) -> None:
         self.env = env
         self.log = log
+        self.args = args
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         handle = self.log.open("ab")
         self.process = subprocess.Popen(
-            [str(BIN / "recommender"), "worker", "--pool", "solo"],
+            [str(BIN / "recommender"), "worker", "--pool", "solo", *self.args],
             env={**os.environ, **self.env},
             stdout=handle,
             stderr=subprocess.STDOUT,

@@ -14,8 +14,10 @@ from fastapi.testclient import TestClient
 
 from recommender.api.app import create_app
 from recommender.config import Settings
+from tests.api.conftest import SMALL_ENGINES
+from tests.conftest import PostgresServer
 from tests.factories import recommendation_request, two_communities, user_action
-from tests.integration.conftest import Worker
+from tests.integration.conftest import Worker, redis_url
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
@@ -171,3 +173,47 @@ def test_broker_down_keeps_serving_and_refuses_jobs_clearly(tmp_path: Path) -> N
             "mode": "celery",
             "broker": "unreachable",
         }
+
+
+def test_celery_beat_retrains_after_enough_new_actions(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    env = {
+        "DATABASE_URL": postgres_server.new_database(),
+        "REDIS_URL": redis_url(),
+        "TASK_HEARTBEAT_TIMEOUT_S": "5",
+        "REFRESH_INTERVAL_S": "0.5",
+        "LOG_LEVEL": "info",
+        "ENGINE_PARAMS_FILE": str(SMALL_ENGINES),
+        "TRAIN_AFTER_ACTIONS": "3",
+        "TRAIN_ENGINES": "itemknn",
+    }
+    beat = Worker(
+        env, tmp_path / "worker.log", ("--beat", "--schedule-file", str(tmp_path / "beat"))
+    )
+    beat.start()
+    try:
+        with api(env) as client:
+            response = client.post("/database_dumps", json=two_communities(16, 80))
+            assert finished(client, response.headers["X-Task-Id"])["state"] == "succeeded"
+
+            def scheduled() -> list[dict[str, Any]]:
+                tasks = client.get("/tasks", params={"limit": 50}).json()["tasks"]
+                return [t for t in tasks if t["args"].get("trigger") == "schedule"]
+
+            # The dump alone is no reason to train: nothing new happened yet.
+            for index in range(3):
+                action = user_action(
+                    user_id=index + 1,
+                    target={"visit_id": f"t{index}", "page_id": f"/services/{index + 2}"},
+                )
+                assert client.post("/user_actions", json=action).status_code == 204
+            task = eventually(scheduled, 60, "a scheduled training")[0]
+            assert task["args"]["engines"] == ["itemknn"]
+            assert finished(client, task["id"])["state"] == "succeeded"
+            eventually(lambda: active_version(client, "itemknn") == 1, 30, "itemknn v1")
+            # Nothing new since: no second training.
+            time.sleep(12)
+            assert len(scheduled()) == 1
+    finally:
+        beat.stop()

@@ -43,8 +43,21 @@ def resolve_service(action: UserActionIn) -> int | None:
 
 
 @dataclass(frozen=True)
+class ServiceAction:
+    """A stored action on a service, as sessions and popularity follow it."""
+
+    id: int
+    unique_id: str
+    user_id: int | None
+    service_id: int
+    # Seconds since the epoch, as the portal timed the action.
+    at: float
+    ordered: bool
+
+
+@dataclass(frozen=True)
 class Recorded:
-    """What storing an action found out, for attribution metrics."""
+    """What storing an action found out, for attribution metrics and sessions."""
 
     id: int
     recommendation_id: int | None
@@ -52,6 +65,11 @@ class Recorded:
     # The click on the panel itself (the journey's first step), not a later step of it.
     panel_click: bool
     order: bool
+    # The experiment and arm of the impression it is attributed to, if any.
+    experiment_id: int | None = None
+    arm: str | None = None
+    # None when the action is about no service.
+    service_action: ServiceAction | None = None
 
 
 def _parent_link(conn: Connection, visit_id: str) -> int | None:
@@ -92,6 +110,7 @@ def record(
         user_id = users_by_aai_uid.get(action.aai_uid)
     root = action.source.root
     linked, panel_click = _linked_impression(conn, action)
+    service_id = resolve_service(action)
     values = {
         "received_at": utcnow(),
         "timestamp": action.timestamp,
@@ -111,28 +130,72 @@ def record(
         "action_type": action.action.type,
         "action_text": action.action.text,
         "is_order": action.action.order,
-        "service_id": resolve_service(action),
+        "service_id": service_id,
         "recommendation_id": linked,
     }
     action_id = int(
         conn.execute(insert(UserAction).values(values).returning(UserAction.id)).scalar_one()
     )
+    shown = impressions.arm_of(conn, linked) if linked is not None else None
     return Recorded(
         id=action_id,
         recommendation_id=linked,
-        engine=impressions.engine_of(conn, linked) if linked is not None else None,
+        engine=shown.engine if shown is not None else None,
         panel_click=panel_click,
         order=action.action.order,
+        experiment_id=shown.experiment_id if shown is not None else None,
+        arm=shown.arm if shown is not None else None,
+        service_action=None
+        if service_id is None
+        else ServiceAction(
+            id=action_id,
+            unique_id=action.unique_id,
+            user_id=user_id,
+            service_id=service_id,
+            at=action.timestamp.timestamp(),
+            ordered=action.action.order,
+        ),
     )
 
 
-def ordered_services(conn: Connection, user_id: int) -> set[int]:
-    """Services a logged-in user has ordered (never recommended to them again)."""
+def all_orders(conn: Connection) -> list[tuple[int, int]]:
+    """(user, service) of every order a logged-in user placed (never recommended again)."""
     rows = conn.execute(
-        select(UserAction.service_id).where(
-            UserAction.user_id == user_id,
+        select(UserAction.user_id, UserAction.service_id).where(
+            UserAction.user_id.is_not(None),
             UserAction.is_order.is_(True),
             UserAction.service_id.is_not(None),
         )
     )
-    return {int(r[0]) for r in rows if r[0] is not None}
+    return [(int(user), int(service)) for user, service in rows if user is not None and service]
+
+
+def on_services(conn: Connection, after: int, upto: int) -> list[ServiceAction]:
+    """Actions on a service stored with an id in (after, upto], in id order."""
+    rows = conn.execute(
+        select(
+            UserAction.id,
+            UserAction.unique_id,
+            UserAction.user_id,
+            UserAction.service_id,
+            UserAction.timestamp,
+            UserAction.is_order,
+        )
+        .where(
+            UserAction.id > after,
+            UserAction.id <= upto,
+            UserAction.service_id.is_not(None),
+        )
+        .order_by(UserAction.id)
+    )
+    return [
+        ServiceAction(
+            id=int(row[0]),
+            unique_id=str(row[1]),
+            user_id=None if row[2] is None else int(row[2]),
+            service_id=int(row[3] or 0),
+            at=row[4].timestamp(),
+            ordered=bool(row[5]),
+        )
+        for row in rows
+    ]

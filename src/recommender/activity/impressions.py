@@ -30,6 +30,9 @@ class Impression:
     candidate_count: int
     service_ids: list[int]
     scores: list[float]
+    experiment_id: int | None = None
+    arm: str | None = None
+    propensity: float = 1.0
 
 
 def write(conn: Connection, impression: Impression) -> int:
@@ -60,8 +63,21 @@ def find_by_panel(conn: Connection, visit_id: str, panel_id: str | None) -> int 
     return None if row is None else int(row[0])
 
 
-def engine_of(conn: Connection, recommendation_id: int) -> str | None:
+@dataclass(frozen=True)
+class Shown:
+    """Who served an impression: the engine, and the experiment arm it belonged to."""
+
+    engine: str
+    experiment_id: int | None
+    arm: str | None
+
+
+def arm_of(conn: Connection, recommendation_id: int) -> Shown | None:
     row = conn.execute(
-        select(Recommendation.engine).where(Recommendation.id == recommendation_id)
+        select(Recommendation.engine, Recommendation.experiment_id, Recommendation.arm).where(
+            Recommendation.id == recommendation_id
+        )
     ).first()
-    return None if row is None else str(row[0])
+    if row is None:
+        return None
+    return Shown(engine=str(row[0]), experiment_id=row[1], arm=row[2])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from sqlalchemy import Connection, Executable, and_, select
+from sqlalchemy import Connection, Executable, and_, func, select
 
+from recommender.activity.actions import ServiceAction
 from recommender.arrays import IntArray
 from recommender.catalog.loader import SERVICE_LINKS, USER_LINKS
 from recommender.config import Settings
@@ -161,3 +163,42 @@ def weights_from(settings: Settings) -> InteractionWeights:
         order=settings.weight_order,
         click=settings.weight_click,
     )
+
+
+def first_uses(conn: Connection, recent: Sequence[ServiceAction]) -> list[ServiceAction]:
+    """The orders among `recent` (stored actions, in id order) that are a user's first use of
+    the service: nothing in the dump (accessed services, projects) or an earlier order says
+    the user used it before. Popularity counts these as they arrive."""
+    first: dict[tuple[int, int], ServiceAction] = {}
+    for action in recent:
+        if action.ordered and action.user_id is not None:
+            first.setdefault((action.user_id, action.service_id), action)
+    if not first:
+        return []
+    users = sorted({user for user, _ in first})
+    tables = Base.metadata.tables
+    accessed = tables["user_accessed_services"]
+    project_services = tables["project_services"]
+    known: set[tuple[int, int]] = set()
+    for statement in (
+        select(accessed.c.user_id, accessed.c.service_id).where(accessed.c.user_id.in_(users)),
+        select(Project.user_id, project_services.c.service_id)
+        .join(project_services, project_services.c.project_id == Project.id)
+        .where(Project.user_id.in_(users)),
+    ):
+        known.update((int(u), int(s)) for u, s in conn.execute(statement))
+    earlier = conn.execute(
+        select(UserAction.user_id, UserAction.service_id, func.min(UserAction.id))
+        .where(
+            UserAction.user_id.in_(users),
+            UserAction.is_order.is_(True),
+            UserAction.service_id.is_not(None),
+        )
+        .group_by(UserAction.user_id, UserAction.service_id)
+    )
+    first_order = {(int(u), int(s)): int(i) for u, s, i in earlier if u is not None and s}
+    return [
+        action
+        for pair, action in first.items()
+        if pair not in known and first_order.get(pair, action.id) >= action.id
+    ]

@@ -19,6 +19,7 @@ from recommender.api.ratelimit import RateLimit, TokenBuckets
 from recommender.api.routes import (
     dumps,
     engines,
+    experiments,
     health,
     models,
     recommendations,
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(RequestContext)
     for module in (
         recommendations,
+        experiments,
         user_actions,
         dumps,
         training,

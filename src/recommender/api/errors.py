@@ -15,6 +15,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from recommender.catalog.dump import InvalidDumpError
 from recommender.engines import UnknownEngineError
+from recommender.experiments.records import (
+    ExperimentNotFoundError,
+    InvalidExperimentError,
+    NotRunningError,
+)
 from recommender.tasks.executor import BrokerUnavailableError
 
 log = logging.getLogger(__name__)
@@ -77,6 +82,22 @@ def _unknown_engine(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _invalid_experiment(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidExperimentError)
+    return JSONResponse(
+        status_code=400,
+        content=ErrorBody(message=VALIDATION_MESSAGE, errors={exc.field: exc.message}).model_dump(),
+    )
+
+
+def _no_experiment(_request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(status_code=404, content=ErrorBody(message=str(exc)).model_dump())
+
+
+def _experiment_ended(_request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(status_code=409, content=ErrorBody(message=str(exc)).model_dump())
+
+
 def _unavailable(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(
         status_code=503,
@@ -113,6 +134,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(InvalidDumpError, _invalid_dump)
     app.add_exception_handler(UnknownEngineError, _unknown_engine)
+    app.add_exception_handler(InvalidExperimentError, _invalid_experiment)
+    app.add_exception_handler(ExperimentNotFoundError, _no_experiment)
+    app.add_exception_handler(NotRunningError, _experiment_ended)
     app.add_exception_handler(BrokerUnavailableError, _unavailable)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(OperationalError, _database)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -21,6 +22,15 @@ from recommender.tasks.runner import run_task
 def worker(
     concurrency: int = typer.Option(1, min=1, help="Jobs run at once by this worker."),
     pool: str = typer.Option("prefork", help="Celery pool: prefork, solo or threads."),
+    beat: bool = typer.Option(
+        False,
+        "--beat",
+        help="Also run the scheduler of periodic work (scheduled retraining); run exactly "
+        "one worker with it.",
+    ),
+    schedule_file: Path = typer.Option(
+        Path("var/celerybeat-schedule"), help="Where the scheduler keeps its last run times."
+    ),
 ) -> None:
     """Run a Celery worker that executes background jobs (needs REDIS_URL)."""
     settings = get_settings()
@@ -29,7 +39,16 @@ def worker(
         raise typer.Exit(code=2)
     from recommender.tasks.celery_app import run_worker
 
-    run_worker(settings, concurrency=concurrency, pool=pool, loglevel=settings.log_level)
+    if beat:
+        schedule_file.parent.mkdir(parents=True, exist_ok=True)
+    run_worker(
+        settings,
+        concurrency=concurrency,
+        pool=pool,
+        loglevel=settings.log_level,
+        beat=beat,
+        schedule_file=str(schedule_file),
+    )
 
 
 def _run_here(name: str, **args: Any) -> dict[str, Any] | None:

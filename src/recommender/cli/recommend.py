@@ -14,7 +14,7 @@ from recommender.config import get_settings
 from recommender.contract.recommendations import RecommendationRequest
 from recommender.engines import UnknownEngineError
 from recommender.runtime import Runtime
-from recommender.serving.recommend import decide
+from recommender.serving.recommend import Visitor, decide
 
 
 @app.command()
@@ -47,8 +47,18 @@ def recommend(
     try:
         runtime.start(poll=False)
         state = runtime.serving.current
-        with runtime.db.engine.connect() as conn:
-            decision = decide(conn, state, request, fallback=settings.fallback_order)
+        visitor = Visitor.of(state, request)
+        recent = runtime.sessions.recent(
+            request.unique_id, visitor.user_id, request.timestamp.timestamp()
+        )
+        decision = decide(
+            state,
+            request,
+            visitor=visitor,
+            recent=recent,
+            search_hits=runtime.search(q) if q else None,
+            fallback=settings.fallback_order,
+        )
         answer = decision.response(runtime.store_impression(decision.impression).result())
     except UnknownEngineError as error:
         report_error(error)

@@ -105,3 +105,7 @@ class RecommendationResponse(BaseModel):
     recommendation_id: int = Field(
         description="Id of the stored impression; send it back with user actions."
     )
+    experiment: str | None = Field(
+        default=None, description="The A/B experiment this panel was served in, if any."
+    )
+    arm: str | None = Field(default=None, description="The experiment's arm this visitor is in.")

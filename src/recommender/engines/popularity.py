@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Self
 
 import numpy as np
@@ -34,6 +35,15 @@ class PopularityParams(EngineParams):
         description="Pseudo-users drawn from global popularity added to every context, so a "
         "context with few users does not rank by noise.",
     )
+
+
+@dataclass(frozen=True)
+class Use:
+    """A user's first use of an item, with what the user declared (for context counts)."""
+
+    item: int
+    scientific_domains: tuple[int, ...] = ()
+    categories: tuple[int, ...] = ()
 
 
 class PopularityModel(Model):
@@ -161,6 +171,42 @@ class PopularityModel(Model):
                 )
         return explanations
 
+    def with_uses(self, uses: Sequence[Use]) -> PopularityModel:
+        """This model counting each of `uses` too: a user who started using an item, with
+        their declared interests. Items it does not know are passed over; the users per
+        context value stay as they were until the next fit."""
+        counts = self.counts.copy()
+        context = dict(self.context)
+        for use in uses:
+            pos = int(self._index(np.asarray([use.item]))[0])
+            if pos < 0:
+                continue
+            counts[pos] += 1.0
+            for feature, values in (
+                ("scientific_domains", use.scientific_domains),
+                ("categories", use.categories),
+            ):
+                if feature not in context or not values:
+                    continue
+                vocab, table, per_value = context[feature]
+                if vocab.shape[0] == 0:
+                    continue
+                wanted = np.asarray(sorted(set(values)), dtype=np.int64)
+                rows = np.minimum(np.searchsorted(vocab, wanted), vocab.shape[0] - 1)
+                rows = rows[vocab[rows] == wanted]
+                delta = sp.csr_matrix(
+                    (np.ones(rows.shape[0], dtype=np.float32), (rows, np.full_like(rows, pos))),
+                    shape=table.shape,
+                )
+                context[feature] = (vocab, sp.csr_matrix(table + delta), per_value)
+        return PopularityModel(
+            item_ids=self.item_ids,
+            counts=counts,
+            n_users=self.n_users,
+            context=context,
+            smoothing=self.smoothing,
+        )
+
     def to_artifact(self) -> Artifact:
         arrays: dict[str, np.ndarray] = {"item_ids": self.item_ids, "counts": self.counts}
         for feature, (vocab, counts, per_value) in self.context.items():
@@ -236,4 +282,4 @@ def most_popular(model: PopularityModel, query: Query, items: IntArray, k: int) 
 
 ENGINE = PopularityEngine
 
-__all__: Sequence[str] = ("ENGINE", "PopularityEngine", "PopularityModel", "most_popular")
+__all__: Sequence[str] = ("ENGINE", "PopularityEngine", "PopularityModel", "Use", "most_popular")

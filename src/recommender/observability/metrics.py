@@ -49,6 +49,21 @@ ATTRIBUTED_ORDERS = Counter(
     "Orders at the end of a journey that started on a recommendation panel, by engine.",
     ["engine"],
 )
+EXPERIMENT_IMPRESSIONS = Counter(
+    "recommender_experiment_impressions",
+    "Panels served inside an A/B experiment, by experiment (id) and arm.",
+    ["experiment", "arm"],
+)
+EXPERIMENT_CLICKS = Counter(
+    "recommender_experiment_clicks",
+    "Clicks on panels served inside an A/B experiment, by experiment (id) and arm.",
+    ["experiment", "arm"],
+)
+EXPERIMENT_ORDERS = Counter(
+    "recommender_experiment_orders",
+    "Orders after panels served inside an A/B experiment, by experiment (id) and arm.",
+    ["experiment", "arm"],
+)
 
 
 class StoreCollector(Collector):

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from recommender.registry import artifacts
 from recommender.store import state
-from recommender.store.schema import ModelVersion, utcnow
+from recommender.store.schema import Experiment, ModelVersion, utcnow
 
 CANDIDATE, ACTIVE, RETIRED, FAILED = "candidate", "active", "retired", "failed"
 # Versions beyond this many per engine keep their metrics but give up their artifact.
@@ -132,10 +132,9 @@ def activate(session: Session, engine: str, version: int) -> ModelVersion:
     target = next((row for row in rows if row.version == version), None)
     if target is None:
         raise VersionNotFoundError(f"{engine} has no version {version}")
-    if target.status == FAILED:
-        raise NotActivatableError(f"{engine} v{version} failed and cannot serve")
-    if target.artifact is None and not target.artifact_uri:
-        raise NotActivatableError(f"{engine} v{version} no longer has its artifact")
+    problem = why_not_servable(session, engine, version)
+    if problem is not None:
+        raise NotActivatableError(problem)
     for row in rows:
         if row.status == ACTIVE and row.version != version:
             row.status = RETIRED
@@ -153,6 +152,30 @@ def mark(session: Session, row: ModelVersion, status: str, *, error: str | None 
     session.flush()
 
 
+def why_not_servable(session: Session, engine: str, version: int) -> str | None:
+    """Why `version` of `engine` cannot serve (missing, failed, artifact collected), or None."""
+    try:
+        row = get(session, engine, version)
+    except VersionNotFoundError as error:
+        return str(error)
+    if row.status == FAILED:
+        return f"{engine} v{version} failed and cannot serve"
+    if row.artifact is None and not row.artifact_uri:
+        return f"{engine} v{version} no longer has its artifact"
+    return None
+
+
+def _pinned(session: Session, engine: str) -> set[int]:
+    """Versions of `engine` that running experiments serve: their artifacts are kept."""
+    arms = session.execute(select(Experiment.arms).where(Experiment.status == "running"))
+    return {
+        int(arm["version"])
+        for (experiment_arms,) in arms
+        for arm in experiment_arms
+        if arm.get("engine") == engine and arm.get("version") is not None
+    }
+
+
 def _collect(session: Session, engine: str) -> None:
     keep = (
         select(ModelVersion.id)
@@ -167,6 +190,7 @@ def _collect(session: Session, engine: str) -> None:
             ModelVersion.engine == engine,
             ModelVersion.status != ACTIVE,
             ModelVersion.id.not_in(keep),
+            ModelVersion.version.not_in(_pinned(session, engine)),
         )
         .values(artifact=None, artifact_uri=None)
     )

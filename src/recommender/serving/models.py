@@ -20,13 +20,18 @@ def choose(
     default: str,
     fallback: Sequence[str],
     query: Query,
+    *,
+    first: LoadedModel | None = None,
 ) -> LoadedModel:
     """The requested engine if it has a model, else the default, else the fallback order,
     ending at popularity; an engine whose model cannot personalise for this query (no
     history, say) is passed over, so anonymous visitors get popularity in context.
 
-    An unknown requested name raises `UnknownEngineError`.
+    `first` (a version an experiment pins) is tried before everything else. An unknown
+    requested name raises `UnknownEngineError`.
     """
+    if first is not None and first.model.knows(query):
+        return first
     order: list[str] = []
     if requested:
         order.append(canonical_name(requested))

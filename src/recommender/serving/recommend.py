@@ -2,40 +2,62 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Connection
 
-from recommender.activity import actions, impressions
-from recommender.catalog import search
+from recommender.activity import impressions
 from recommender.catalog.snapshot import UserProfile
 from recommender.contract.recommendations import RecommendationRequest, RecommendationResponse
 from recommender.engines.base import Explanation, Query
 from recommender.engines.ranking import rank
+from recommender.experiments.assignment import bucket, choose_arm, visitor_key
+from recommender.registry.loading import LoadedModel
 from recommender.serving.candidates import select_candidates
 from recommender.serving.models import LAST_RESORT, choose
 from recommender.serving.state import ServingState
+from recommender.sessions.events import NOBODY, Recent
 
 
-def _query(
-    request: RecommendationRequest,
-    user_id: int | None,
-    profile: UserProfile | None,
-    ordered: set[int],
-) -> Query:
-    history = profile.accessed if profile is not None else np.empty(0, dtype=np.int64)
-    if ordered:
-        extra = np.asarray(sorted(ordered - set(history.tolist())), dtype=np.int64)
-        history = np.concatenate([history, extra])
+@dataclass(frozen=True)
+class Visitor:
+    """Who asks: the user the request resolves to (by id or AAI identity) and their profile."""
+
+    user_id: int | None
+    profile: UserProfile | None
+
+    @classmethod
+    def of(cls, state: ServingState, request: RecommendationRequest) -> Visitor:
+        users = state.catalog.users
+        user_id = request.user_id
+        if user_id is None and request.aai_uid and users is not None:
+            user_id = users.by_aai_uid.get(request.aai_uid)
+        profile = users.get(user_id) if users is not None and user_id is not None else None
+        return cls(user_id=user_id, profile=profile)
+
+
+def _history(profile: UserProfile | None, recent: Recent) -> np.ndarray:
+    """What the visitor used, oldest first: the dump's services, then orders the dump does not
+    know, then the current session's services (each once, at its latest use)."""
+    known = profile.accessed.tolist() if profile is not None else []
+    ordered = sorted(recent.orders - set(known))
+    latest: dict[int, None] = dict.fromkeys([*known, *ordered])
+    for service in recent.session:
+        latest.pop(service, None)
+        latest[service] = None
+    return np.fromiter(latest, dtype=np.int64, count=len(latest))
+
+
+def _query(request: RecommendationRequest, visitor: Visitor, recent: Recent) -> Query:
+    profile = visitor.profile
     domains = (profile.scientific_domains if profile else ()) + tuple(
         request.search_data.scientific_domains
     )
     categories = (profile.categories if profile else ()) + tuple(request.search_data.categories)
     return Query(
-        user_id=user_id,
-        history=history,
+        user_id=visitor.user_id,
+        history=_history(profile, recent),
         scientific_domains=tuple(dict.fromkeys(domains)),
         categories=tuple(dict.fromkeys(categories)),
     )
@@ -47,6 +69,7 @@ class Decision:
 
     impression: impressions.Impression
     explanations: list[Explanation]
+    experiment: str | None = None
 
     def response(self, recommendation_id: int) -> RecommendationResponse:
         return RecommendationResponse(
@@ -57,41 +80,68 @@ class Decision:
             explanations_short=[e.short for e in self.explanations],
             engine_version=self.impression.engine,
             recommendation_id=recommendation_id,
+            experiment=self.experiment,
+            arm=self.impression.arm,
         )
 
 
+@dataclass(frozen=True)
+class Assignment:
+    experiment_id: int
+    experiment: str
+    arm: str
+    engine: str
+    propensity: float
+    pinned: LoadedModel | None
+
+
+def assign(
+    state: ServingState, request: RecommendationRequest, visitor: Visitor
+) -> Assignment | None:
+    """The running experiment on this panel and the visitor's arm in it, if any; a request
+    that names its engine is outside every experiment."""
+    if request.engine_version:
+        return None
+    experiment = state.experiment_on(request.panel_id or "v1")
+    if experiment is None:
+        return None
+    key = visitor_key(visitor.user_id, request.aai_uid, request.unique_id)
+    arm, share = choose_arm(experiment.arms, bucket(experiment.id, key))
+    pinned = state.pinned.get((arm.engine, arm.version)) if arm.version is not None else None
+    return Assignment(experiment.id, experiment.name, arm.name, arm.engine, share, pinned)
+
+
 def decide(
-    conn: Connection,
     state: ServingState,
     request: RecommendationRequest,
     *,
+    visitor: Visitor | None = None,
+    recent: Recent = NOBODY,
+    search_hits: Collection[int] | None = None,
     fallback: Sequence[str] = (),
 ) -> Decision:
-    """Rank services for one request from `state`, reading what it needs through `conn`.
+    """Rank services for one request from `state` alone (no store access).
 
-    The caller stores `decision.impression` and only then answers with its id.
+    `recent` is the visitor's current session and orders; `search_hits` the services that
+    match the request's full-text query, when it has one. The caller stores
+    `decision.impression` and only then answers with its id.
     """
     catalog = state.catalog
-    users = catalog.users
-    user_id = request.user_id
-    if user_id is None and request.aai_uid and users is not None:
-        user_id = users.by_aai_uid.get(request.aai_uid)
-    profile = users.get(user_id) if users is not None and user_id is not None else None
-    ordered = actions.ordered_services(conn, user_id) if user_id is not None else set()
-    seen = set(profile.accessed.tolist()) if profile is not None else set()
-
-    q = request.search_data.q
-    hits = search.matching_services(conn, q) if q else None
+    visitor = visitor or Visitor.of(state, request)
+    seen = set(visitor.profile.accessed.tolist()) if visitor.profile is not None else set()
     candidates = select_candidates(
         catalog,
         candidates=request.candidates,
         search=request.search_data,
-        search_hits=hits,
-        exclude=seen | ordered,
+        search_hits=search_hits,
+        exclude=seen | recent.excluded,
     )
+    query = _query(request, visitor, recent)
+    assignment = assign(state, request, visitor)
+    requested = assignment.engine if assignment is not None else request.engine_version
+    first = assignment.pinned if assignment is not None else None
     models = state.models
-    query = _query(request, user_id, profile, ordered)
-    chosen = choose(models, request.engine_version, state.default_engine, fallback, query)
+    chosen = choose(models, requested, state.default_engine, fallback, query, first=first)
     k = request.panel_size
     ids, scores = rank(chosen.model, query, candidates, k)
     explanations = chosen.model.explain(query, ids, catalog)
@@ -111,7 +161,7 @@ def decide(
         page_id=request.page_id,
         panel_id=request.panel_id or "v1",
         client_id=request.client_id,
-        user_id=user_id,
+        user_id=visitor.user_id,
         aai_uid=request.aai_uid,
         engine_requested=request.engine_version,
         engine=chosen.engine,
@@ -122,5 +172,12 @@ def decide(
         candidate_count=int(candidates.shape[0]),
         service_ids=[int(i) for i in ids],
         scores=[round(float(s), 6) for s in scores],
+        experiment_id=assignment.experiment_id if assignment is not None else None,
+        arm=assignment.arm if assignment is not None else None,
+        propensity=assignment.propensity if assignment is not None else 1.0,
     )
-    return Decision(impression=impression, explanations=explanations)
+    return Decision(
+        impression=impression,
+        explanations=explanations,
+        experiment=assignment.experiment if assignment is not None else None,
+    )

@@ -1,21 +1,26 @@
-"""What a serving process holds: the catalogue snapshot and the models, swapped atomically."""
+"""What a serving process holds: the catalogue snapshot, the models and the running experiments,
+swapped atomically whenever the store says something changed."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, func, select
 
-from recommender.activity.usage import InteractionWeights, build_interactions
+from recommender.activity import actions
+from recommender.activity.actions import ServiceAction
+from recommender.activity.usage import InteractionWeights, build_interactions, first_uses
 from recommender.catalog.snapshot import CatalogSnapshot, load_snapshot
 from recommender.engines import UnknownEngineError, canonical_name
-from recommender.engines.popularity import PopularityEngine
+from recommender.engines.popularity import PopularityEngine, PopularityModel, Use
 from recommender.engines.random import RandomEngine
-from recommender.registry.loading import LoadedModel
+from recommender.experiments import records as experiments
+from recommender.experiments.records import ExperimentRecord
+from recommender.registry.loading import LoadedModel, load_active, load_versions
 from recommender.serving.models import AUTO
 from recommender.store import state as stored_state
 from recommender.store.database import Database
@@ -28,12 +33,12 @@ HOUSEKEEPING_EVERY = 5
 # Popularity counts users who accessed or ordered a service; clicks are not use.
 POPULARITY_EVIDENCE = InteractionWeights(accessed=1.0, project=1.0, order=1.0, click=0.0)
 
-# Loads the registry's active models; the registry plugs in here (empty until it exists).
-RegistryLoader = Callable[[Connection, Mapping[str, LoadedModel]], dict[str, LoadedModel]]
+# Told about every action on a service the store received since the last refresh.
+ActionsListener = Callable[[Sequence[ServiceAction]], None]
 
 
-def no_registry(conn: Connection, current: Mapping[str, LoadedModel]) -> dict[str, LoadedModel]:
-    return {}
+def _nobody_listens(_actions: Sequence[ServiceAction]) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class Marks:
     catalog: int = -1
     models: int = -1
     default_engine: int = -1
+    experiments: int = -1
     activity: int = -1
 
 
@@ -53,12 +59,22 @@ class ServingState:
     registry: Mapping[str, LoadedModel]
     default_engine: str
     marks: Marks = field(default_factory=Marks)
+    # When popularity was last counted from the whole store (it follows orders in between).
     built_at: float = field(default_factory=time.monotonic)
+    experiments: tuple[ExperimentRecord, ...] = ()
+    # Versions running experiments pin, by (engine, version).
+    pinned: Mapping[tuple[str, int], LoadedModel] = field(default_factory=dict)
 
     @property
     def models(self) -> dict[str, LoadedModel]:
         # Registry versions win over the in-process rebuilds of the same engine.
         return {**self.builtin, **self.registry}
+
+    def experiment_on(self, panel_id: str) -> ExperimentRecord | None:
+        for experiment in self.experiments:
+            if panel_id in experiment.panels:
+                return experiment
+        return None
 
 
 def _fit_builtin(conn: Connection) -> dict[str, LoadedModel]:
@@ -67,6 +83,27 @@ def _fit_builtin(conn: Connection) -> dict[str, LoadedModel]:
         "popularity": LoadedModel("popularity", PopularityEngine().fit(data)),
         "random": LoadedModel("random", RandomEngine().fit(data)),
     }
+
+
+def _followed(
+    builtin: Mapping[str, LoadedModel], catalog: CatalogSnapshot, uses: Sequence[ServiceAction]
+) -> Mapping[str, LoadedModel]:
+    """The built-in models with popularity counting these first uses too."""
+    popularity = builtin["popularity"].model
+    if not uses or not isinstance(popularity, PopularityModel):
+        return builtin
+    users = catalog.users
+    counted = []
+    for use in uses:
+        profile = users.get(use.user_id) if users is not None and use.user_id else None
+        counted.append(
+            Use(
+                item=use.service_id,
+                scientific_domains=profile.scientific_domains if profile else (),
+                categories=profile.categories if profile else (),
+            )
+        )
+    return {**builtin, "popularity": LoadedModel("popularity", popularity.with_uses(counted))}
 
 
 def _activity_mark(conn: Connection) -> int:
@@ -96,13 +133,15 @@ class ServingStateHolder:
         db: Database,
         *,
         default_engine: str = "popularity",
-        popularity_refresh_s: float = 60.0,
-        registry_loader: RegistryLoader = no_registry,
+        metric: str = "NDCG@10",
+        popularity_refit_s: float = 600.0,
+        on_actions: ActionsListener = _nobody_listens,
     ) -> None:
         self._db = db
         self._configured_default = default_engine
-        self._popularity_refresh_s = popularity_refresh_s
-        self._registry_loader = registry_loader
+        self._metric = metric
+        self._popularity_refit_s = popularity_refit_s
+        self._on_actions = on_actions
         self._refresh_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -127,14 +166,17 @@ class ServingStateHolder:
         with self._refresh_lock:
             old = self._current
             with self._db.snapshot() as conn:
-                new = self._rebuild(conn, old)
-            if new is old:
-                return False
-            self._current = new
+                new, followed = self._rebuild(conn, old)
+            if new is not old:
+                self._current = new
             self.last_error = None
-            return True
+        if followed:
+            self._on_actions(followed)
+        return new is not old
 
-    def _rebuild(self, conn: Connection, old: ServingState | None) -> ServingState:
+    def _rebuild(
+        self, conn: Connection, old: ServingState | None
+    ) -> tuple[ServingState, list[ServiceAction]]:
         versions = stored_state.read_all(conn)
 
         def version(key: str) -> int:
@@ -145,44 +187,59 @@ class ServingStateHolder:
             catalog=version(stored_state.CATALOG),
             models=version(stored_state.MODELS),
             default_engine=version(stored_state.DEFAULT_ENGINE),
+            experiments=version(stored_state.EXPERIMENTS),
             activity=_activity_mark(conn),
         )
         if old is not None and marks == old.marks:
-            return old
-        if old is not None and marks.catalog == old.marks.catalog:
-            catalog = old.catalog
-        else:
-            catalog = load_snapshot(conn)
+            return old, []
+        catalog = (
+            old.catalog
+            if old is not None and marks.catalog == old.marks.catalog
+            else load_snapshot(conn)
+        )
+        followed: list[ServiceAction] = []
         refit = (
             old is None
             or catalog is not old.catalog
-            or (
-                marks.activity != old.marks.activity
-                and time.monotonic() - old.built_at >= self._popularity_refresh_s
-            )
+            or time.monotonic() - old.built_at >= self._popularity_refit_s
         )
         if refit or old is None:
             builtin: Mapping[str, LoadedModel] = _fit_builtin(conn)
             built_at = time.monotonic()
         else:
             builtin, built_at = old.builtin, old.built_at
-            # Activity not refitted for yet stays "unseen", so a later poll refits.
-            marks = replace(marks, activity=old.marks.activity)
-            if marks == old.marks:
-                return old
-        if old is None or marks.models != old.marks.models:
-            registry = self._registry_loader(conn, old.registry if old else {})
+        if old is not None and marks.activity > old.marks.activity:
+            followed = actions.on_services(conn, old.marks.activity, marks.activity)
+            if not refit:
+                builtin = _followed(builtin, catalog, first_uses(conn, followed))
+        running = (
+            old.experiments
+            if old is not None and marks.experiments == old.marks.experiments
+            else tuple(experiments.running(conn))
+        )
+        if old is None or marks.models != old.marks.models or running is not old.experiments:
+            registry = load_active(conn, old.registry if old else {}, metric=self._metric)
+            pinned = load_versions(
+                conn,
+                experiments.arms_of(running),
+                old.pinned if old else {},
+                metric=self._metric,
+            )
         else:
-            registry = dict(old.registry)
-        configured = self._configured_default
-        return ServingState(
+            registry, pinned = dict(old.registry), dict(old.pinned)
+        new = ServingState(
             catalog=catalog,
             builtin=builtin,
             registry=registry,
-            default_engine=_default_engine(versions.get(stored_state.DEFAULT_ENGINE), configured),
+            default_engine=_default_engine(
+                versions.get(stored_state.DEFAULT_ENGINE), self._configured_default
+            ),
             marks=marks,
             built_at=built_at,
+            experiments=running,
+            pinned=pinned,
         )
+        return new, followed
 
     def start(self, interval_s: float, housekeeping: Callable[[], None] | None = None) -> None:
         """Poll the store in a daemon thread until `stop()`; `housekeeping` runs every

@@ -360,14 +360,43 @@ class Recommendation(Base):
     candidate_count: Mapped[int] = mapped_column(Integer)
     service_ids: Mapped[list[int]] = mapped_column(Json)
     scores: Mapped[list[float]] = mapped_column(Json)
+    # The A/B experiment and arm this visitor was assigned to, when one covered the panel.
+    experiment_id: Mapped[int | None] = mapped_column(BigInteger)
+    arm: Mapped[str | None] = mapped_column(String(64))
+    # The chance that the logging policy showed this panel's engine to this visitor (the arm's
+    # share of the experiment); 1 outside experiments. Off-policy estimates divide by it.
+    propensity: Mapped[float] = mapped_column(Float, default=1.0)
 
     __table_args__ = (
         Index("ix_recommendations_visit_panel", "visit_id", "panel_id"),
+        Index("ix_recommendations_experiment", "experiment_id", "arm"),
         Index("ix_recommendations_user_id", "user_id"),
         # The RL data set reads an anonymous visitor's impressions by browser.
         Index("ix_recommendations_unique_id", "unique_id"),
         Index("ix_recommendations_created_at", "created_at"),
     )
+
+
+class Experiment(Base):
+    """An A/B experiment: the panels it covers, its arms, and how it ended."""
+
+    __tablename__ = "experiments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # running, stopped or promoted
+    status: Mapped[str] = mapped_column(String(16))
+    stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    panels: Mapped[list[str]] = mapped_column(Json)
+    # [{"name", "engine", "version", "weight"}], the first arm is the control
+    arms: Mapped[list[dict[str, Any]]] = mapped_column(Json)
+    # The smallest difference in rate worth detecting: the sequential test's mixing scale.
+    min_effect: Mapped[float] = mapped_column(Float)
+    alpha: Mapped[float] = mapped_column(Float)
+    promoted_arm: Mapped[str | None] = mapped_column(String(64))
+    # Per arm, the first verdict the sequential test reached (it stands once reached).
+    verdicts: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
 
 
 class UserAction(Base):

@@ -12,6 +12,8 @@ from recommender.store.schema import StateEntry, utcnow
 CATALOG = "catalog"  # value: id of the dump now loaded
 MODELS = "models"  # value: unused; the version moves whenever a model is activated
 DEFAULT_ENGINE = "default_engine"  # value: the engine name chosen at run time
+EXPERIMENTS = "experiments"  # value: the experiment changed last; the version moves on change
+SCHEDULE = "schedule"  # value: JSON {action_id, at} of the last scheduled training
 TRANSITIONS = "transitions"  # value: the impression id up to which every transition is stored
 
 

@@ -62,6 +62,21 @@ def make_celery(settings: Settings) -> Celery:
         current = get_settings()
         return run_task(_database(current.database_url), current, task_id)
 
+    @app.task(name="recommender.tick")  # type: ignore[untyped-decorator]
+    def tick() -> str | None:
+        from recommender.tasks import schedule
+        from recommender.tasks.executor import CeleryExecutor
+
+        current = get_settings()
+        db = _database(current.database_url)
+        return schedule.tick(db, current, CeleryExecutor(db, current, app=app).submit)
+
+    from recommender.tasks.schedule import TICK_S, enabled
+
+    if enabled(settings):
+        app.conf.beat_schedule = {
+            "scheduled-training": {"task": "recommender.tick", "schedule": TICK_S}
+        }
     return app
 
 
@@ -70,8 +85,17 @@ def local_worker_name() -> str:
     return f"{NODE}@{socket.gethostname()}"
 
 
-def run_worker(settings: Settings, *, concurrency: int, pool: str, loglevel: str) -> None:
-    """Migrate the database, then consume jobs until stopped."""
+def run_worker(
+    settings: Settings,
+    *,
+    concurrency: int,
+    pool: str,
+    loglevel: str,
+    beat: bool = False,
+    schedule_file: str | None = None,
+) -> None:
+    """Migrate the database, then consume jobs until stopped; with `beat` the worker also
+    runs the periodic scheduler (one such worker per deployment)."""
     configure_logs(settings.log_level, settings.log_format)
     init_sentry(settings, component="worker")
     db = Database(settings.database_url, pool_size=1)
@@ -90,5 +114,7 @@ def run_worker(settings: Settings, *, concurrency: int, pool: str, loglevel: str
             f"--hostname={NODE}@%h",
             "--without-gossip",
             "--without-mingle",
+            *(["--beat"] if beat else []),
+            *([f"--schedule={schedule_file}"] if beat and schedule_file else []),
         ]
     )

@@ -101,13 +101,14 @@ class CeleryExecutor:
     mode = "celery"
     HEALTH_TTL_S = 5.0
 
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, app: Any = None) -> None:
         from recommender.tasks.celery_app import make_celery
 
         assert settings.redis_url is not None
         self._db = db
         self._settings = settings
-        self._app = make_celery(settings)
+        # A worker passes its own application (to enqueue from a periodic task).
+        self._app = app if app is not None else make_celery(settings)
         self._health: tuple[float, dict[str, Any]] | None = None
         self._lock = threading.Lock()
 

@@ -95,13 +95,20 @@ def _train_engines(
 
 
 def train(
-    ctx: JobContext, engine: str | None = None, params: dict[str, Any] | None = None
+    ctx: JobContext,
+    engine: str | None = None,
+    params: dict[str, Any] | None = None,
+    engines: list[str] | None = None,
+    trigger: str = "request",
 ) -> dict[str, Any]:
-    """Fit, evaluate and register one engine (or every trainable one); activate what passed.
-
-    `params` (only with one engine) override the configured hyper-parameters.
+    """Fit, evaluate and register one engine, the `engines` named, or every trainable one;
+    activate what passed. `params` (only with one engine) override the configured
+    hyper-parameters; `trigger` says who asked (a request or the schedule).
     """
-    engines = [canonical_name(engine)] if engine else trainable_engines()
+    if engine:
+        engines = [canonical_name(engine)]
+    else:
+        engines = [canonical_name(name) for name in engines or trainable_engines()]
     with _locked(ctx) as lock:
         trained = _train_engines(ctx, engines, params if engine else None)
     return {"engines": trained, "lock": lock.span()}

@@ -9,8 +9,8 @@ from fastapi import APIRouter
 from recommender.api.deps import ClientAccess, RuntimeDep
 from recommender.api.errors import VALIDATION_RESPONSES
 from recommender.contract.recommendations import RecommendationRequest, RecommendationResponse
-from recommender.observability.metrics import RECOMMENDATIONS
-from recommender.serving.recommend import decide
+from recommender.observability.metrics import EXPERIMENT_IMPRESSIONS, RECOMMENDATIONS
+from recommender.serving.recommend import Visitor, decide
 
 router = APIRouter(tags=["recommendations"])
 
@@ -30,8 +30,22 @@ async def post_recommendations(
     # Ranking is about a millisecond of CPU: it runs on the event loop, which is cheaper
     # than a hop to a worker thread; only the commit of the impression is waited for.
     state = runtime.serving.current
-    with runtime.db.engine.connect() as conn:
-        decision = decide(conn, state, body, fallback=runtime.settings.fallback_order)
+    visitor = Visitor.of(state, body)
+    recent = await runtime.sessions.recent_async(
+        body.unique_id, visitor.user_id, body.timestamp.timestamp()
+    )
+    q = body.search_data.q
+    decision = decide(
+        state,
+        body,
+        visitor=visitor,
+        recent=recent,
+        search_hits=runtime.search(q) if q else None,
+        fallback=runtime.settings.fallback_order,
+    )
     recommendation_id = await asyncio.wrap_future(runtime.store_impression(decision.impression))
-    RECOMMENDATIONS.labels(decision.impression.engine, decision.impression.panel_id).inc()
+    shown = decision.impression
+    RECOMMENDATIONS.labels(shown.engine, shown.panel_id).inc()
+    if shown.experiment_id is not None:
+        EXPERIMENT_IMPRESSIONS.labels(str(shown.experiment_id), shown.arm).inc()
     return decision.response(recommendation_id)

@@ -13,6 +13,8 @@ from recommender.contract.user_actions import UserActionIn
 from recommender.observability.metrics import (
     ATTRIBUTED_CLICKS,
     ATTRIBUTED_ORDERS,
+    EXPERIMENT_CLICKS,
+    EXPERIMENT_ORDERS,
     USER_ACTIONS,
 )
 
@@ -34,6 +36,9 @@ async def post_user_action(body: UserActionIn, runtime: RuntimeDep) -> Response:
     stored = await asyncio.wrap_future(
         runtime.writer.submit(lambda conn: actions.record(conn, body, by_aai_uid))
     )
+    if stored.service_action is not None:
+        # The visitor's next panel already knows (no wait for the next refresh).
+        await runtime.sessions.add_async([stored.service_action])
     count_action(stored)
     return Response(status_code=204)
 
@@ -46,3 +51,9 @@ def count_action(stored: actions.Recorded) -> None:
             ATTRIBUTED_CLICKS.labels(stored.engine).inc()
         if stored.order:
             ATTRIBUTED_ORDERS.labels(stored.engine).inc()
+    if stored.experiment_id is not None:
+        labels = (str(stored.experiment_id), stored.arm)
+        if stored.panel_click:
+            EXPERIMENT_CLICKS.labels(*labels).inc()
+        if stored.order:
+            EXPERIMENT_ORDERS.labels(*labels).inc()

@@ -1,0 +1,59 @@
+"""The current session among a visitor's actions on services, and what serving reads of it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from recommender.activity.actions import ServiceAction
+
+
+@dataclass(frozen=True)
+class Recent:
+    """What serving needs about a visitor besides the catalogue: the services of the current
+    session, oldest first, and every service the user ever ordered."""
+
+    session: tuple[int, ...] = ()
+    session_orders: frozenset[int] = frozenset()
+    orders: frozenset[int] = frozenset()
+
+    @property
+    def excluded(self) -> frozenset[int]:
+        """Never shown again: what the session opened or ordered, and the user's orders."""
+        return frozenset(self.session) | self.session_orders | self.orders
+
+
+NOBODY = Recent()
+
+
+def visitor_keys(unique_id: str, user_id: int | None) -> tuple[str, ...]:
+    """The names a visitor's session is kept under: the browser always, the user when known,
+    so a session follows a user across browsers and an anonymous browser alike."""
+    if user_id is None:
+        return (f"b:{unique_id}",)
+    return (f"b:{unique_id}", f"u:{user_id}")
+
+
+def current_session(events: Iterable[ServiceAction], now: float, gap: float) -> list[ServiceAction]:
+    """The events of the session still going at `now`: the latest run of events without a
+    silence longer than `gap`, provided the last of them is at most `gap` before `now`."""
+    ordered = sorted({e.id: e for e in events}.values(), key=lambda e: (e.at, e.id))
+    if not ordered or now - ordered[-1].at > gap:
+        return []
+    start = len(ordered) - 1
+    while start > 0 and ordered[start].at - ordered[start - 1].at <= gap:
+        start -= 1
+    return ordered[start:]
+
+
+def recent(session: Sequence[ServiceAction], orders: Iterable[int]) -> Recent:
+    """Serving's view of a session: services once each at their latest use, oldest first."""
+    latest: dict[int, float] = {}
+    for event in session:
+        latest.pop(event.service_id, None)
+        latest[event.service_id] = event.at
+    return Recent(
+        session=tuple(latest),
+        session_orders=frozenset(e.service_id for e in session if e.ordered),
+        orders=frozenset(orders),
+    )

@@ -1,0 +1,102 @@
+"""Scheduled retraining: on a clock (`TRAIN_INTERVAL`) and after enough new user actions
+(`TRAIN_AFTER_ACTIONS`), one training at a time, through the usual quality gate."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, func, select
+
+from recommender.config import Settings
+from recommender.store import state
+from recommender.store.database import Database
+from recommender.store.schema import Task, UserAction
+from recommender.tasks import records
+
+log = logging.getLogger(__name__)
+
+# Jobs that retrain: while one is queued or running the schedule waits.
+TRAINING_JOBS = ("train", "update")
+TRIGGER = "schedule"
+# How often the scheduler looks (Celery beat and the embedded executor alike).
+TICK_S = 10.0
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Where the last scheduled training started: the newest action then, and the time."""
+
+    action_id: int
+    at: float
+
+    @classmethod
+    def read(cls, conn: Connection) -> Mark | None:
+        stored = state.read(conn, state.SCHEDULE)
+        if stored is None:
+            return None
+        values = json.loads(stored.value)
+        return cls(action_id=int(values["action_id"]), at=float(values["at"]))
+
+    def write(self, conn: Connection) -> None:
+        state.put(conn, state.SCHEDULE, json.dumps({"action_id": self.action_id, "at": self.at}))
+
+
+def enabled(settings: Settings) -> bool:
+    return settings.train_interval > 0 or settings.train_after_actions > 0
+
+
+def reason_due(settings: Settings, mark: Mark | None, new_actions: int, now: float) -> str | None:
+    """Why a training is due now, or None. Without a mark (never scheduled) the clock is due
+    at once and the count counts every action."""
+    if settings.train_interval > 0 and (mark is None or now - mark.at >= settings.train_interval):
+        return f"{settings.train_interval} s since the last scheduled training"
+    if settings.train_after_actions > 0 and new_actions >= settings.train_after_actions:
+        return f"{new_actions} new user actions"
+    return None
+
+
+def _busy(conn: Connection) -> bool:
+    return (
+        conn.execute(
+            select(Task.id)
+            .where(Task.name.in_(TRAINING_JOBS), Task.state.in_((records.QUEUED, records.RUNNING)))
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
+def tick(
+    db: Database, settings: Settings, submit: Callable[..., str], now: float | None = None
+) -> str | None:
+    """Enqueue a training if one is due and none is queued or running; returns its task id.
+
+    Several processes may tick at once: the mark moves in a write transaction, so only one
+    of them sees the training due.
+    """
+    if not enabled(settings):
+        return None
+    now = time.time() if now is None else now
+    with db.write() as conn:
+        if state.read(conn, state.CATALOG) is None or _busy(conn):
+            return None
+        mark = Mark.read(conn)
+        after = mark.action_id if mark is not None else 0
+        latest = int(conn.execute(select(func.max(UserAction.id))).scalar_one() or 0)
+        new_actions = int(
+            conn.execute(
+                select(func.count()).select_from(UserAction).where(UserAction.id > after)
+            ).scalar_one()
+        )
+        reason = reason_due(settings, mark, new_actions, now)
+        if reason is None:
+            return None
+        Mark(action_id=latest, at=now).write(conn)
+    engines = settings.scheduled_engines or None
+    task_id = submit("train", engines=engines, trigger=TRIGGER)
+    log.info("scheduled training %s: %s", task_id, reason)
+    return task_id

@@ -1,0 +1,106 @@
+"""Both session stores behave alike: in this process and in Redis."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from recommender.activity.actions import ServiceAction
+from recommender.sessions import SessionStore
+from recommender.sessions.local import LocalSessions
+from recommender.sessions.shared import RedisSessions
+from tests.integration.conftest import redis_url
+
+GAP = 1800.0
+
+
+def action(
+    id: int,
+    service: int,
+    at: float,
+    *,
+    browser: str = "b1",
+    user: int | None = None,
+    ordered: bool = False,
+) -> ServiceAction:
+    return ServiceAction(
+        id=id, unique_id=browser, user_id=user, service_id=service, at=at, ordered=ordered
+    )
+
+
+@pytest.fixture(params=["local", pytest.param("redis", marks=pytest.mark.redis)])
+def store(request: pytest.FixtureRequest) -> Iterator[SessionStore]:
+    if request.param == "local":
+        yield LocalSessions(gap_s=GAP, max_visitors=1000, max_events=5)
+        return
+    url = redis_url()
+    # A prefix of its own, so parallel runs on the same Redis database never meet.
+    shared_prefix = f"test-{uuid.uuid4().hex}:"
+    shared = RedisSessions(url, gap_s=GAP, max_events=5, prefix=shared_prefix)
+    yield shared
+    shared.close()
+    client = redis.Redis.from_url(url)
+    for key in client.scan_iter(f"{shared_prefix}*"):
+        client.delete(key)
+    client.close()
+
+
+def test_what_a_browser_opened_is_its_session(store: SessionStore) -> None:
+    store.add([action(1, 10, 100.0), action(2, 11, 200.0)])
+    assert store.recent("b1", None, 250.0).session == (10, 11)
+    assert store.recent("b2", None, 250.0).session == ()
+    assert store.recent("b1", None, 200.0 + GAP + 1).session == ()
+
+
+def test_an_action_stored_twice_is_remembered_once(store: SessionStore) -> None:
+    store.add([action(1, 10, 100.0)])
+    store.add([action(1, 10, 100.0), action(2, 12, 110.0)])
+    assert store.recent("b1", None, 120.0).session == (10, 12)
+
+
+def test_a_user_s_session_follows_them_across_browsers_and_orders_stay(
+    store: SessionStore,
+) -> None:
+    store.add([action(1, 10, 100.0, browser="phone", user=7)])
+    store.add([action(2, 11, 150.0, browser="laptop", user=7, ordered=True)])
+    seen = store.recent("laptop", 7, 200.0)
+    assert seen.session == (10, 11)
+    assert seen.orders == frozenset({11})
+    # Long after the session, the order is still never shown again.
+    later = store.recent("laptop", 7, 200.0 + 10 * GAP)
+    assert later.session == () and later.orders == frozenset({11})
+
+
+def test_only_the_latest_actions_are_kept(store: SessionStore) -> None:
+    store.add([action(i, 100 + i, float(i)) for i in range(1, 9)])
+    assert store.recent("b1", None, 10.0).session == (104, 105, 106, 107, 108)
+
+
+def test_orders_read_from_the_store_at_start_count(store: SessionStore) -> None:
+    store.add_orders([(3, 30), (3, 31)])
+    assert store.recent("any", 3, 0.0).orders == frozenset({30, 31})
+
+
+@pytest.mark.anyio
+async def test_the_request_path_reads_and_writes_the_same(store: SessionStore) -> None:
+    await store.add_async([action(1, 10, 100.0, user=4, ordered=True)])
+    seen = await store.recent_async("b1", 4, 101.0)
+    assert seen.session == (10,) and seen.orders == frozenset({10})
+
+
+def test_without_sessions_only_orders_are_kept() -> None:
+    store = LocalSessions(gap_s=GAP, max_visitors=10, max_events=5, enabled=False)
+    store.add([action(1, 10, 100.0, user=2, ordered=True), action(2, 11, 101.0)])
+    seen = store.recent("b1", 2, 102.0)
+    assert seen.session == () and seen.orders == frozenset({10})
+
+
+def test_the_least_recent_visitors_are_forgotten_first() -> None:
+    store = LocalSessions(gap_s=GAP, max_visitors=2, max_events=5)
+    for i, browser in enumerate(["a", "b", "c"], start=1):
+        store.add([action(i, 10 + i, float(i), browser=browser)])
+    assert store.recent("a", None, 5.0).session == ()
+    assert store.recent("c", None, 5.0).session == (13,)
