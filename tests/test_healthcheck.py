@@ -5,14 +5,23 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
 
 from recommender.config import Settings
-from recommender.healthcheck import health_url, main, probe_api, probe_worker
+from recommender.healthcheck import (
+    SCHEDULE_STALE_S,
+    health_url,
+    main,
+    probe_api,
+    probe_scheduler,
+    probe_worker,
+)
 
 
 def settings(**values: Any) -> Settings:
@@ -110,3 +119,14 @@ def test_main_reports_through_its_exit_status(
     assert main(["api"]) == 0
     assert main(["api", "--ready"]) == 1
     assert "catalog empty" in capsys.readouterr().out
+
+
+def test_the_scheduler_is_healthy_while_it_saves_its_schedule(tmp_path: Path) -> None:
+    schedule = tmp_path / "celerybeat-schedule"
+    healthy, message = probe_scheduler(str(schedule))
+    assert not healthy and "has not run" in message
+    (tmp_path / "celerybeat-schedule.db").write_bytes(b"")  # dbm may add a suffix
+    assert probe_scheduler(str(schedule))[0]
+    later = time.time() + SCHEDULE_STALE_S + 1
+    healthy, message = probe_scheduler(str(schedule), now=later)
+    assert not healthy and "last saved" in message

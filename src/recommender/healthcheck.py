@@ -1,4 +1,4 @@
-"""Health probes for containers: `python -m recommender.healthcheck api|worker [--ready]`.
+"""Health probes for containers: `python -m recommender.healthcheck api|worker|scheduler`.
 
 Exit status 0 when healthy, 1 when not, with one line saying why (a container runtime keeps
 it in its health log). A probe runs every few seconds, so it imports only the settings and
@@ -9,6 +9,8 @@ what it asks with, not the command line with its engines.
   balancer routes on). Restarting a live server cannot load a catalogue or start a worker, so
   a container's own check is the first.
 - `worker`: the Celery worker on this host answers a ping through the broker.
+- `scheduler`: the scheduler (`recommender beat`) wrote its schedule file lately; it saves
+  it every few minutes while it runs.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 from recommender.config import Settings, get_settings
 
@@ -71,21 +75,45 @@ def probe_worker(settings: Settings) -> tuple[bool, str]:
     return False, f"{name} did not answer within {TIMEOUT_S:g} s"
 
 
+# The scheduler saves its state every three minutes (Celery's default) while it ticks.
+SCHEDULE_STALE_S = 600.0
+
+
+def probe_scheduler(schedule_file: str, now: float | None = None) -> tuple[bool, str]:
+    folder = Path(schedule_file).parent
+    # The file may carry a suffix, depending on the dbm module behind Python's shelve.
+    written = [p.stat().st_mtime for p in folder.glob(Path(schedule_file).name + "*")]
+    if not written:
+        return False, f"{schedule_file} does not exist: the scheduler has not run"
+    age = (time.time() if now is None else now) - max(written)
+    if age > SCHEDULE_STALE_S:
+        return False, f"{schedule_file} was last saved {age:.0f} s ago"
+    return True, f"{schedule_file} saved {age:.0f} s ago"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m recommender.healthcheck",
         description="Exit 0 when the server or worker on this host is healthy, 1 when not.",
     )
-    parser.add_argument("target", choices=["api", "worker"])
+    parser.add_argument("target", choices=["api", "worker", "scheduler"])
     parser.add_argument(
         "--ready", action="store_true", help="api: healthy only when /health answers 200"
     )
+    parser.add_argument(
+        "--schedule-file",
+        default="var/celerybeat-schedule",
+        help="scheduler: the file `recommender beat --schedule-file` keeps",
+    )
     args = parser.parse_args(argv)
-    settings = get_settings()
-    if args.target == "api":
-        healthy, message = probe_api(settings, ready=args.ready)
+    if args.target == "scheduler":
+        healthy, message = probe_scheduler(args.schedule_file)
     else:
-        healthy, message = probe_worker(settings)
+        settings = get_settings()
+        if args.target == "api":
+            healthy, message = probe_api(settings, ready=args.ready)
+        else:
+            healthy, message = probe_worker(settings)
     sys.stdout.write(message + "\n")
     return 0 if healthy else 1
 

@@ -23,7 +23,7 @@ from tests.deploy.specs import (
 
 BIN = Path(sys.executable).parent
 REQUIRED = {"POSTGRES_PASSWORD": "secret"}
-OUR_SERVICES = {"migrate", "api", "worker"}
+OUR_SERVICES = {"migrate", "api", "worker", "scheduler"}
 # Variables our services are given that are not Settings fields, and who reads them.
 OTHER_READERS = {
     "PYTHONPATH": "Python: the development override's mounted source",
@@ -67,7 +67,7 @@ def test_only_the_database_password_must_be_given() -> None:
 
 def test_services_wait_for_what_they_need() -> None:
     services = base()["services"]
-    assert set(services) == {"migrate", "api", "worker", "postgres", "redis"}
+    assert set(services) == {"migrate", "api", "worker", "scheduler", "postgres", "redis"}
     order: dict[str, set[str]] = {}
     for name, service in services.items():
         needs = service.get("depends_on") or {}
@@ -85,7 +85,7 @@ def test_services_wait_for_what_they_need() -> None:
             else:
                 assert wanted == "service_completed_successfully", f"{name}: {wanted}"
                 assert services[target].get("restart") == "no", f"{target} must run once"
-    for name in ("api", "worker"):
+    for name in ("api", "worker", "scheduler"):
         needs = services[name]["depends_on"]
         assert needs["migrate"]["condition"] == "service_completed_successfully"
         assert needs["postgres"]["condition"] == "service_healthy"
@@ -112,6 +112,13 @@ def test_every_service_has_a_health_check_or_runs_once() -> None:
         "recommender.healthcheck",
         "worker",
     ]
+    assert services["scheduler"]["healthcheck"]["test"][1:5] == [
+        "python",
+        "-m",
+        "recommender.healthcheck",
+        "scheduler",
+    ]
+    assert services["scheduler"]["deploy"]["replicas"] == 1  # one scheduler, or twice the work
     assert "healthcheck" not in services["api"]  # the image's own
     assert image_healthcheck()[-1] == "api"
 

@@ -100,7 +100,7 @@ def stack_env(postgres_server: PostgresServer) -> Iterator[dict[str, str]]:
 def compose_commands() -> dict[str, list[str]]:
     document = interpolated(load_compose(COMPOSE), {"POSTGRES_PASSWORD": "x"})
     services = document["services"]
-    return {name: services[name]["command"] for name in ("migrate", "api", "worker")}
+    return {name: services[name]["command"] for name in ("migrate", "api", "worker", "scheduler")}
 
 
 def test_the_compose_api_command_is_the_image_default() -> None:
@@ -170,6 +170,24 @@ def test_the_stack_commands_run_here(stack_env: dict[str, str], tmp_path: Path) 
         # The worker's health check, as compose runs it, once the worker is up.
         worker_check = load_compose(COMPOSE)["services"]["worker"]["healthcheck"]["test"][1:]
         eventually(lambda: probe(worker_check).returncode == 0, 90, "the worker to answer")
+
+        # The scheduler, and its health check as compose runs it (its file lives in the test's
+        # folder here rather than the container's /tmp).
+        def here(command: list[str]) -> list[str]:
+            return [str(tmp_path / "beat") if "celerybeat" in a else a for a in command]
+
+        scheduler = subprocess.Popen(
+            local(here(commands["scheduler"])),
+            env=env,
+            cwd=tmp_path,
+            stdout=worker_log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        scheduler_check = load_compose(COMPOSE)["services"]["scheduler"]["healthcheck"]["test"]
+        eventually(lambda: probe(here(scheduler_check[1:])).returncode == 0, 60, "the scheduler")
+        os.killpg(scheduler.pid, signal.SIGTERM)
+        scheduler.wait(timeout=30)
 
         # A job goes through Redis to the worker, and the servers pick up its result.
         dump = json.dumps(demo_fixture()["dump"]).encode()

@@ -7,6 +7,7 @@ from recommender.cli import catalog as _catalog  # noqa: F401
 from recommender.cli import db as _db  # noqa: F401
 from recommender.cli import engines as _engines  # noqa: F401
 from recommender.cli import evaluate as _evaluate  # noqa: F401
+from recommender.cli import experiments as _experiments  # noqa: F401
 from recommender.cli import jobs as _jobs  # noqa: F401
 from recommender.cli import models as _models  # noqa: F401
 from recommender.cli import recommend as _recommend  # noqa: F401

@@ -51,6 +51,24 @@ def worker(
     )
 
 
+@app.command()
+def beat(
+    schedule_file: Path = typer.Option(
+        Path("var/celerybeat-schedule"), help="Where the scheduler keeps its last run times."
+    ),
+) -> None:
+    """Run the scheduler of periodic work (scheduled retraining) for Celery workers; exactly
+    one per deployment (or run one worker with `--beat` instead)."""
+    settings = get_settings()
+    if not settings.redis_url:
+        report_error("REDIS_URL is not set: without a broker, the server schedules by itself")
+        raise typer.Exit(code=2)
+    from recommender.tasks.celery_app import run_beat
+
+    schedule_file.parent.mkdir(parents=True, exist_ok=True)
+    run_beat(settings, schedule_file=str(schedule_file), loglevel=settings.log_level)
+
+
 def _run_here(name: str, **args: Any) -> dict[str, Any] | None:
     settings = get_settings()
     db = Database(settings.database_url, pool_size=4)

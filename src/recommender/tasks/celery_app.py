@@ -85,6 +85,15 @@ def local_worker_name() -> str:
     return f"{NODE}@{socket.gethostname()}"
 
 
+def run_beat(settings: Settings, *, schedule_file: str, loglevel: str) -> None:
+    """Run only the scheduler of periodic work: it sends the scheduled-training check to the
+    workers every few seconds. Exactly one per deployment."""
+    configure_logs(settings.log_level, settings.log_format)
+    init_sentry(settings, component="scheduler")
+    app = make_celery(settings)
+    app.Beat(loglevel=loglevel.upper(), schedule=schedule_file).run()
+
+
 def run_worker(
     settings: Settings,
     *,

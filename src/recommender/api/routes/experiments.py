@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.orm import Session
 
 from recommender.api.deps import AdminAccess, ConnectionDep, RuntimeDep
 from recommender.api.errors import VALIDATION_RESPONSES, ErrorBody
@@ -16,11 +15,8 @@ from recommender.api.schemas.experiments import (
     ExperimentOut,
     ReportOut,
 )
-from recommender.engines import canonical_name
-from recommender.experiments import promotion, records, report
+from recommender.experiments import lifecycle, records, report
 from recommender.experiments.assignment import Arm
-from recommender.registry import versions
-from recommender.runtime import Runtime
 
 router = APIRouter(tags=["experiments"], dependencies=[AdminAccess])
 
@@ -31,21 +27,14 @@ ENDED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _create(runtime: Runtime, body: ExperimentIn) -> records.ExperimentRecord:
-    spec = records.ExperimentSpec(
+def _spec(body: ExperimentIn) -> records.ExperimentSpec:
+    return records.ExperimentSpec(
         name=body.name,
         panels=tuple(dict.fromkeys(body.panels)),
         arms=tuple(Arm(a.name, a.engine, a.version, a.weight) for a in body.arms),
         min_effect=body.min_effect,
         alpha=body.alpha,
     )
-    with runtime.db.write() as conn, Session(bind=conn) as session:
-        return records.create(
-            conn,
-            spec,
-            canonical_name,
-            lambda engine, version: versions.why_not_servable(session, engine, version),
-        )
 
 
 @router.post(
@@ -60,7 +49,7 @@ async def create_experiment(body: ExperimentIn, runtime: RuntimeDep) -> Experime
     and the visitor (user, else AAI identity, else browser), in proportion to the weights.
     A request that names `engine_version` stays outside. At most one running experiment per
     panel."""
-    record = await run_in_threadpool(_create, runtime, body)
+    record = await run_in_threadpool(lifecycle.start, runtime.db, _spec(body))
     await run_in_threadpool(runtime.serving.refresh)
     return ExperimentOut.of(record)
 
@@ -91,9 +80,7 @@ def get_experiment(experiment_id: ExperimentId, runtime: RuntimeDep) -> ReportOu
     summary="Stop an experiment: every visitor gets the default again",
 )
 def stop_experiment(experiment_id: ExperimentId, runtime: RuntimeDep) -> ExperimentOut:
-    with runtime.db.write() as conn:
-        records.end(conn, experiment_id, records.STOPPED)
-        stopped = records.get(conn, experiment_id)
+    stopped = lifecycle.stop(runtime.db, experiment_id)
     runtime.serving.refresh()
     return ExperimentOut.of(stopped)
 
@@ -109,7 +96,6 @@ def promote_arm(
     arm: Annotated[str, Path(min_length=1, max_length=64)],
     runtime: RuntimeDep,
 ) -> ExperimentOut:
-    with runtime.db.write() as conn:
-        promoted = promotion.promote(conn, experiment_id, arm)
+    promoted = lifecycle.promote(runtime.db, experiment_id, arm)
     runtime.serving.refresh()
     return ExperimentOut.of(promoted)

@@ -1,0 +1,417 @@
+"""The online loop over HTTP: synthetic visitors use the real server, an A/B experiment splits
+them between engines, and scheduled retraining learns from what they did.
+
+    .venv/bin/python -m benchmarks.online --seeds 5                  # embedded (SQLite)
+    .venv/bin/python -m benchmarks.online --seeds 1 --stack postgres # PostgreSQL + Redis,
+                                                                     # 2 API workers, a worker
+
+Per seed: a synthetic marketplace (`--services`, `--users`, `--history-days` of logged
+activity) is loaded into a fresh store, the arms' engines are trained on that history, the
+server starts with scheduled retraining (`TRAIN_AFTER_ACTIONS`, about one training a day) and
+an experiment with one arm per engine (`--arms`, equal weights). Then `--days` simulated
+days of `--sessions` visitor sessions each: every panel is a `POST /recommendations`, every
+click and order a `POST /user_actions`; after each day the benchmark waits for the scheduled
+training to finish. The per-arm, per-day figures are the server's own experiment report.
+
+Afterwards the same anonymous visitors (`--anonymous` sessions, common random numbers) ask a
+server with sessions on and one with sessions off, naming a history-reading engine, and the
+offline simulator (the same marketplace, engines fitted on its whole log) ranks the same
+engines, to compare with the online ranking.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from sqlalchemy import create_engine, text
+
+from benchmarks.server import BIN, recommender, running_server
+from recommender.simulation import simulate
+from recommender.simulation.environment import MarketplaceEnv
+from recommender.simulation.visitors import Panel, anonymous_episodes, run_sessions
+from recommender.synthetic import SynthConfig, SyntheticMarketplace, generate
+
+POSTGRES_ADMIN = os.environ.get(
+    "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1/test"
+)
+REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+DAY = timedelta(days=1)
+
+
+def t_interval(values: list[float]) -> tuple[float, float, float]:
+    """Mean and 95 % t-interval over seeds (the half-width is 0 for one value)."""
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return mean, mean, mean
+    quantiles = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776, 6: 2.571, 7: 2.447, 8: 2.365}
+    half = quantiles.get(len(values), 2.0) * statistics.stdev(values) / math.sqrt(len(values))
+    return mean, mean - half, mean + half
+
+
+def write_activity(market: SyntheticMarketplace, folder: Path) -> tuple[Path, Path, Path]:
+    dump = folder / "dump.json"
+    dump.write_bytes(orjson.dumps(market.dump))
+    panels = folder / "recommendations.jsonl"
+    panels.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in market.recommendations))
+    actions = folder / "user_actions.jsonl"
+    actions.write_bytes(b"".join(orjson.dumps(a) + b"\n" for a in market.user_actions))
+    return dump, panels, actions
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    name = f"bench_online_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def worker(env: dict[str, str], log: Path) -> Iterator[None]:
+    with log.open("ab") as handle:
+        process = subprocess.Popen(
+            [
+                str(BIN / "recommender"),
+                "worker",
+                "--pool",
+                "solo",
+                "--beat",
+                "--schedule-file",
+                str(log.with_suffix(".beat")),
+            ],
+            env={**os.environ, **env},
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def wait_for_training(client: httpx.Client, since: datetime, timeout_s: float) -> list[str]:
+    """Wait until the scheduled trainings started after `since` have finished; returns them."""
+    deadline = time.monotonic() + timeout_s
+    appeared_by = time.monotonic() + 20
+    while True:
+        tasks = client.get("/tasks", params={"limit": 20}).json()["tasks"]
+        scheduled = [
+            t
+            for t in tasks
+            if t["args"].get("trigger") == "schedule"
+            and datetime.fromisoformat(t["created_at"]) >= since
+        ]
+        running = [t for t in tasks if t["state"] in ("queued", "running")]
+        if scheduled and not running:
+            return [f"{t['id']}: {t['state']}" for t in scheduled]
+        if not scheduled and time.monotonic() > appeared_by:
+            return []
+        if time.monotonic() > deadline:
+            raise TimeoutError("the scheduled training did not finish")
+        time.sleep(1.0)
+
+
+def rates(panels: list[Panel]) -> dict[str, float]:
+    shown = sum(p.shown for p in panels)
+    return {
+        "panels": len(panels),
+        "ctr_per_panel": sum(p.clicked > 0 for p in panels) / max(len(panels), 1),
+        "ctr_per_shown": sum(p.clicked for p in panels) / max(shown, 1),
+        "orders_per_shown": sum(p.ordered for p in panels) / max(shown, 1),
+    }
+
+
+def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    config = SynthConfig(
+        services=args.services, users=args.users, days=args.history_days, seed=seed
+    )
+    market = generate(config)
+    dump, panels_file, actions_file = write_activity(market, work)
+    arms = [name.strip() for name in args.arms.split(",") if name.strip()]
+    learned = [name for name in arms if name not in ("popularity", "random")]
+    out: dict[str, Any] = {"seed": seed, "arms": arms}
+    with ExitStack() as stack:
+        if args.stack == "postgres":
+            url = stack.enter_context(postgres_database())
+        else:
+            url = f"sqlite:///{work / 'online.db'}"
+        base = {
+            "DATABASE_URL": url,
+            "RATE_LIMIT_PER_S": "0",
+            "REFRESH_INTERVAL_S": "0.5",
+            "SESSION_GAP_S": "1800",
+        }
+        if args.params:
+            base["ENGINE_PARAMS_FILE"] = str(Path(args.params).resolve())
+        began = time.perf_counter()
+        recommender("load-dump", str(dump), env=base)
+        recommender(
+            "import-activity",
+            "--recommendations",
+            str(panels_file),
+            "--actions",
+            str(actions_file),
+            env=base,
+        )
+        for name in learned:
+            recommender("train", name, env=base)
+        out["prepare_s"] = round(time.perf_counter() - began, 1)
+        actions_per_day = args.sessions * args.steps * args.clicks_per_panel
+        serving = {
+            **base,
+            "TRAIN_AFTER_ACTIONS": str(max(int(actions_per_day * 0.8), 1)),
+            "TRAIN_ENGINES": ",".join(learned),
+        }
+        extra: tuple[str, ...] = ()
+        if args.stack == "postgres":
+            serving["REDIS_URL"] = REDIS
+            stack.enter_context(worker(serving, work / "worker.log"))
+            extra = ("--workers", str(args.workers))
+        port = stack.enter_context(running_server(serving, *extra))
+        client = stack.enter_context(httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60))
+        experiment = client.post(
+            "/experiments",
+            json={
+                "name": f"online-{seed}",
+                "panels": ["v1"],
+                "arms": [{"name": a, "engine": a, "weight": 1} for a in arms],
+            },
+        ).json()
+        env = MarketplaceEnv(market, steps=args.steps, seed=seed)
+        first_day = datetime.combine(
+            config.start + timedelta(days=config.days), datetime.min.time(), UTC
+        )
+        daily: list[dict[str, Any]] = []
+        episode = 0
+        all_panels: list[Panel] = []
+        for day in range(args.days):
+            day_start = first_day + day * DAY
+            wall = datetime.now(UTC)
+            began = time.perf_counter()
+            panels = run_sessions(
+                client,
+                env,
+                range(episode, episode + args.sessions),
+                start=day_start,
+                session_spacing_s=86_400 / args.sessions,
+            )
+            episode += args.sessions
+            all_panels += panels
+            serve_s = time.perf_counter() - began
+            began = time.perf_counter()
+            trained = wait_for_training(client, wall, args.training_timeout)
+            daily.append(
+                {
+                    "day": day + 1,
+                    "serve_s": round(serve_s, 1),
+                    "training_s": round(time.perf_counter() - began, 1),
+                    "trainings": trained,
+                    "client": {arm: rates([p for p in panels if p.arm == arm]) for arm in arms},
+                }
+            )
+            print(
+                f"  seed {seed} day {day + 1}: {len(panels)} panels in {serve_s:.0f} s, "
+                f"trainings {trained}",
+                file=sys.stderr,
+            )
+        out["days"] = daily
+        out["report"] = client.get(f"/experiments/{experiment['id']}").json()
+        out["client_totals"] = {
+            arm: {
+                "all": rates([p for p in all_panels if p.arm == arm]),
+                "anonymous": rates([p for p in all_panels if p.arm == arm and p.anonymous]),
+            }
+            for arm in arms
+        }
+        client.post(f"/experiments/{experiment['id']}/stop")
+        stack.close()
+        out["sessions"] = sessions_on_off(args, market, base, seed, episode)
+    if args.offline:
+        offline = simulate(config, arms, [seed], episodes=args.offline_episodes, steps=args.steps)
+        out["offline"] = {
+            name: {"mean_return": r.mean_return, "ctr": r.ctr, "order_rate": r.order_rate}
+            for name, r in offline.results.items()
+        }
+    return out
+
+
+def sessions_on_off(
+    args: argparse.Namespace,
+    market: SyntheticMarketplace,
+    base: dict[str, str],
+    seed: int,
+    first_episode: int,
+) -> dict[str, Any]:
+    """The same anonymous sessions against a server with sessions on and one without."""
+    env = MarketplaceEnv(market, steps=args.steps, seed=seed)
+    episodes = anonymous_episodes(env, args.anonymous, first=first_episode)
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    found: dict[str, Any] = {}
+    for engine in [e.strip() for e in args.session_engines.split(",") if e.strip()]:
+        for enabled in ("true", "false"):
+            settings = {**base, "SESSIONS": enabled}
+            with (
+                running_server(settings) as port,
+                httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client,
+            ):
+                panels = run_sessions(
+                    client,
+                    env,
+                    episodes,
+                    start=start,
+                    session_spacing_s=3600,
+                    engine=engine,
+                    browser_prefix=f"{engine}-sessions-{enabled}",
+                )
+            found[f"{engine}/sessions={enabled}"] = rates(panels) | {
+                "served_by": sorted({p.engine for p in panels})
+            }
+    return found
+
+
+def summary(results: list[dict[str, Any]]) -> str:
+    arms: list[str] = results[0]["arms"]
+    lines = ["## Per arm and day (server's report; CTR = clicked panels / panels)", ""]
+    days = sorted({d["day"] for r in results for d in r["report"]["days"]})
+    lines.append("| arm | " + " | ".join(f"day {i + 1}" for i in range(len(days))) + " |")
+    lines.append("|---|" + "---:|" * len(days))
+    for arm in arms:
+        cells = []
+        for index, _ in enumerate(days):
+            values = []
+            for r in results:
+                ordered_days = sorted({d["day"] for d in r["report"]["days"]})
+                if index < len(ordered_days):
+                    day = ordered_days[index]
+                    row = [d for d in r["report"]["days"] if d["day"] == day and d["arm"] == arm]
+                    if row:
+                        values.append(row[0]["ctr"]["value"])
+            cells.append(f"{statistics.fmean(values):.4f}" if values else "")
+        lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+    lines += ["", "## Whole experiment, mean over seeds [95 % t-interval]", ""]
+    lines.append("| arm | CTR | order rate | CTR - first arm | verdicts |")
+    lines.append("|---|---:|---:|---:|---|")
+    for arm in arms:
+        ctr, orders, diffs, verdicts = [], [], [], []
+        for r in results:
+            row = next(a for a in r["report"]["arms"] if a["name"] == arm)
+            ctr.append(row["ctr"]["value"])
+            orders.append(row["order_rate"]["value"])
+            if row["ctr_difference"] is not None:
+                diffs.append(row["ctr_difference"]["value"])
+            verdicts.append(row["verdict"] or "-")
+        m, lo, hi = t_interval(ctr)
+        om, olo, ohi = t_interval(orders)
+        diff = ""
+        if diffs:
+            dm, dlo, dhi = t_interval(diffs)
+            diff = f"{dm:+.4f} [{dlo:+.4f}, {dhi:+.4f}]"
+        lines.append(
+            f"| {arm} | {m:.4f} [{lo:.4f}, {hi:.4f}] | {om:.4f} [{olo:.4f}, {ohi:.4f}] | "
+            f"{diff} | {' '.join(verdicts)} |"
+        )
+    if "offline" in results[0]:
+        lines += ["", "## Ranking: online CTR per service shown vs the offline simulator", ""]
+        lines.append("| arm | online CTR/shown | offline CTR/shown | offline mean return |")
+        lines.append("|---|---:|---:|---:|")
+        for arm in arms:
+            online = statistics.fmean(
+                r["client_totals"][arm]["all"]["ctr_per_shown"] for r in results
+            )
+            offline = statistics.fmean(r["offline"][arm]["ctr"] for r in results)
+            ret = statistics.fmean(r["offline"][arm]["mean_return"] for r in results)
+            lines.append(f"| {arm} | {online:.4f} | {offline:.4f} | {ret:.3f} |")
+    lines += ["", "## Anonymous visitors, sessions on vs off (CTR per panel)", ""]
+    keys = sorted({k for r in results for k in r["sessions"]})
+    for key in keys:
+        values = [r["sessions"][key]["ctr_per_panel"] for r in results if key in r["sessions"]]
+        m, lo, hi = t_interval(values)
+        lines.append(f"- {key}: {m:.4f} [{lo:.4f}, {hi:.4f}]")
+    engines = sorted({k.split("/")[0] for k in keys})
+    for engine in engines:
+        ratios = [
+            r["sessions"][f"{engine}/sessions=true"]["ctr_per_panel"]
+            / max(r["sessions"][f"{engine}/sessions=false"]["ctr_per_panel"], 1e-9)
+            for r in results
+        ]
+        m, lo, hi = t_interval(ratios)
+        lines.append(f"- {engine}: sessions on / off = {m:.3f} [{lo:.3f}, {hi:.3f}]")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--services", type=int, default=200)
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--history-days", type=int, default=10)
+    parser.add_argument("--days", type=int, default=5)
+    parser.add_argument("--sessions", type=int, default=300, help="visitor sessions per day")
+    parser.add_argument("--steps", type=int, default=5, help="panels per session")
+    parser.add_argument(
+        "--clicks-per-panel",
+        type=float,
+        default=0.25,
+        help="expected actions per panel, to schedule about a training a day",
+    )
+    parser.add_argument("--arms", default="popularity,ials,ncf,rl")
+    parser.add_argument("--session-engines", default="ncf")
+    parser.add_argument(
+        "--anonymous",
+        type=int,
+        default=300,
+        help="anonymous sessions for the sessions on/off comparison",
+    )
+    parser.add_argument("--stack", choices=["embedded", "postgres"], default="embedded")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--params", help="engine parameters file (ENGINE_PARAMS_FILE)")
+    parser.add_argument("--training-timeout", type=float, default=3600)
+    parser.add_argument("--offline", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--offline-episodes", type=int, default=1000)
+    parser.add_argument("--json", type=Path, help="write every figure to this file")
+    args = parser.parse_args()
+    results = []
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
+        with tempfile.TemporaryDirectory(prefix="online-") as folder:
+            began = time.perf_counter()
+            result = run_seed(seed, args, Path(folder))
+            result["wall_s"] = round(time.perf_counter() - began, 1)
+            results.append(result)
+            print(f"seed {seed} done in {result['wall_s']:.0f} s", file=sys.stderr)
+            if args.json:
+                args.json.write_text(json.dumps(results, indent=1, default=str))
+    print(summary(results))
+
+
+if __name__ == "__main__":
+    main()
