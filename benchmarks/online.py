@@ -186,7 +186,7 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
         actions_per_day = args.sessions * args.steps * args.clicks_per_panel
         serving = {
             **base,
-            "TRAIN_AFTER_ACTIONS": str(max(int(actions_per_day * 0.8), 1)),
+            "TRAIN_AFTER_ACTIONS": str(max(round(actions_per_day), 1)),
             "TRAIN_ENGINES": ",".join(learned),
         }
         extra: tuple[str, ...] = ()
@@ -381,8 +381,8 @@ def main() -> None:
     parser.add_argument(
         "--clicks-per-panel",
         type=float,
-        default=0.25,
-        help="expected actions per panel, to schedule about a training a day",
+        default=0.4,
+        help="expected actions per panel, to schedule about one training a day",
     )
     parser.add_argument("--arms", default="popularity,ials,ncf,rl")
     parser.add_argument("--session-engines", default="ncf")

@@ -1,11 +1,18 @@
 """Latency and throughput of POST /recommendations and POST /user_actions on loopback.
 
     python benchmarks/serving.py --services 1000,10000 --users 10000 --concurrency 50
+    python benchmarks/serving.py --services 10000 --online --rounds 3
 
 For each catalogue size: a generated dump is loaded into a fresh SQLite database, a real
 server is started (`recommender serve`, the embedded default), and a closed-loop client on
 asyncio keeps `--concurrency` requests in flight (80 % recommendations of several kinds, 20 %
 user actions). Prints p50/p95/p99 latency and throughput per request kind.
+
+With `--online`, the same load runs on two variants in alternating rounds, each on a server
+of its own over the same store: sessions off and no experiment, then sessions on and an
+experiment on both panels whose two arms are both popularity (so what differs is the session
+reads and writes, the assignment and the recorded arm, not the engine). It prints each
+variant's median over rounds and the ratio.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import httpx
+import numpy as np
 import orjson
 
 from benchmarks.generated import generate_dump
@@ -88,14 +97,100 @@ def request_mix(n_services: int, n_users: int, seed: int) -> Any:
     return next_request
 
 
-def bench_size(
+# Two arms of the same engine: an experiment's cost without an engine's.
+SAME_ENGINE_EXPERIMENT = {
+    "name": "serving-cost",
+    "panels": ["v1", "v2"],
+    "arms": [
+        {"name": "a", "engine": "popularity", "weight": 1},
+        {"name": "b", "engine": "popularity", "weight": 1},
+    ],
+}
+VARIANTS: dict[str, dict[str, str]] = {
+    "sessions off, no experiment": {"SESSIONS": "false"},
+    "sessions on, experiment": {"SESSIONS": "true"},
+}
+
+
+def load_store(
     n_services: int, n_users: int, args: argparse.Namespace, work: Path
-) -> list[dict[str, Any]]:
-    """Load one catalogue, start one server, and drive it at each concurrency in turn."""
+) -> dict[str, str]:
     dump_file = work / f"dump-{n_services}-{n_users}.json"
     dump_file.write_bytes(orjson.dumps(generate_dump(n_services, n_users, seed=args.seed)))
     env = {"DATABASE_URL": f"sqlite:///{work / f'bench-{n_services}.db'}"}
     recommender("load-dump", str(dump_file), env=env)
+    return env
+
+
+def experiment(port: int, *, running: bool, tag: int) -> None:
+    """Stop whatever experiment runs, and start a fresh one when `running`."""
+    base = f"http://127.0.0.1:{port}"
+    for found in httpx.get(f"{base}/experiments").json()["experiments"]:
+        if found["status"] == "running":
+            httpx.post(f"{base}/experiments/{found['id']}/stop").raise_for_status()
+    if running:
+        body = dict(SAME_ENGINE_EXPERIMENT, name=f"serving-cost-{tag}")
+        httpx.post(f"{base}/experiments", json=body).raise_for_status()
+
+
+def bench_online(
+    n_services: int, n_users: int, args: argparse.Namespace, work: Path
+) -> dict[str, Any]:
+    """Alternate the two variants' servers over the same store; medians per variant."""
+    env = load_store(n_services, n_users, args, work) | {"RATE_LIMIT_PER_S": "0"}
+    concurrency = int(str(args.concurrency).split(",")[0])
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in VARIANTS}
+    for round_index in range(args.rounds):
+        names = list(VARIANTS) if round_index % 2 == 0 else list(reversed(VARIANTS))
+        for name in names:
+            with running_server(env | VARIANTS[name]) as port:
+                experiment(port, running=VARIANTS[name]["SESSIONS"] == "true", tag=round_index)
+                mix = request_mix(n_services, n_users, args.seed)
+                asyncio.run(
+                    run_load(
+                        "127.0.0.1", port, mix, concurrency=concurrency, duration_s=args.warmup
+                    )
+                )
+                result = asyncio.run(
+                    run_load(
+                        "127.0.0.1", port, mix, concurrency=concurrency, duration_s=args.duration
+                    )
+                )
+            recs = [v for k, vs in result.latencies_ms.items() if k.startswith("rec") for v in vs]
+            runs[name].append(
+                {
+                    "throughput_rps": len(recs) / result.duration_s,
+                    "p50_ms": float(np.percentile(recs, 50)),
+                    "p99_ms": float(np.percentile(recs, 99)),
+                    "bad_statuses": sum(
+                        n
+                        for codes in result.statuses.values()
+                        for c, n in codes.items()
+                        if int(c) >= 300
+                    ),
+                }
+            )
+    medians = {
+        name: {key: float(np.median([r[key] for r in rows])) for key in rows[0]}
+        for name, rows in runs.items()
+    }
+    plain, online = (medians[name] for name in VARIANTS)
+    return {
+        "services": n_services,
+        "users": n_users,
+        "concurrency": concurrency,
+        "rounds": runs,
+        "medians": medians,
+        "throughput_ratio": online["throughput_rps"] / plain["throughput_rps"],
+        "p50_ratio": online["p50_ms"] / plain["p50_ms"],
+    }
+
+
+def bench_size(
+    n_services: int, n_users: int, args: argparse.Namespace, work: Path
+) -> list[dict[str, Any]]:
+    """Load one catalogue, start one server, and drive it at each concurrency in turn."""
+    env = load_store(n_services, n_users, args, work)
     outcomes = []
     # The rate limiter would answer most of this traffic with 429: it is measured apart.
     with running_server(env | {"RATE_LIMIT_PER_S": "0"}) as port:
@@ -158,8 +253,33 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path)
+    parser.add_argument(
+        "--online", action="store_true", help="compare sessions + experiment with neither"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="with --online: rounds per variant")
     args = parser.parse_args()
     results = []
+    if args.online:
+        with tempfile.TemporaryDirectory() as tmp:
+            for n_services in (int(s) for s in args.services.split(",")):
+                outcome = bench_online(n_services, args.users, args, Path(tmp))
+                results.append(outcome)
+                print(
+                    f"\n{n_services} services, {args.users} users, concurrency "
+                    f"{outcome['concurrency']}, median of {args.rounds} rounds (recommendations)"
+                )
+                for name, row in outcome["medians"].items():
+                    print(
+                        f"{name:32} {row['throughput_rps']:8.1f} req/s  p50 {row['p50_ms']:6.2f} "
+                        f"ms  p99 {row['p99_ms']:6.2f} ms  non-2xx {row['bad_statuses']:.0f}"
+                    )
+                print(
+                    f"throughput ratio {outcome['throughput_ratio']:.3f}, "
+                    f"p50 ratio {outcome['p50_ratio']:.3f}"
+                )
+        if args.output:
+            args.output.write_text(json.dumps(results, indent=2))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         for n_services in (int(s) for s in args.services.split(",")):
             for outcome in bench_size(n_services, args.users, args, Path(tmp)):

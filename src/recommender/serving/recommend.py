@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recommender.activity import impressions
+from recommender.arrays import IntArray
 from recommender.catalog.snapshot import UserProfile
 from recommender.contract.recommendations import RecommendationRequest, RecommendationResponse
 from recommender.engines.base import Explanation, Query
@@ -37,7 +38,7 @@ class Visitor:
         return cls(user_id=user_id, profile=profile)
 
 
-def _history(profile: UserProfile | None, recent: Recent) -> np.ndarray:
+def _history(profile: UserProfile | None, recent: Recent) -> IntArray:
     """What the visitor used, oldest first: the dump's services, then orders the dump does not
     know, then the current session's services (each once, at its latest use)."""
     known = profile.accessed.tolist() if profile is not None else []
