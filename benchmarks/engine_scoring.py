@@ -18,10 +18,10 @@ import argparse
 import time
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from recommender.engines import engine_class
 from recommender.engines.base import Query, TrainingOptions
+from recommender.engines.hardware import limited_threads
 from recommender.interactions import Interactions
 
 # Quick fits: latency does not depend on how well a model was trained.
@@ -73,7 +73,7 @@ def main() -> None:
         began = time.perf_counter()
         model = engine_class(name)(params).fit(data, TrainingOptions(seed=0))
         fit_s = time.perf_counter() - began
-        with threadpool_limits(1, "blas"):
+        with limited_threads(blas_threads=1):
             for query in queries[:20]:
                 model.score(query, candidates)
             timings = []

@@ -25,8 +25,10 @@ import torch
 from recommender.activity.usage import build_interactions
 from recommender.config import Settings
 from recommender.engines.base import TrainingOptions
+from recommender.engines.hardware import limited_threads
 from recommender.engines.rl import RLEngine
-from recommender.engines.rl.engine import RLTraining, offline_updates
+from recommender.engines.rl.params import offline_updates
+from recommender.engines.rl.training import RLTraining
 from recommender.simulation.training import load_marketplace
 from recommender.store.database import Database
 from recommender.synthetic import SynthConfig, generate
@@ -71,11 +73,11 @@ def main() -> None:
 
     engine = RLEngine()
     threads = engine.params.threads or torch.get_num_threads()
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with limited_threads(torch_threads=threads):
         started = time.perf_counter()
-        run = RLTraining(engine, data, TrainingOptions(seed=args.seed, transitions=transitions))
+        run = RLTraining(
+            engine.params, data, TrainingOptions(seed=args.seed, transitions=transitions)
+        )
         prepared = time.perf_counter() - started
         n = len(run.experience)
 
@@ -84,12 +86,12 @@ def main() -> None:
         per_update = (time.perf_counter() - started) / args.updates
 
         default_steps = run.offline_steps()
-        fresh = RLTraining(engine, data, TrainingOptions(seed=args.seed, transitions=transitions))
+        fresh = RLTraining(
+            engine.params, data, TrainingOptions(seed=args.seed, transitions=transitions)
+        )
         started = time.perf_counter()
         fresh.train(default_steps)
         fitted = time.perf_counter() - started
-    finally:
-        torch.set_num_threads(previous)
 
     batch = engine.params.batch_size
     scale = PER / max(n, 1)

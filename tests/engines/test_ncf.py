@@ -11,6 +11,7 @@ from recommender.engines.base import Query, TrainingOptions
 from recommender.engines.ncf import NCFEngine, NCFModel
 from recommender.evaluation.datasets import from_interactions
 from recommender.evaluation.protocols import temporal_loo
+from recommender.evaluation.runner import evaluate_model, validation_on
 from recommender.interactions import Interactions
 from tests.engines.contract import PersonalisedEngineContract, checkerboard
 
@@ -163,7 +164,7 @@ def test_early_stopping_follows_the_validation_fold() -> None:
     split = temporal_loo(from_interactions(communities(n_users=60), "communities"), seed=0)
     validation = split.validation
     model = NCFEngine({**SMALL, "epochs": 30, "patience": 2}).fit(
-        validation.train, TrainingOptions(seed=0, validation=validation)
+        validation.train, TrainingOptions(seed=0, validation=validation_on(validation))
     )
     curves = model.curves
     assert len(curves["loss"]) == len(curves["val_NDCG@10"]) == len(curves["epoch_s"]) <= 30
@@ -178,16 +179,17 @@ def test_early_stopping_follows_the_validation_fold() -> None:
 
 
 def test_the_head_weight_is_the_one_that_ranks_the_validation_fold_best() -> None:
-    from recommender.engines.ncf.engine import _HEAD_WEIGHTS
-    from recommender.evaluation.runner import evaluate_model
+    from recommender.engines.ncf.head import HEAD_WEIGHTS
 
     split = temporal_loo(from_interactions(communities(n_users=60), "communities"), seed=0)
     validation = split.validation
-    model = NCFEngine(SMALL).fit(validation.train, TrainingOptions(seed=0, validation=validation))
+    model = NCFEngine(SMALL).fit(
+        validation.train, TrainingOptions(seed=0, validation=validation_on(validation))
+    )
     chosen = model.fitted_params["head_weight"]
     assert model.head_weight == chosen
     ndcg = {}
-    for weight in _HEAD_WEIGHTS:
+    for weight in HEAD_WEIGHTS:
         model.head_weight = weight
         ndcg[weight] = evaluate_model(model, validation, 10, ("NDCG",)).metrics["NDCG@10"]
     assert ndcg[chosen] == max(ndcg.values())
@@ -254,17 +256,18 @@ def test_serving_scores_what_the_network_computes() -> None:
     import torch
 
     from recommender.engines.features import FeatureSpace, padded
-    from recommender.engines.ncf.engine import _export, _training_set
+    from recommender.engines.ncf.export import export
+    from recommender.engines.ncf.sampling import training_set
 
     data = communities()
     space = FeatureSpace.of(data.feature_vocab, ["scientific_domains"])
     active = np.arange(data.n_users)
-    train = _training_set(data, active, space, length=0)
+    train = training_set(data, active, space, length=0)
     generator = torch.Generator().manual_seed(3)
     net = random_network(data, space.size, generator)
     with torch.no_grad():
         net.item_bias.weight.normal_(generator=generator)
-    model = _export(net, data, active, space, train, {"history_length": 0})
+    model = export(net, data, active, space, train, {"history_length": 0})
 
     user = 4  # an even id: a physicist
     row = int(np.flatnonzero(data.user_ids == user)[0])
@@ -309,18 +312,19 @@ def test_serving_adds_the_weighted_head_to_what_the_network_computes() -> None:
     import torch
 
     from recommender.engines.features import FeatureSpace, padded
-    from recommender.engines.ncf.engine import _export, _training_set
+    from recommender.engines.ncf.export import export
+    from recommender.engines.ncf.sampling import training_set
 
     data = communities(cold_service=False)
     space = FeatureSpace.of(data.feature_vocab, ["scientific_domains"])
     active = np.arange(data.n_users)
-    train = _training_set(data, active, space, length=2)
+    train = training_set(data, active, space, length=2)
     generator = torch.Generator().manual_seed(5)
     net = random_network(data, space.size, generator)
     with torch.no_grad():
         net.head_bias.normal_(generator=generator)
     meta = {"history_length": 2, "head": True, "head_weight": 0.5}
-    model = _export(net, data, active, space, train, meta)
+    model = export(net, data, active, space, train, meta)
 
     user, used = 4, np.array([20, 21])  # a physicist and two physics services
     row = int(np.flatnonzero(data.user_ids == user)[0])

@@ -19,7 +19,7 @@ from recommender.engines.rl.td3 import (
     list_direction,
 )
 from recommender.interactions import Interactions
-from recommender.training.sars import Context, States, Transitions
+from recommender.transitions import Context, States, Transitions
 from tests.engines.contract import PersonalisedEngineContract
 
 SMALL: dict[str, Any] = {

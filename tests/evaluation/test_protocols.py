@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from recommender.evaluation.datasets import EvalDataset, ShippedTest
-from recommender.evaluation.protocols import Fold, full_random, sampled_loo, split, temporal_loo
+from recommender.evaluation.protocols import full_random, sampled_loo, split, temporal_loo
+from recommender.folds import Fold
 
 
 def dataset(

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from recommender.arrays import FloatArray, IntArray
 from recommender.engines.base import Artifact, Engine, EngineParams, Model, Query, TrainingOptions
 from recommender.evaluation.datasets import EvalDataset
-from recommender.evaluation.protocols import Fold, Heldout, split
+from recommender.evaluation.protocols import split
 from recommender.evaluation.runner import (
     EngineRun,
     Report,
@@ -19,6 +19,7 @@ from recommender.evaluation.runner import (
     fit_for,
     rank_top_k,
 )
+from recommender.folds import Fold, Heldout
 from recommender.interactions import Interactions
 
 

@@ -20,14 +20,13 @@ from recommender.store import state
 from recommender.store.database import Database
 from recommender.store.schema import Recommendation, Transition, User
 from recommender.training.sars import (
-    PAD,
-    Context,
     IdentityLog,
     ImpressionRecord,
-    Transitions,
+    transition_arrays,
     transitions_of,
 )
 from recommender.training.transition_log import extend_transitions, load_transitions
+from recommender.transitions import PAD, Context, Transitions
 
 T0 = datetime(2025, 1, 1, 9, 0, tzinfo=UTC)
 GAP = timedelta(minutes=30)
@@ -146,7 +145,7 @@ def transitions(
         for record in transitions_of(log, journeys, latest_activity=latest, session_gap=gap)
     ]
     records.sort(key=lambda r: r.impression.id)
-    return Transitions.of(records, values=VALUES, history_length=history_length)
+    return transition_arrays(records, values=VALUES, history_length=history_length)
 
 
 # --- states, actions, rewards -----------------------------------------------------------------

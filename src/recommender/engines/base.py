@@ -4,58 +4,23 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import zipfile
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict
 
 from recommender.arrays import FloatArray, IntArray
+from recommender.folds import Fold
 from recommender.interactions import Interactions
 from recommender.progress import Progress, quiet
-
-if TYPE_CHECKING:
-    import torch
-
-    from recommender.evaluation.protocols import Fold
-    from recommender.training.sars import Transitions
-
-log = logging.getLogger(__name__)
+from recommender.transitions import Transitions
 
 JsonValue = Any  # JSON-serialisable data: dict, list, str, int, float, bool, None
-
-
-@dataclass(frozen=True)
-class TrainingOptions:
-    """What every fit call gets besides its data: randomness, hardware and a progress hook."""
-
-    seed: int = 0
-    device: str = "cpu"
-    progress: Progress = quiet
-    # Held-out pairs an engine that early-stops ranks after each epoch (never the test
-    # split). Their items are not in the data given to `fit`; `validation.train` is that
-    # data, from which the validation users' histories are read.
-    validation: Fold | None = None
-    # Logged panels with their rewards, for engines that learn from them (`rl`); their ids
-    # are external, like the data's.
-    transitions: Transitions | None = None
-
-
-def training_device(requested: str) -> torch.device:
-    """The PyTorch device asked for, or the CPU (with a warning) when it is not there."""
-    import torch
-
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        log.warning(
-            "TRAINING_DEVICE=%s but no CUDA device is available: training on the CPU", requested
-        )
-        return torch.device("cpu")
-    return torch.device(requested)
 
 
 def _empty_ids() -> IntArray:
@@ -167,6 +132,38 @@ class Model(ABC):
     @classmethod
     @abstractmethod
     def from_artifact(cls, artifact: Artifact) -> Self: ...
+
+
+@dataclass(frozen=True, eq=False)
+class Validation:
+    """What an engine that stops early checks itself on, supplied by evaluation: held-out
+    pairs (never the test split's) and the code that measures a model on them.
+
+    `fold.train` is the data given to `fit`; the held-out items are not in it.
+    """
+
+    fold: Fold
+    # A model's ranking metrics on `fold` at `k`, by name ("HR", "NDCG").
+    evaluate: Callable[[Model], Mapping[str, float]]
+    k: int = 10
+
+    def label(self, metric: str) -> str:
+        """How a metric measured here is named in curves and messages ("NDCG@10")."""
+        return f"{metric}@{self.k}"
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """What every fit call gets besides its data: randomness, hardware and a progress hook."""
+
+    seed: int = 0
+    device: str = "cpu"
+    progress: Progress = quiet
+    # For engines that stop early (`Engine.uses_validation`); the others ignore it.
+    validation: Validation | None = None
+    # Logged panels with their rewards, for engines that learn from them (`rl`); their ids
+    # are external, like the data's.
+    transitions: Transitions | None = None
 
 
 class EngineParams(BaseModel):

@@ -1,19 +1,21 @@
 """BPR (Rendle et al., 2009): matrix factorisation trained with PyTorch to rank each used item
-above a randomly drawn one, on sampled (user, used item, other item) triples."""
+above a randomly drawn one, on sampled (user, used item, other item) triples.
+
+PyTorch is imported by fitting only: a BPR model serves from numpy arrays.
+"""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
 import numpy as np
-import torch
 from numpy.typing import NDArray
 from pydantic import Field
-from torch.nn.functional import embedding
 
 from recommender.arrays import FloatArray, IntArray
 from recommender.engines.base import Engine, EngineParams, TrainingOptions
 from recommender.engines.factors import FactorModel
+from recommender.engines.hardware import limited_threads
 from recommender.engines.lookup import user_share
 from recommender.interactions import Interactions
 
@@ -53,14 +55,13 @@ class BPREngine(Engine[BPRParams]):
     model_type = BPRModel
 
     def fit(self, data: Interactions, options: TrainingOptions | None = None) -> BPRModel:
-        previous = torch.get_num_threads()
-        torch.set_num_threads(self.params.threads)
-        try:
+        with limited_threads(torch_threads=self.params.threads):
             return self._fit(data, options or TrainingOptions())
-        finally:
-            torch.set_num_threads(previous)
 
     def _fit(self, data: Interactions, options: TrainingOptions) -> BPRModel:
+        import torch
+        from torch.nn.functional import embedding
+
         params = self.params
         rng = np.random.default_rng(options.seed)
         generator = torch.Generator().manual_seed(options.seed)

@@ -8,11 +8,11 @@ from typing import ClassVar
 import numpy as np
 from implicit.cpu.als import AlternatingLeastSquares
 from pydantic import Field
-from threadpoolctl import threadpool_limits
 
 from recommender.arrays import FloatArray, IntArray
 from recommender.engines.base import Engine, EngineParams, TrainingOptions
 from recommender.engines.factors import FactorModel
+from recommender.engines.hardware import limited_threads
 from recommender.engines.lookup import user_share
 from recommender.interactions import Interactions
 
@@ -68,7 +68,7 @@ class IALSEngine(Engine[IALSParams]):
             options.progress((iteration + 1) / params.iterations, "alternating least squares")
 
         # implicit parallelises over users itself; a threaded BLAS underneath only contends.
-        with threadpool_limits(1, "blas"):
+        with limited_threads(blas_threads=1):
             solver = AlternatingLeastSquares(
                 factors=params.factors,
                 regularization=params.regularization,

@@ -18,34 +18,8 @@ from numpy.typing import NDArray
 
 from recommender.arrays import BoolArray, FloatArray, IntArray
 from recommender.evaluation.datasets import EvalDataset, with_features
+from recommender.folds import Fold, Heldout
 from recommender.interactions import Interactions, SideFeatures
-
-
-@dataclass(frozen=True, eq=False)
-class Heldout:
-    """One round of ranking: for each evaluated user (a row position of the fold's training
-    data), the held-out items to find and the items that must not be ranked at all."""
-
-    users: IntArray
-    # len(users) x n_items, 1 where an item is held out for that user.
-    relevant: sp.csr_matrix
-    # len(users) x n_items, 1 where an item is never ranked (the user's known items).
-    exclude: sp.csr_matrix
-    # len(users) x c item positions to rank among instead of the whole catalogue (-1 pads);
-    # None ranks every item that is not excluded.
-    candidates: IntArray | None = None
-
-    @property
-    def n_users(self) -> int:
-        return int(self.users.shape[0])
-
-
-@dataclass(frozen=True, eq=False)
-class Fold:
-    """Train on `train`, then rank `heldout`. Both folds of a split share one id space."""
-
-    train: Interactions
-    heldout: Heldout
 
 
 @dataclass(frozen=True, eq=False)

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from recommender.arrays import FloatArray, IntArray
 from recommender.engines import canonical_name, engine_class
-from recommender.engines.base import Engine, Model, Query, TrainingOptions
+from recommender.engines.base import Engine, Model, Query, TrainingOptions, Validation
 from recommender.evaluation.datasets import EvalDataset
 from recommender.evaluation.metrics import (
     EXPOSURE_METRICS,
@@ -28,14 +28,16 @@ from recommender.evaluation.metrics import (
     RANKING_METRICS,
     metric_label,
 )
-from recommender.evaluation.protocols import Fold, Split
+from recommender.evaluation.protocols import Split
+from recommender.folds import Fold
 from recommender.interactions import Interactions
 from recommender.progress import Progress, counted, quiet, within
 
 BoolMatrix = NDArray[np.bool_]
 
-# engine, fraction of that engine's work done, what it is doing
-
+# What engines that stop early are measured by on their validation fold.
+VALIDATION_METRICS = ("HR", "NDCG")
+VALIDATION_K = 10
 # Scores held in memory at once while ranking: rows x items.
 _SCORE_CELLS = 4_000_000
 
@@ -135,6 +137,17 @@ def evaluate_model(
     return FoldResult(metrics=values, score_s=score_s, users=n)
 
 
+def validation_on(fold: Fold, k: int = VALIDATION_K) -> Validation:
+    """What an engine that stops early is given to check itself on: `fold`'s held-out pairs,
+    ranked and measured (HR and NDCG at `k`) by the same code as the test."""
+
+    def evaluate(model: Model) -> dict[str, float]:
+        result = evaluate_model(model, fold, k, VALIDATION_METRICS).metrics
+        return {name: result[metric_label(name, k)] for name in VALIDATION_METRICS}
+
+    return Validation(fold=fold, evaluate=evaluate, k=k)
+
+
 @dataclass
 class EngineRun:
     engine: str
@@ -167,7 +180,7 @@ def fit_for(
     models of the other engines do.
     """
     if engine.uses_validation and validation is not None:
-        tuned = engine.fit(validation.train, replace(options, validation=validation))
+        tuned = engine.fit(validation.train, replace(options, validation=validation_on(validation)))
         chosen = dict(tuned.fitted_params)
         again = type(engine)(engine.params.model_dump() | chosen)
         return Fit(model=again.fit(fold.train, options), fitted_params=chosen, curves=tuned.curves)

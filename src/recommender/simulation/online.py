@@ -17,16 +17,18 @@ import numpy as np
 
 from recommender.arrays import IntArray
 from recommender.engines.base import Model, TrainingOptions
-from recommender.engines.rl.engine import RLEngine, RLTraining
+from recommender.engines.rl import RLEngine
 from recommender.engines.rl.experience import Experience, StateTable
 from recommender.engines.rl.model import RLModel
+from recommender.engines.rl.training import RLTraining
 from recommender.evaluation.datasets import from_interactions
 from recommender.evaluation.protocols import temporal_loo
+from recommender.evaluation.runner import validation_on
 from recommender.interactions import Interactions
 from recommender.simulation.environment import MarketplaceEnv, Observation
 from recommender.simulation.policies import EnginePolicy, query_of
 from recommender.simulation.rollout import rollout
-from recommender.training.sars import Transitions
+from recommender.transitions import Transitions
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ def _offline_steps(
 ) -> int:
     """The updates early stopping picks on each user's latest interaction held out."""
     split = temporal_loo(from_interactions(data, "practice"), seed)
-    options = TrainingOptions(seed=seed, device=device, validation=split.test)
+    options = TrainingOptions(seed=seed, device=device, validation=validation_on(split.test))
     probe = RLEngine(params).fit(split.test.train, options)
     return int(probe.fitted_params.get("steps", RLEngine(params).params.steps))
 
@@ -154,7 +156,7 @@ def train_online(
     steps = _offline_steps(data, params, seed, device)
     engine = RLEngine({**dict(params or {}), "steps": steps})
     options = TrainingOptions(seed=seed, device=device, transitions=transitions)
-    run = RLTraining(engine, data, options)
+    run = RLTraining(engine.params, data, options)
     run.train(steps)
 
     def earned() -> float:

@@ -26,13 +26,14 @@ from recommender.engines import engine_class
 from recommender.engines.base import Model, TrainingOptions
 from recommender.evaluation.datasets import from_interactions
 from recommender.evaluation.protocols import temporal_loo
+from recommender.evaluation.runner import validation_on
 from recommender.interactions import Interactions
 from recommender.store import migrate
 from recommender.store.database import Database
 from recommender.store.schema import User
 from recommender.synthetic.generator import SyntheticMarketplace
-from recommender.training.sars import Transitions
 from recommender.training.transition_log import extend_transitions, load_transitions
+from recommender.transitions import Transitions
 
 
 def load_marketplace(db: Database, market: SyntheticMarketplace) -> None:
@@ -111,6 +112,6 @@ def fit_engine(
     if not engine.uses_validation:
         return engine.fit(data, final)
     split = temporal_loo(from_interactions(data, "simulation"), seed)
-    tuned = engine.fit(split.test.train, replace(options, validation=split.test))
+    tuned = engine.fit(split.test.train, replace(options, validation=validation_on(split.test)))
     chosen = engine.params.model_dump() | tuned.fitted_params
     return engine_class(name)(chosen).fit(data, final)

@@ -1,31 +1,30 @@
-"""The RL engine's (state, action, reward, next state, done) transitions: one per impression.
+"""Building the RL engine's (state, action, reward, next state, done) transitions from the
+activity log: one per impression.
 
 The state is who was served (a user, else an anonymous browser: the *identity*), the services
 that identity engaged with before the request, and the request's context (page, search
 filters, the portal's candidates). The action is the panel served. The reward is, per panel
 position, what the journeys begun by a click there were worth. The next state is the same
 identity's next impression, unless the session ended first: then the transition is `done`.
+The arrays they end up in (`Transitions`, `States`) live in `recommender.transitions`.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import chain, islice
-from typing import Any
+from itertools import islice
 
 import numpy as np
-from numpy.typing import NDArray
 
 from recommender.activity.journeys import ActionRecord, Journey, panel_label_counts
 from recommender.activity.pages import service_of_page
-from recommender.arrays import FloatArray, IntArray
 from recommender.contract.recommendations import PANEL_SIZES
 from recommender.contract.rewards import RewardValues
+from recommender.transitions import PAD, Context, States, Transitions
 
-PAD = -1
 MAX_PANEL = max(PANEL_SIZES.values())
 # Histories are stored this long; a data set may read a shorter tail of them.
 MAX_STORED_HISTORY = 32
@@ -38,20 +37,6 @@ Identity = tuple[int | None, str | None]
 def identity_of(user_id: int | None, unique_id: str) -> Identity:
     """Who an impression or action belongs to: the user when known, else the browser."""
     return (user_id, None) if user_id is not None else (None, unique_id)
-
-
-def _no_search() -> dict[str, Any]:
-    return {}
-
-
-@dataclass(frozen=True)
-class Context:
-    """What the portal said about a request: its page, search filters and candidates."""
-
-    page_id: str = ""
-    search_data: Mapping[str, Any] = field(default_factory=_no_search)
-    # The portal's search result; empty means the whole catalogue.
-    candidates: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -190,198 +175,45 @@ def transitions_of(
     return out
 
 
-@dataclass(frozen=True, eq=False)
-class States:
-    """A batch of states, one row each.
-
-    `histories` holds service ids oldest first, the newest at `history_lengths - 1`, and is
-    padded on the right with -1 (never an id); `candidate_ids[candidate_indptr[i]:
-    candidate_indptr[i + 1]]` are row i's candidates, none meaning the whole catalogue.
-    """
-
-    user_ids: IntArray  # -1 for an anonymous browser
-    histories: IntArray  # (n, history length)
-    history_lengths: IntArray
-    page_ids: NDArray[np.str_]
-    search_data: tuple[Mapping[str, Any], ...]
-    candidate_indptr: IntArray  # (n + 1,)
-    candidate_ids: IntArray
-
-    def __len__(self) -> int:
-        return int(self.user_ids.shape[0])
-
-    @property
-    def history_mask(self) -> NDArray[np.bool_]:
-        """True where `histories` holds a service, False on padding."""
-        width = self.histories.shape[1]
-        return np.arange(width)[None, :] < self.history_lengths[:, None]
-
-    def candidates(self, row: int) -> IntArray:
-        """Row `row`'s candidate ids; empty means the whole catalogue."""
-        start, end = self.candidate_indptr[row], self.candidate_indptr[row + 1]
-        return self.candidate_ids[start:end]
-
-    @classmethod
-    def of(
-        cls,
-        user_ids: Sequence[int | None],
-        histories: Sequence[Sequence[int]],
-        contexts: Sequence[Context],
-        history_length: int,
-    ) -> States:
-        n = len(user_ids)
-        matrix = np.full((n, history_length), PAD, dtype=np.int64)
-        lengths = np.zeros(n, dtype=np.int64)
-        for row, history in enumerate(histories):
-            tail = list(history)[-history_length:] if history_length else []
-            matrix[row, : len(tail)] = tail
-            lengths[row] = len(tail)
-        sizes = np.fromiter((len(c.candidates) for c in contexts), dtype=np.int64, count=n)
-        indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(sizes, out=indptr[1:])
-        return cls(
-            user_ids=np.asarray([PAD if u is None else u for u in user_ids], dtype=np.int64),
-            histories=matrix,
-            history_lengths=lengths,
-            page_ids=np.asarray([c.page_id for c in contexts], dtype=np.str_),
-            search_data=tuple(c.search_data for c in contexts),
-            candidate_indptr=indptr,
-            candidate_ids=np.fromiter(
-                chain.from_iterable(c.candidates for c in contexts),
-                dtype=np.int64,
-                count=int(indptr[-1]),
-            ),
-        )
-
-    @classmethod
-    def concatenate(cls, parts: Sequence[States]) -> States:
-        """The rows of every part in order; histories are padded to the widest."""
-        width = max((p.histories.shape[1] for p in parts), default=0)
-        offsets = np.cumsum([0, *(p.candidate_ids.shape[0] for p in parts)])
-        return cls(
-            user_ids=_joined([p.user_ids for p in parts], np.int64),
-            histories=np.concatenate(
-                [_padded(p.histories, width) for p in parts]
-                or [np.full((0, width), PAD, dtype=np.int64)]
-            ),
-            history_lengths=_joined([p.history_lengths for p in parts], np.int64),
-            page_ids=np.concatenate([p.page_ids for p in parts] or [np.asarray([], np.str_)]),
-            search_data=tuple(chain.from_iterable(p.search_data for p in parts)),
-            candidate_indptr=np.concatenate(
-                [np.zeros(1, dtype=np.int64)]
-                + [
-                    p.candidate_indptr[1:] + offset
-                    for p, offset in zip(parts, offsets[:-1], strict=True)
-                ]
-            ),
-            candidate_ids=_joined([p.candidate_ids for p in parts], np.int64),
-        )
-
-
-@dataclass(frozen=True, eq=False)
-class Transitions:
-    """A batch of transitions in numpy arrays, one row per impression.
-
-    `actions` are the served ids and `rewards` the reward of each of their positions, both
-    (n, 3) and padded with -1 and 0.0 past a panel's end. Where `done` is True there is no
-    next state: `next_impression_ids` is -1 and `next_state`'s row is empty.
-    """
-
-    impression_ids: IntArray
-    requested_at: NDArray[np.float64]  # seconds since the epoch
-    state: States
-    actions: IntArray
-    rewards: FloatArray
-    next_impression_ids: IntArray
-    next_state: States
-    done: NDArray[np.bool_]
-
-    def __len__(self) -> int:
-        return int(self.impression_ids.shape[0])
-
-    @property
-    def user_ids(self) -> IntArray:
-        return self.state.user_ids
-
-    @property
-    def action_mask(self) -> NDArray[np.bool_]:
-        """True where `actions` holds a served service, False on padding."""
-        return np.not_equal(self.actions, PAD)
-
-    @classmethod
-    def of(
-        cls,
-        records: Sequence[TransitionRecord],
-        *,
-        values: RewardValues,
-        history_length: int = DEFAULT_HISTORY_LENGTH,
-    ) -> Transitions:
-        """Arrays of transition records; rewards are the label counts valued by `values`."""
-        if not 0 <= history_length <= MAX_STORED_HISTORY:
-            raise ValueError(f"history_length must lie between 0 and {MAX_STORED_HISTORY}")
-        n = len(records)
-        actions = np.full((n, MAX_PANEL), PAD, dtype=np.int64)
-        rewards = np.zeros((n, MAX_PANEL), dtype=np.float32)
-        for row, record in enumerate(records):
-            served = record.impression.served[:MAX_PANEL]
-            actions[row, : len(served)] = served
-            rewards[row, : len(served)] = [
-                values.total(c) for c in record.panel_labels[: len(served)]
-            ]
-        user_ids = [r.impression.user_id for r in records]
-        following = [r.next_impression for r in records]
-        return cls(
-            impression_ids=np.asarray([r.impression.id for r in records], dtype=np.int64),
-            requested_at=np.asarray(
-                [r.impression.requested_at.timestamp() for r in records], dtype=np.float64
-            ),
-            state=States.of(
-                user_ids,
-                [r.history for r in records],
-                [r.impression.context for r in records],
-                history_length,
-            ),
-            actions=actions,
-            rewards=rewards,
-            next_impression_ids=np.asarray(
-                [PAD if f is None else f.id for f in following], dtype=np.int64
-            ),
-            next_state=States.of(
-                user_ids,
-                [r.next_history for r in records],
-                [Context() if f is None else f.context for f in following],
-                history_length,
-            ),
-            done=np.asarray([r.done for r in records], dtype=np.bool_),
-        )
-
-    @classmethod
-    def concatenate(cls, parts: Sequence[Transitions]) -> Transitions:
-        """The rows of every part in order (for example, stored ones and a fresh batch)."""
-        return cls(
-            impression_ids=_joined([p.impression_ids for p in parts], np.int64),
-            requested_at=np.concatenate(
-                [p.requested_at for p in parts] or [np.zeros(0, dtype=np.float64)]
-            ),
-            state=States.concatenate([p.state for p in parts]),
-            actions=np.concatenate(
-                [p.actions for p in parts] or [np.full((0, MAX_PANEL), PAD, dtype=np.int64)]
-            ),
-            rewards=np.concatenate(
-                [p.rewards for p in parts] or [np.zeros((0, MAX_PANEL), dtype=np.float32)]
-            ),
-            next_impression_ids=_joined([p.next_impression_ids for p in parts], np.int64),
-            next_state=States.concatenate([p.next_state for p in parts]),
-            done=np.concatenate([p.done for p in parts] or [np.zeros(0, dtype=np.bool_)]),
-        )
-
-
-def _joined(arrays: Sequence[IntArray], dtype: type[np.int64]) -> IntArray:
-    return np.concatenate(arrays) if arrays else np.zeros(0, dtype=dtype)
-
-
-def _padded(histories: IntArray, width: int) -> IntArray:
-    missing = width - histories.shape[1]
-    if missing == 0:
-        return histories
-    return np.pad(histories, ((0, 0), (0, missing)), constant_values=PAD)
+def transition_arrays(
+    records: Sequence[TransitionRecord],
+    *,
+    values: RewardValues,
+    history_length: int = DEFAULT_HISTORY_LENGTH,
+) -> Transitions:
+    """Arrays of transition records; rewards are the label counts valued by `values`."""
+    if not 0 <= history_length <= MAX_STORED_HISTORY:
+        raise ValueError(f"history_length must lie between 0 and {MAX_STORED_HISTORY}")
+    n = len(records)
+    actions = np.full((n, MAX_PANEL), PAD, dtype=np.int64)
+    rewards = np.zeros((n, MAX_PANEL), dtype=np.float32)
+    for row, record in enumerate(records):
+        served = record.impression.served[:MAX_PANEL]
+        actions[row, : len(served)] = served
+        rewards[row, : len(served)] = [values.total(c) for c in record.panel_labels[: len(served)]]
+    user_ids = [r.impression.user_id for r in records]
+    following = [r.next_impression for r in records]
+    return Transitions(
+        impression_ids=np.asarray([r.impression.id for r in records], dtype=np.int64),
+        requested_at=np.asarray(
+            [r.impression.requested_at.timestamp() for r in records], dtype=np.float64
+        ),
+        state=States.of(
+            user_ids,
+            [r.history for r in records],
+            [r.impression.context for r in records],
+            history_length,
+        ),
+        actions=actions,
+        rewards=rewards,
+        next_impression_ids=np.asarray(
+            [PAD if f is None else f.id for f in following], dtype=np.int64
+        ),
+        next_state=States.of(
+            user_ids,
+            [r.next_history for r in records],
+            [Context() if f is None else f.context for f in following],
+            history_length,
+        ),
+        done=np.asarray([r.done for r in records], dtype=np.bool_),
+    )

@@ -40,15 +40,15 @@ from recommender.store.schema import (
 )
 from recommender.training.sars import (
     DEFAULT_HISTORY_LENGTH,
-    Context,
     Identity,
     IdentityLog,
     ImpressionRecord,
     TransitionRecord,
-    Transitions,
     identity_of,
+    transition_arrays,
     transitions_of,
 )
+from recommender.transitions import Context, Transitions
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +285,9 @@ def load_transitions(
         )
         for row in rows
     ]
-    return Transitions.of(records, values=values or RewardValues(), history_length=history_length)
+    return transition_arrays(
+        records, values=values or RewardValues(), history_length=history_length
+    )
 
 
 def _labels(counts: Mapping[str, Any]) -> dict[str, int]:

@@ -1,8 +1,13 @@
 """NCF: NeuMF (GMF + MLP over id embeddings) fused with a content tower over service and user
-features and recent history; the original recommender's "Pre-Agent", done right."""
+features and recent history; the original recommender's "Pre-Agent", done right.
 
-from recommender.engines.ncf.engine import NCFEngine, NCFParams
+Importing the package does not import PyTorch: only fitting does (`training.py` and the
+modules it reads: `network.py`, `head.py`, `export.py`).
+"""
+
+from recommender.engines.ncf.engine import NCFEngine
 from recommender.engines.ncf.model import NCFModel
+from recommender.engines.ncf.params import NCFParams
 
 ENGINE = NCFEngine
 

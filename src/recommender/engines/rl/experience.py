@@ -5,9 +5,9 @@ Two sources give the same shape:
 - the chronological histories of an `Interactions` (MovieLens, or the store's usage): each
   use of a service is a one-service list shown in the state of everything used before it,
   worth the use's weight, and followed by the state that includes it;
-- the logged panels of the store (`training.sars.Transitions`): the served list, the reward of
-  each position from the journeys it started, the next impression's state, and `done` where
-  the session ended.
+- the logged panels of the store (`recommender.transitions.Transitions`): the served
+  list, the reward of each position from the journeys it started, the next impression's
+  state, and `done` where the session ended.
 
 States live in one table of rows; a transition names its state row and its next state row
 (-1 when done), so sequential data does not store every history twice.
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,9 +26,7 @@ from recommender.arrays import FloatArray, IntArray
 from recommender.engines.features import FeatureSpace
 from recommender.engines.lookup import IdIndex
 from recommender.interactions import Interactions
-
-if TYPE_CHECKING:
-    from recommender.training.sars import States, Transitions
+from recommender.transitions import States, Transitions
 
 # Search filters that name vocabularies the state reads, as the serving path reads them.
 SEARCH_VOCABULARIES = {"scientific_domains": "scientific_domains", "categories": "categories"}

@@ -1,0 +1,267 @@
+"""Fitting NCF's softmax head: declared interests and recent services against every service,
+fitted apart from the fused branches and before them, then added to their score with a
+weight chosen on the validation fold (`network.py` says why it is kept apart)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import Tensor
+
+from recommender.engines.base import TrainingOptions, Validation
+from recommender.engines.early_stopping import EarlyStopping
+from recommender.engines.features import FeatureSpace, padded
+from recommender.engines.ncf.model import NCFModel
+from recommender.engines.ncf.network import NeuMFNetwork
+from recommender.engines.ncf.params import NCFParams
+from recommender.engines.ncf.sampling import TrainingSet, head_history, histories
+from recommender.interactions import Interactions
+
+# Below this many positives a batch's gradient is mostly noise and per-step overhead.
+SMALLEST_BATCH = 64
+# Logits of the softmax head held at once when measuring its held-out loss: rows x services.
+_BATCH_LOGITS = 4_000_000
+# Weights of the softmax head's score tried on the validation fold (0: the fused score alone).
+HEAD_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+# The head's figure that `head_stop_metric` "loss" names.
+_LOSS = "loss"
+
+
+@dataclass(frozen=True, eq=False)
+class People:
+    """People as the softmax head reads them: declared interests (P, F) and recent services
+    (P, H), both padded, with the service each one is to find and its weight."""
+
+    features: Tensor
+    history: Tensor
+    targets: Tensor
+    weights: Tensor
+
+    def __len__(self) -> int:
+        return int(self.targets.shape[0])
+
+    def chunk(self, rows: Tensor | slice) -> People:
+        return People(
+            self.features[rows], self.history[rows], self.targets[rows], self.weights[rows]
+        )
+
+
+def _no_curves() -> dict[str, list[float]]:
+    return {}
+
+
+@dataclass(frozen=True)
+class HeadFit:
+    """What fitting the head did: the passes kept (0: no head), the passes run, its curves."""
+
+    epochs: int = 0
+    run: int = 0
+    curves: dict[str, list[float]] = field(default_factory=_no_curves)
+
+
+def head_loss(net: NeuMFNetwork, people: People, item_features: Tensor) -> Tensor:
+    logits = net.head_logits(people.features, people.history, item_features)
+    losses = torch.nn.functional.cross_entropy(logits, people.targets, reduction="none")
+    return (losses * people.weights).mean()
+
+
+def held_out_people(
+    data: Interactions,
+    space: FeatureSpace,
+    length: int,
+    validation: Validation,
+    device: torch.device,
+) -> People | None:
+    """The held-out services of the validation users, with those users' declared features
+    and the recent services of their training part."""
+    heldout = validation.fold.heldout
+    pairs = heldout.relevant.tocoo()
+    if pairs.nnz == 0:
+        return None
+    users = heldout.users[pairs.row]
+    rows = space.rows(data.user_features, data.n_users)[users]
+    history, _ = histories(data, users, length)
+
+    def tensor(values: NDArray[Any]) -> Tensor:
+        return torch.from_numpy(values).to(device)
+
+    return People(
+        features=tensor(padded(rows, space.size)),
+        history=tensor(history),
+        targets=tensor(pairs.col.astype(np.int64)),
+        weights=torch.ones(pairs.nnz, dtype=torch.float32, device=device),
+    )
+
+
+def _held_out_loss(net: NeuMFNetwork, people: People, item_features: Tensor) -> float:
+    """The head's mean loss over held-out people, in chunks of bounded logits."""
+    step = max(1, _BATCH_LOGITS // max(net.n_items, 1))
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, len(people), step):
+            part = people.chunk(slice(start, start + step))
+            total += float(head_loss(net, part, item_features).item()) * len(part)
+    return total / max(len(people), 1)
+
+
+def head_alone(model: NCFModel) -> NCFModel:
+    """The model as it ranks people it has no id vector for: by the head alone."""
+    a = model.arrays
+    return NCFModel(
+        {
+            **a,
+            "user_ids": a["user_ids"][:0],
+            "user_gmf": a["user_gmf"][:0],
+            "user_mlp_in": a["user_mlp_in"][:0],
+        },
+        model.features,
+        model.meta,
+    )
+
+
+class _HeadTraining:
+    """One fit of the head: its optimiser, its own random draws and the tensors it reads."""
+
+    def __init__(
+        self,
+        net: NeuMFNetwork,
+        train: TrainingSet,
+        user_features: Tensor,
+        p: NCFParams,
+        options: TrainingOptions,
+        device: torch.device,
+    ) -> None:
+        self.net, self.train, self.user_features, self.p = net, train, user_features, p
+        self.device = device
+        self.parameters = net.head_parameters()
+        self.optimiser = torch.optim.Adam(self.parameters, lr=p.head_learning_rate)
+        # Its own random draws, so the rest of the fit draws the same with or without a head.
+        self.rng = np.random.default_rng([options.seed, 1])
+        n_pairs = train.n_pairs
+        self.batch = min(p.batch_size, max(SMALLEST_BATCH, -(-n_pairs // p.min_steps_per_epoch)))
+        self.weights = torch.from_numpy(train.weights).to(device)
+
+    def _tensor(self, values: NDArray[Any]) -> Tensor:
+        return torch.from_numpy(values).to(self.device)
+
+    def epoch(self, item_features: Tensor) -> float:
+        """One pass over every training pair in a fresh order; the mean batch loss."""
+        train, n_pairs = self.train, self.train.n_pairs
+        order = self.rng.permutation(n_pairs)
+        total, batches = 0.0, 0
+        for start in range(0, n_pairs, self.batch):
+            chosen = order[start : start + self.batch]
+            users, items = train.users[chosen], train.items[chosen]
+            history = head_history(
+                self.rng, train, users, items, self.net.n_items, self.p.head_history_dropout
+            )
+            people = People(
+                features=self.user_features[self._tensor(users)],
+                history=self._tensor(history),
+                targets=self._tensor(items),
+                weights=self.weights[self._tensor(chosen)],
+            )
+            loss = head_loss(self.net, people, item_features)
+            self.optimiser.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            self.optimiser.step()
+            total += float(loss.detach().item())
+            batches += 1
+        return total / max(batches, 1)
+
+    def state(self) -> list[Tensor]:
+        return [tensor.detach().clone() for tensor in self.parameters]
+
+    def restore(self, state: list[Tensor]) -> None:
+        with torch.no_grad():
+            for tensor, kept in zip(self.parameters, state, strict=True):
+                tensor.copy_(kept)
+
+
+def _checked(
+    net: NeuMFNetwork,
+    people: People,
+    item_features: Tensor,
+    validation: Validation,
+    metric: str,
+    model: Callable[[], NCFModel],
+) -> dict[str, float]:
+    """The head's held-out loss, and with a ranking `metric` the validation figures of the
+    model ranking by the head alone."""
+    figures = {_LOSS: _held_out_loss(net, people, item_features)}
+    if metric != _LOSS:
+        figures |= validation.evaluate(head_alone(model()))
+    return figures
+
+
+def _said(figures: dict[str, float], validation: Validation) -> str:
+    said = f", held-out loss {figures[_LOSS]:.4f}"
+    ranked = [name for name in figures if name != _LOSS]
+    if ranked:
+        said += ", validation " + " ".join(
+            f"{validation.label(name)} {figures[name]:.4f}" for name in ranked
+        )
+    return said
+
+
+def fit_head(
+    net: NeuMFNetwork,
+    train: TrainingSet,
+    user_features: Tensor,
+    item_features: Tensor,
+    p: NCFParams,
+    options: TrainingOptions,
+    held_out: People | None,
+    model: Callable[[], NCFModel],
+) -> HeadFit:
+    """Fit the softmax head on every training pair, for `head_epochs` passes at most. With
+    held-out people (and `options.validation`), it stops on `head_stop_metric` and keeps its
+    best pass; `model` exports the network as it is, for a ranking stop metric."""
+    device = user_features.device
+    run = _HeadTraining(net, train, user_features, p, options, device)
+    validation = options.validation if held_out is not None else None
+    stopping: EarlyStopping[list[Tensor]] = EarlyStopping(
+        p.head_stop_metric, p.patience, lower_is_better=p.head_stop_metric == _LOSS
+    )
+    # Progress counts the head's passes and the fused branches' as one run of epochs.
+    planned = p.head_epochs + p.epochs
+    curves: dict[str, list[float]] = {"head_loss": [], "head_epoch_s": []}
+    for epoch in range(1, p.head_epochs + 1):
+        began = time.perf_counter()
+        curves["head_loss"].append(run.epoch(item_features))
+        curves["head_epoch_s"].append(time.perf_counter() - began)
+        message = f"softmax head, epoch {epoch}: loss {curves['head_loss'][-1]:.4f}"
+        if validation is None or held_out is None:
+            options.progress(epoch / planned, message)
+            continue
+        figures = _checked(net, held_out, item_features, validation, p.head_stop_metric, model)
+        for name, value in figures.items():
+            key = "head_val_loss" if name == _LOSS else f"head_val_{validation.label(name)}"
+            curves.setdefault(key, []).append(value)
+        options.progress(epoch / planned, message + _said(figures, validation))
+        if stopping.check(epoch, figures, run.state):
+            break
+    passes = len(curves["head_loss"])
+    if stopping.best_state is None:
+        return HeadFit(epochs=passes, run=passes, curves=curves)
+    run.restore(stopping.best_state)
+    return HeadFit(epochs=stopping.best_at, run=passes, curves=curves)
+
+
+def choose_head_weight(model: NCFModel, validation: Validation, metric: str) -> tuple[float, str]:
+    """The grid weight of the head whose sum with the fused score ranks the validation fold
+    best (the smallest on ties), and a line saying how each did."""
+    results = {}
+    for weight in HEAD_WEIGHTS:
+        model.head_weight = weight
+        results[weight] = validation.evaluate(model)[metric]
+    best = max(HEAD_WEIGHTS, key=lambda weight: results[weight])
+    model.head_weight = best
+    said = ", ".join(f"{weight:g}: {value:.4f}" for weight, value in results.items())
+    return best, f"head weight {best:g} (validation {validation.label(metric)} {said})"
