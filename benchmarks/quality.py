@@ -19,9 +19,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recommender.evaluation.datasets import Filters, load_dataset
+from recommender.evaluation.datasets import Filters
 from recommender.evaluation.params import engine_params, read_params
 from recommender.evaluation.protocols import split
+from recommender.evaluation.readers import load_dataset
 from recommender.evaluation.runner import Report, evaluate
 from recommender.training.plots import curves_png
 

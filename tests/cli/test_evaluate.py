@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from recommender.catalog.loader import replace_catalog
 from recommender.cli import app
 from recommender.cli.evaluate import DataFormat, ProtocolName
-from recommender.evaluation.datasets import READERS
 from recommender.evaluation.protocols import PROTOCOLS
+from recommender.evaluation.readers import READERS
 from recommender.store import migrate
 from recommender.store.database import Database
 from tests.factories import two_communities

@@ -12,15 +12,8 @@ import pytest
 from recommender.activity import actions
 from recommender.catalog.loader import replace_catalog
 from recommender.contract.user_actions import UserActionIn
-from recommender.evaluation.datasets import (
-    DatasetNotAvailableError,
-    EvalDataset,
-    Filters,
-    ShippedTest,
-    apply_filters,
-    load_dataset,
-    read_csv,
-)
+from recommender.evaluation.datasets import EvalDataset, Filters, ShippedTest, apply_filters
+from recommender.evaluation.readers import DatasetNotAvailableError, load_dataset, read_csv
 from recommender.store.database import Database
 from tests.factories import two_communities, user_action
 

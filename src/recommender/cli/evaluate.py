@@ -16,12 +16,7 @@ from rich.table import Table
 from recommender.cli.app import app
 from recommender.cli.output import errors, progress_bar, report_error
 from recommender.engines import UnknownEngineError, canonical_name
-from recommender.evaluation.datasets import (
-    DatasetNotAvailableError,
-    EvalDataset,
-    Filters,
-    load_dataset,
-)
+from recommender.evaluation.datasets import EvalDataset, Filters
 from recommender.evaluation.metrics import METRIC_NAMES
 from recommender.evaluation.params import (
     EngineParamSets,
@@ -31,6 +26,7 @@ from recommender.evaluation.params import (
     write_params,
 )
 from recommender.evaluation.protocols import Split, split
+from recommender.evaluation.readers import DatasetNotAvailableError, load_dataset
 from recommender.evaluation.runner import Report, evaluate
 from recommender.evaluation.tuning import Trial, tune
 
