@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Self
 
 import numpy as np
+from pydantic import Field
 
 from recommender.arrays import FloatArray, IntArray
 from recommender.engines.base import (
@@ -22,7 +24,12 @@ from recommender.interactions import Interactions
 
 
 class RandomParams(EngineParams):
-    seed: int | None = None
+    seed: int | None = Field(
+        default=None,
+        description="Seed of the sequence of shuffles (None: the training seed, or fresh "
+        "entropy when fitted without options). Every request gets a shuffle of its own "
+        "either way; with a seed, the n-th request's is the same from run to run.",
+    )
 
 
 class RandomModel(Model):
@@ -32,13 +39,16 @@ class RandomModel(Model):
         self.item_ids = item_ids
         self.seed = seed
         self._index = IdIndex(item_ids)
+        # Requests are numbered, so that each is shuffled anew; `next` on a count is atomic.
+        self._requests = itertools.count()
 
     def knows(self, query: Query) -> bool:
         return True
 
     def score(self, query: Query, items: IntArray) -> FloatArray:
         # A generator per call: numpy generators are not thread-safe, and serving is threaded.
-        rng = np.random.default_rng(self.seed)
+        request = next(self._requests)
+        rng = np.random.default_rng(None if self.seed is None else [self.seed, request])
         wanted = np.asarray(items, dtype=np.int64)
         scores = rng.random(size=(wanted.shape[0],), dtype=np.float32)
         scores[self._index(wanted) < 0] = np.nan
