@@ -14,6 +14,7 @@ class TestRandomContract(EngineContract):
     engine_name = "random"
     params: ClassVar[dict[str, Any]] = {"seed": 1}
     personalised = False
+    repeatable = False
 
 
 def test_unseeded_lists_vary() -> None:

@@ -249,10 +249,12 @@ def from_transitions(
 
 
 def combined(parts: Sequence[Experience]) -> Experience:
-    """Several sources as one, lists padded to the longest."""
+    """Several sources (at least one) as one, lists padded to the longest."""
+    given = parts
     parts = [p for p in parts if len(p)]
-    if len(parts) == 1:
-        return parts[0]
+    if len(parts) <= 1:
+        # Nothing to join; with no transitions at all, the (empty) first source.
+        return parts[0] if parts else given[0]
     pad_item, pad_feature = parts[0].pad_item, parts[0].pad_feature
     width = max(p.actions.shape[1] for p in parts)
     offsets = np.cumsum([0, *(len(p.states) for p in parts)])
