@@ -146,3 +146,39 @@ def dockerignore_excludes_everything_first(path: Path = DOCKERIGNORE) -> bool:
     lines = [line.strip() for line in path.read_text().splitlines()]
     patterns = [line for line in lines if line and not line.startswith("#")]
     return bool(patterns) and patterns[0] == "*"
+
+
+# Service keys whose lists compose joins when a later file names them again; any other list
+# (command, entrypoint, healthcheck.test) is replaced. Volumes are joined by container path.
+_JOINED_LISTS = {"ports", "expose", "dns", "extra_hosts", "volumes"}
+
+
+def _volume_target(volume: Any) -> str:
+    if isinstance(volume, str):
+        parts = volume.split(":")
+        return parts[1] if len(parts) > 1 else parts[0]
+    return str(volume["target"])
+
+
+def _merged_value(key: str, base: Any, later: Any) -> Any:
+    if isinstance(base, dict) and isinstance(later, dict):
+        return {
+            name: _merged_value(name, base[name], later[name])
+            if name in base and name in later
+            else later.get(name, base.get(name))
+            for name in {**base, **later}
+        }
+    if key == "volumes" and isinstance(base, list) and isinstance(later, list):
+        by_target = {_volume_target(v): v for v in base} | {_volume_target(v): v for v in later}
+        return list(by_target.values())
+    if key in _JOINED_LISTS and isinstance(base, list) and isinstance(later, list):
+        return base + [value for value in later if value not in base]
+    return later
+
+
+def merged(base: Mapping[str, Any], later: Mapping[str, Any]) -> dict[str, Any]:
+    """Two compose documents as `docker compose -f base -f later` reads them (the rules our
+    files use: mappings merge key by key, lists of ports and volumes join, others replace)."""
+    result = _merged_value("", dict(base), dict(later))
+    assert isinstance(result, dict)
+    return result

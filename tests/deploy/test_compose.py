@@ -1,5 +1,7 @@
 """The compose files, checked without a container engine: the Compose Specification's schema,
-then what `docker compose config` and `up` would refuse or get wrong beyond the schema."""
+then what `docker compose config` and `up` would refuse or get wrong beyond the schema, for
+the production stack (compose.yaml) and the development one (compose.yaml with
+compose.override.yaml merged on top, as `docker compose up` reads them)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from tests.deploy.specs import (
     image_healthcheck,
     interpolated,
     load_compose,
+    merged,
 )
 
 BIN = Path(sys.executable).parent
@@ -37,6 +40,10 @@ def base() -> dict[str, Any]:
 
 def override() -> dict[str, Any]:
     return load_compose(COMPOSE_OVERRIDE)
+
+
+def development() -> dict[str, Any]:
+    return merged(base(), override())
 
 
 def test_the_files_follow_the_compose_specification() -> None:
@@ -59,10 +66,40 @@ def test_every_variable_is_well_formed(path: Path) -> None:
     interpolated(load_compose(path), REQUIRED)  # raises on a malformed `$`
 
 
-def test_only_the_database_password_must_be_given() -> None:
+@pytest.mark.parametrize("stack", [base, development], ids=["production", "development"])
+def test_only_the_database_password_must_be_given(stack: Any) -> None:
     with pytest.raises(ValueError, match="POSTGRES_PASSWORD"):
-        interpolated(base(), {})
-    interpolated(override(), {})
+        interpolated(stack(), {})
+    document = interpolated(stack(), REQUIRED)
+    env = environment(document["services"]["api"])
+    assert make_url(env["DATABASE_URL"]).password == REQUIRED["POSTGRES_PASSWORD"]
+
+
+def test_the_merge_reads_as_compose_does() -> None:
+    api = development()["services"]["api"]
+    assert api["command"] == override()["services"]["api"]["command"]  # replaced
+    assert api["image"] == base()["services"]["api"]["image"]  # kept
+    env = environment(api)
+    assert env["REDIS_URL"] == "redis://redis:6379/0"  # from the base
+    assert env["ALLOW_ANONYMOUS"] == "true"  # the override wins
+    assert api["ports"] == ["${API_PORT:-8000}:8000"]
+
+
+def test_the_development_api_is_one_process_that_reloads() -> None:
+    command = development()["services"]["api"]["command"]
+    assert "--reload" in command
+    # `serve` refuses --reload with several processes.
+    workers = command[command.index("--workers") + 1] if "--workers" in command else "1"
+    assert workers == "1"
+
+
+def test_development_services_import_the_mounted_source() -> None:
+    for name, service in development()["services"].items():
+        path = environment(service).get("PYTHONPATH")
+        if path is None:
+            continue
+        mounted = {str(v).split(":")[1] for v in service.get("volumes") or []}
+        assert path in mounted, f"{name} imports {path}, which is not mounted"
 
 
 def test_services_wait_for_what_they_need() -> None:
@@ -180,3 +217,9 @@ def test_no_secret_is_written_in_the_files() -> None:
             for variable, value in environment(service).items():
                 if any(word in variable for word in ("PASSWORD", "TOKEN", "SECRET", "DSN")):
                     assert value.startswith("${"), f"{name}: {variable} is written in the file"
+                if "://" in value:
+                    # A URL's password comes from a variable too.
+                    password = make_url(value).password
+                    assert password is None or str(password).startswith("${"), (
+                        f"{name}: {variable} has a password written in the file"
+                    )
