@@ -178,6 +178,18 @@ def test_early_stopping_follows_the_validation_fold() -> None:
     assert model.fitted_params["head_epochs"] == int(np.argmin(head)) + 1
 
 
+def test_the_head_can_stop_on_how_it_ranks_alone() -> None:
+    validation = temporal_loo(
+        from_interactions(communities(n_users=60), "communities"), seed=0
+    ).validation
+    model = NCFEngine({**SMALL, "head_stop_metric": "HR", "patience": 2}).fit(
+        validation.train, TrainingOptions(seed=0, validation=validation_on(validation))
+    )
+    ranked = model.curves["head_val_HR@10"]
+    assert len(ranked) == len(model.curves["head_loss"]) == len(model.curves["head_val_loss"])
+    assert model.fitted_params["head_epochs"] == int(np.argmax(ranked)) + 1
+
+
 def test_the_head_weight_is_the_one_that_ranks_the_validation_fold_best() -> None:
     from recommender.engines.ncf.head import HEAD_WEIGHTS
 

@@ -18,6 +18,9 @@ from recommender.engines.rl.td3 import (
     behaviour_loss,
     list_direction,
 )
+from recommender.evaluation.datasets import from_interactions as from_dataset
+from recommender.evaluation.protocols import temporal_loo
+from recommender.evaluation.runner import validation_on
 from recommender.interactions import Interactions
 from recommender.transitions import Context, States, Transitions
 from tests.engines.contract import PersonalisedEngineContract
@@ -211,8 +214,8 @@ def test_behaviour_cloning_counts_only_what_earned_a_reward() -> None:
     assert torch.allclose(loss, expected, atol=1e-5)
 
 
-@pytest.fixture(scope="module")
-def walked() -> RLModel:
+def two_walks() -> Interactions:
+    """Odd users walk through services 10-14, even ones through 20-24, four steps each."""
     rng = np.random.default_rng(0)
     users, items, times = [], [], []
     for user in range(40):
@@ -221,8 +224,12 @@ def walked() -> RLModel:
             users.append(user)
             items.append(block + int(item))
             times.append(t)
-    data = Interactions.from_events(users, items, timestamps=times)
-    return RLEngine(SMALL).fit(data, TrainingOptions(seed=0))
+    return Interactions.from_events(users, items, timestamps=times)
+
+
+@pytest.fixture(scope="module")
+def walked() -> RLModel:
+    return RLEngine(SMALL).fit(two_walks(), TrainingOptions(seed=0))
 
 
 def test_a_visitor_known_by_history_gets_services_of_the_same_kind(walked: RLModel) -> None:
@@ -259,3 +266,15 @@ def test_training_records_its_curves(walked: RLModel) -> None:
     curves = walked.curves
     assert len(curves["critic"]) == 4 and len(curves["imitation"]) == 4
     assert curves["imitation"][-1] < curves["imitation"][0]
+
+
+@pytest.mark.parametrize("metric", ["NDCG", "HR"])
+def test_early_stopping_keeps_the_best_check_of_its_stop_metric(metric: str) -> None:
+    validation = temporal_loo(from_dataset(two_walks(), "walks"), seed=0).validation
+    model = RLEngine({**SMALL, "stop_metric": metric, "patience": 2}).fit(
+        validation.train, TrainingOptions(seed=0, validation=validation_on(validation))
+    )
+    checks = model.curves[f"val_{metric}@10"]
+    assert len(checks) == len(model.curves["critic"]) >= 2
+    # 160 transitions: 200 updates (the fewest), checked every 50.
+    assert model.fitted_params["steps"] == 50 * (int(np.argmax(checks)) + 1)

@@ -108,7 +108,7 @@ def _pretrain_gmf(
         net.item_gmf.weight.copy_(torch.from_numpy(np.ascontiguousarray(items * scale)))
 
 
-def _head(p: NCFParams, s: _Setup, options: TrainingOptions, meta: dict[str, Any]) -> HeadFit:
+def _head(p: NCFParams, s: _Setup, options: TrainingOptions) -> HeadFit:
     if not (p.head_epochs and s.train.n_pairs):
         return HeadFit()
     held = (
@@ -116,16 +116,11 @@ def _head(p: NCFParams, s: _Setup, options: TrainingOptions, meta: dict[str, Any
         if options.validation is not None
         else None
     )
+    # For a ranking `head_stop_metric`: the model with its head, which ranks by the head
+    # alone whoever it has no id vector for.
+    meta = {"history_length": p.history_length, "head": True, "head_weight": 0.0}
     return fit_head(
-        s.net,
-        s.train,
-        s.user_features,
-        s.item_features,
-        p,
-        options,
-        held,
-        # Ranked by the head alone, the model has no fused score to add it to.
-        lambda: s.model({**meta, "head": True, "head_weight": 0.0}),
+        s.net, s.train, s.user_features, s.item_features, p, options, held, lambda: s.model(meta)
     )
 
 
@@ -282,10 +277,13 @@ def fit(p: NCFParams, data: Interactions, options: TrainingOptions) -> NCFModel:
     """An NCF model of `data`; with `options.validation`, stopped early and with the head's
     weight chosen on it (both recorded in the model's `fitted_params`)."""
     s = _setup(p, data, options)
+    head = _head(p, s, options)
     # While the fused branches train, validation ranks by their score alone.
-    meta: dict[str, Any] = {"history_length": p.history_length, "head": False, "head_weight": 0.0}
-    head = _head(p, s, options, meta)
-    meta["head"] = head.epochs > 0
+    meta: dict[str, Any] = {
+        "history_length": p.history_length,
+        "head": head.epochs > 0,
+        "head_weight": 0.0,
+    }
     stopping, curves = _fit_fused(p, s, options, head, meta)
     fitted: dict[str, Any] = {}
     if stopping.best_state is not None:
