@@ -3,9 +3,6 @@ filters. The readers that fill it are in `readers.py`; the protocols and the run
 at where the data came from.
 """
 
-# Longer than 400 lines because each public data set has its own small reader, kept together
-# with the filters and the store reader that give every data set the same shape.
-
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -1,8 +1,6 @@
 """The NCF engine: what the engine catalogue loads, without PyTorch (serving an NCF model
 reads numpy arrays only); fitting one imports the training code, and with it PyTorch."""
 
-# Longer than 400 lines because the head is not split out yet (issue 15 does it).
-
 from __future__ import annotations
 
 from recommender.engines.base import Engine, TrainingOptions
