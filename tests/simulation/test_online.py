@@ -5,8 +5,14 @@ import numpy as np
 from recommender.engines.base import Model
 from recommender.engines.rl import RLEngine
 from recommender.interactions import Interactions
-from recommender.simulation import MarketplaceEnv, fit_engine, marketplace_data
-from recommender.simulation.online import OnlineSchedule, collect, train_online
+from recommender.simulation import (
+    EnginePolicy,
+    MarketplaceEnv,
+    fit_engine,
+    marketplace_data,
+    rollout,
+)
+from recommender.simulation.online import CHECKS_FROM, OnlineSchedule, collect, train_online
 from recommender.synthetic import SyntheticMarketplace
 
 SMALL = {"factors": 8, "hidden": 32, "steps": 200, "eval_every": 50, "batch_size": 64}
@@ -50,3 +56,13 @@ def test_online_training_learns_from_the_episodes_it_played(
     offline = fit_engine("rl", logged.interactions, SMALL, transitions=logged.transitions)
     # Its experience grew by the 40 episodes of 3 panels it played.
     assert model.meta["transitions"] == offline.meta["transitions"] + 120
+    # What it learned from them changed the policy: the actor is not the offline one ...
+    assert not np.allclose(model.arrays["head.weight"], offline.arrays["head.weight"])
+
+    def earned(policy: Model) -> float:
+        checked = rollout(env, EnginePolicy(policy, popularity), 20, first=CHECKS_FROM)
+        return float(checked.returns.mean())
+
+    # ... and it earns more on the practice sessions that judged each round than the offline
+    # policy it started from (a round that earned less there would have been undone).
+    assert earned(model) > earned(offline)

@@ -46,7 +46,7 @@ class OnlineSchedule:
 
 
 # Episode numbers of the practice environment that checks are played on, far from training's.
-_CHECKS_FROM = 10_000_000
+CHECKS_FROM = 10_000_000
 
 
 def _state_row(model: RLModel, observation: Observation) -> tuple[IntArray, IntArray, IntArray]:
@@ -161,7 +161,7 @@ def train_online(
 
     def earned() -> float:
         policy = EnginePolicy(run.model(), fallback)
-        checked = rollout(env, policy, schedule.check_episodes, first=_CHECKS_FROM)
+        checked = rollout(env, policy, schedule.check_episodes, first=CHECKS_FROM)
         return float(checked.returns.mean())
 
     best, best_state = earned(), copy.deepcopy(run.actor.state_dict())
