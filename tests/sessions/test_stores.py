@@ -104,3 +104,15 @@ def test_the_least_recent_visitors_are_forgotten_first() -> None:
         store.add([action(i, 10 + i, float(i), browser=browser)])
     assert store.recent("a", None, 5.0).session == ()
     assert store.recent("c", None, 5.0).session == (13,)
+
+
+@pytest.mark.anyio
+async def test_without_redis_serving_goes_on_without_sessions() -> None:
+    # Nothing listens on this port: every call fails fast and answers "no session".
+    store = RedisSessions("redis://127.0.0.1:1/0", gap_s=GAP, max_events=5)
+    store.add([action(1, 10, 100.0, user=1, ordered=True)])
+    await store.add_async([action(2, 11, 101.0)])
+    store.add_orders([(1, 10)])
+    assert store.recent("b1", 1, 102.0).session == ()
+    assert (await store.recent_async("b1", 1, 102.0)).orders == frozenset()
+    store.close()

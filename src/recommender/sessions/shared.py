@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import math
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -20,6 +23,10 @@ from recommender.sessions.events import (
 # The blocking and the asyncio pipelines queue commands alike; only execute() differs.
 Pipe = Any
 PREFIX = "recommender:"
+TIMEOUT_S = 0.5
+WARN_EVERY_S = 60.0
+UNAVAILABLE = (redis.RedisError, OSError)
+log = logging.getLogger(__name__)
 # Keys of quiet visitors expire on their own; sessions are decided on event times anyway.
 MIN_TTL_S = 3600
 
@@ -59,8 +66,21 @@ class RedisSessions:
         self.enabled = enabled
         self._max_events = max_events
         self._ttl = int(max(MIN_TTL_S, 4 * gap_s))
-        self._sync = redis.Redis.from_url(url)
-        self._async = redis.asyncio.Redis.from_url(url)
+        # A slow or absent Redis must cost a request little: short timeouts, then no session.
+        self._sync = redis.Redis.from_url(
+            url, socket_connect_timeout=TIMEOUT_S, socket_timeout=TIMEOUT_S
+        )
+        self._async = redis.asyncio.Redis.from_url(
+            url, socket_connect_timeout=TIMEOUT_S, socket_timeout=TIMEOUT_S
+        )
+        self._warned_at = -math.inf
+
+    def _unavailable(self, error: Exception) -> None:
+        """Serving goes on without sessions while Redis is away; said once a minute."""
+        now = time.monotonic()
+        if now - self._warned_at >= WARN_EVERY_S:
+            self._warned_at = now
+            log.warning("sessions are unavailable (Redis: %s); serving without them", error)
 
     def _write(
         self,
@@ -81,22 +101,31 @@ class RedisSessions:
     def add(self, events: Sequence[ServiceAction]) -> None:
         if not events:
             return
-        with self._sync.pipeline(transaction=False) as pipe:
-            self._write(pipe, events)
-            pipe.execute()
+        try:
+            with self._sync.pipeline(transaction=False) as pipe:
+                self._write(pipe, events)
+                pipe.execute()
+        except UNAVAILABLE as error:
+            self._unavailable(error)
 
     async def add_async(self, events: Sequence[ServiceAction]) -> None:
         if not events:
             return
-        async with self._async.pipeline(transaction=False) as pipe:
-            self._write(pipe, events)
-            await pipe.execute()
+        try:
+            async with self._async.pipeline(transaction=False) as pipe:
+                self._write(pipe, events)
+                await pipe.execute()
+        except UNAVAILABLE as error:
+            self._unavailable(error)
 
     def add_orders(self, pairs: Iterable[tuple[int, int]]) -> None:
-        with self._sync.pipeline(transaction=False) as pipe:
-            for user_id, service_id in pairs:
-                pipe.sadd(f"{self.prefix}o:{user_id}", service_id)
-            pipe.execute()
+        try:
+            with self._sync.pipeline(transaction=False) as pipe:
+                for user_id, service_id in pairs:
+                    pipe.sadd(f"{self.prefix}o:{user_id}", service_id)
+                pipe.execute()
+        except UNAVAILABLE as error:
+            self._unavailable(error)
 
     def _view(self, replies: list[object], with_orders: bool, now: float) -> Recent:
         orders = {int(s) for s in replies[-1]} if with_orders else set()  # type: ignore[attr-defined]
@@ -121,17 +150,25 @@ class RedisSessions:
     def recent(self, unique_id: str, user_id: int | None, now: float) -> Recent:
         if not self.enabled and user_id is None:
             return NOBODY
-        with self._sync.pipeline(transaction=False) as pipe:
-            self._queue(pipe, unique_id, user_id)
-            replies = pipe.execute()
+        try:
+            with self._sync.pipeline(transaction=False) as pipe:
+                self._queue(pipe, unique_id, user_id)
+                replies = pipe.execute()
+        except UNAVAILABLE as error:
+            self._unavailable(error)
+            return NOBODY
         return self._view(replies, user_id is not None, now)
 
     async def recent_async(self, unique_id: str, user_id: int | None, now: float) -> Recent:
         if not self.enabled and user_id is None:
             return NOBODY
-        async with self._async.pipeline(transaction=False) as pipe:
-            self._queue(pipe, unique_id, user_id)
-            replies = await pipe.execute()
+        try:
+            async with self._async.pipeline(transaction=False) as pipe:
+                self._queue(pipe, unique_id, user_id)
+                replies = await pipe.execute()
+        except UNAVAILABLE as error:
+            self._unavailable(error)
+            return NOBODY
         return self._view(replies, user_id is not None, now)
 
     def close(self) -> None:
