@@ -3,6 +3,7 @@ run as `recommender subscribe` or on a thread of the test, against the real data
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -149,7 +150,10 @@ def forget_subscription(name: str) -> None:
     conn = connect(client_id=name)
     try:
         conn.subscribe(
-            "/topic/nothing", id=name, ack="auto", headers={"durable": "true", "auto-delete": "false"}
+            "/topic/nothing",
+            id=name,
+            ack="auto",
+            headers={"durable": "true", "auto-delete": "false"},
         )
         conn.unsubscribe(name, headers={"durable": "true"})
     finally:
@@ -237,3 +241,50 @@ class SubscriberProcess:
         except subprocess.TimeoutExpired:
             self.kill()
             raise
+
+
+def restart_broker() -> None:
+    """Stop and start RabbitMQ's application: every connection drops; durable queues and their
+    persistent messages are read back from disk."""
+    for step in (["stop_app"], ["start_app"], ["await_startup"]):
+        subprocess.run(["rabbitmqctl", *step], check=True, capture_output=True, timeout=120)
+    eventually(broker_reachable, 60, "the broker's STOMP port")
+
+
+class Checkpoints(stomp.ConnectionListener):  # type: ignore[misc]
+    """The highest message number the broker confirmed (receipts `upto-N`, in order)."""
+
+    def __init__(self) -> None:
+        self.highest = 0
+
+    def on_receipt(self, frame: Any) -> None:
+        receipt = frame.headers.get("receipt-id", "")
+        if receipt.startswith("upto-"):
+            self.highest = max(self.highest, int(receipt.removeprefix("upto-")))
+
+
+def stream(topic: str, bodies: list[str], per_s: float, every: int = 50) -> None:
+    """Publish `bodies` at about `per_s` a second through broker restarts: after a failure,
+    everything the broker had not confirmed is sent again, as a careful publisher would."""
+    checkpoints = Checkpoints()
+    deadline = time.monotonic() + 300
+    while checkpoints.highest < len(bodies):
+        assert time.monotonic() < deadline, "could not publish the stream"
+        try:
+            conn = connect(checkpoints)
+        except (stomp.exception.StompException, OSError):
+            time.sleep(0.5)
+            continue
+        try:
+            for number in range(checkpoints.highest + 1, len(bodies) + 1):
+                headers = {"persistent": "true", "timestamp": str(int(time.time() * 1000))}
+                if number % every == 0 or number == len(bodies):
+                    headers["receipt"] = f"upto-{number}"
+                    time.sleep(every / per_s)
+                conn.send(topic, body=bodies[number - 1], headers=headers)
+            eventually(lambda: checkpoints.highest == len(bodies), 30, "the last confirmation")
+        except (stomp.exception.StompException, OSError, AssertionError):
+            time.sleep(0.5)
+        finally:
+            with contextlib.suppress(Exception):
+                conn.disconnect()

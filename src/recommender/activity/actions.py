@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
 from recommender.activity import impressions
 from recommender.activity.pages import service_of_page
@@ -16,6 +16,17 @@ from recommender.store.schema import User, UserAction, utcnow
 log = logging.getLogger(__name__)
 
 PANEL_ROOT = "recommendation_panel"
+
+# Built once: a statement built per action costs more than running it (actions come by the
+# thousand a second from the databus).
+_INSERT = insert(UserAction).returning(UserAction.id)
+_USER_OF_AAI_UID = select(User.id).where(User.aai_uid == bindparam("aai_uid"))
+_PARENT_LINK = (
+    select(UserAction.recommendation_id)
+    .where(UserAction.target_visit_id == bindparam("visit_id"))
+    .order_by(UserAction.id.desc())
+    .limit(1)
+)
 
 
 def _root_service(action: UserActionIn) -> int | None:
@@ -74,12 +85,7 @@ class Recorded:
 
 def _parent_link(conn: Connection, visit_id: str) -> int | None:
     """The impression the action that led to this page visit was linked to."""
-    row = conn.execute(
-        select(UserAction.recommendation_id)
-        .where(UserAction.target_visit_id == visit_id)
-        .order_by(UserAction.id.desc())
-        .limit(1)
-    ).first()
+    row = conn.execute(_PARENT_LINK, {"visit_id": visit_id}).first()
     return None if row is None or row[0] is None else int(row[0])
 
 
@@ -106,7 +112,7 @@ def _user_of(
 ) -> int | None:
     if users_by_aai_uid is not None:
         return users_by_aai_uid.get(aai_uid)
-    row = conn.execute(select(User.id).where(User.aai_uid == aai_uid)).first()
+    row = conn.execute(_USER_OF_AAI_UID, {"aai_uid": aai_uid}).first()
     return None if row is None else int(row[0])
 
 
@@ -152,9 +158,7 @@ def record(
         "recommendation_id": linked,
         "message_digest": message_digest,
     }
-    action_id = int(
-        conn.execute(insert(UserAction).values(values).returning(UserAction.id)).scalar_one()
-    )
+    action_id = int(conn.execute(_INSERT, values).scalar_one())
     shown = impressions.arm_of(conn, linked) if linked is not None else None
     return Recorded(
         id=action_id,

@@ -20,8 +20,10 @@ def field_errors(errors: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     """The first message for each offending field, as the original's `errors` map had them."""
     described: dict[str, str] = {}
     for error in errors:
-        message = str(error.get("msg", "invalid value"))
         if error.get("type") == "json_invalid":
-            message = "body is not valid JSON"
+            # Its location is a character offset, not a field.
+            described.setdefault("body", "body is not valid JSON")
+            continue
+        message = str(error.get("msg", "invalid value"))
         described.setdefault(field_path(error.get("loc", ())), message)
     return described

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
 from recommender.activity import actions
 from recommender.contract.user_actions import UserActionIn
 from recommender.databus.messages import Incoming, Rejection, describe
 from recommender.store.schema import DeadLetter, UserAction, utcnow
+
+_ACTION_OF = select(UserAction.id).where(UserAction.message_digest == bindparam("digest"))
+_LETTER_OF = select(DeadLetter.id).where(DeadLetter.message_digest == bindparam("digest"))
 
 
 class Outcome(StrEnum):
@@ -25,10 +28,7 @@ class Outcome(StrEnum):
 
 def store_action(conn: Connection, message: Incoming, action: UserActionIn) -> Outcome:
     """Record the action unless this message already brought it."""
-    seen = conn.execute(
-        select(UserAction.id).where(UserAction.message_digest == message.digest)
-    ).first()
-    if seen is not None:
+    if conn.execute(_ACTION_OF, {"digest": message.digest}).first() is not None:
         return Outcome.DUPLICATE
     actions.record(conn, action, message_digest=message.digest)
     return Outcome.STORED
@@ -36,10 +36,7 @@ def store_action(conn: Connection, message: Incoming, action: UserActionIn) -> O
 
 def dead_letter(conn: Connection, message: Incoming, rejection: Rejection) -> Outcome:
     """Keep the message, its headers and why it was refused (once, however often it comes)."""
-    seen = conn.execute(
-        select(DeadLetter.id).where(DeadLetter.message_digest == message.digest)
-    ).first()
-    if seen is not None:
+    if conn.execute(_LETTER_OF, {"digest": message.digest}).first() is not None:
         return Outcome.DUPLICATE
     conn.execute(
         insert(DeadLetter).values(

@@ -66,12 +66,16 @@ def read_action(body: bytes, max_bytes: int) -> UserActionIn | Rejection:
     if len(body) > max_bytes:
         problem = f"body of {len(body)} bytes is larger than the limit of {max_bytes} bytes"
         return Rejection(problem, {"body": problem})
+    if not body:  # the endpoint's answer to an empty body
+        return Rejection(VALIDATION_MESSAGE, {"body": "Field required"})
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return Rejection(VALIDATION_MESSAGE, {"body": "body is not valid JSON"})
     try:
-        return UserActionIn.model_validate(document)
+        # As FastAPI validates a body (which is why a non-object is "not an object to extract
+        # fields from"), so that both say the same of the same input.
+        return UserActionIn.model_validate(document, from_attributes=True)
     except ValidationError as error:
         return Rejection(VALIDATION_MESSAGE, field_errors(error.errors()))
 

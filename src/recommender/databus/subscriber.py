@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -123,10 +124,18 @@ class _Listener(stomp.ConnectionListener):  # type: ignore[misc]
 class Subscriber:
     """Consumes `DATABUS_ACTIONS_TOPIC` until `run`'s stop event is set."""
 
-    def __init__(self, settings: Settings, writer: Writer) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        writer: Writer,
+        *,
+        observe_lag: Callable[[float], None] | None = None,
+    ) -> None:
+        """`observe_lag` is given the lag of each stored message (a benchmark's measure)."""
         assert settings.databus_host is not None, "DATABUS_HOST is not set"
         self.settings = settings
         self.writer = writer
+        self._observe_lag = observe_lag
         self.broker = connection.broker_name(settings)
         self._pending: Queue[Pending | None] = Queue()
         self._lock = threading.Lock()
@@ -273,7 +282,10 @@ class Subscriber:
             if outcome is Outcome.STORED:
                 self._counts.stored += 1
                 if item.message.sent_at is not None:
-                    self._lags.append(max(0.0, time.time() - item.message.sent_at))
+                    lag = max(0.0, time.time() - item.message.sent_at)
+                    self._lags.append(lag)
+                    if self._observe_lag is not None:
+                        self._observe_lag(lag)
             elif outcome is Outcome.DUPLICATE:
                 self._counts.duplicates += 1
             else:
