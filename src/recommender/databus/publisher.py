@@ -54,6 +54,8 @@ def panel_message(impression: Impression, recommendation_id: int) -> dict[str, A
         "scores": impression.scores,
         "engine_version": impression.engine,
         "model_version": impression.model_version,
+        "experiment_id": impression.experiment_id,
+        "arm": impression.arm,
     }
     return {"recommender_system": SYSTEM_NAME, "context": context, "response": response}
 
