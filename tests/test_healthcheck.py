@@ -14,14 +14,18 @@ from typing import Any
 import pytest
 
 from recommender.config import Settings
+from recommender.databus import status
 from recommender.healthcheck import (
     SCHEDULE_STALE_S,
     health_url,
     main,
     probe_api,
     probe_scheduler,
+    probe_subscriber,
     probe_worker,
 )
+from recommender.store.database import Database
+from recommender.store.schema import utcnow
 
 
 def settings(**values: Any) -> Settings:
@@ -130,3 +134,26 @@ def test_the_scheduler_is_healthy_while_it_saves_its_schedule(tmp_path: Path) ->
     later = time.time() + SCHEDULE_STALE_S + 1
     healthy, message = probe_scheduler(str(schedule), now=later)
     assert not healthy and "last saved" in message
+
+
+def test_the_subscriber_is_healthy_while_it_reports(db: Database) -> None:
+    probe = settings(database_url=db.url, databus_host="broker", databus_subscription="s")
+    assert probe_subscriber(settings())[0] is False
+    healthy, message = probe_subscriber(probe)
+    assert not healthy and "recommender subscribe" in message
+    with db.write() as conn:
+        status.write(
+            conn,
+            status.Report(
+                subscription="s",
+                state=status.RECONNECTING,
+                detail="stomp://broker:61613: ConnectFailedException",
+                destination="/topic/user_actions",
+                broker="stomp://broker:61613",
+                started_at=utcnow(),
+                counts=status.Counts(stored=3),
+            ),
+        )
+    healthy, message = probe_subscriber(probe)
+    # Alive and saying why it waits: restarting it would not bring the broker back.
+    assert healthy and "reconnecting" in message and "ConnectFailedException" in message

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from recommender.contract.rewards import RewardValues
@@ -181,6 +181,86 @@ class Settings(BaseSettings):
         "recounted from the whole store.",
     )
 
+    # The databus (STOMP). The original recommender's names (RS_DATABUS_*) are read too, so
+    # that its environment works unchanged.
+    databus_host: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("databus_host", "rs_databus_host"),
+        description="STOMP broker of the databus; unset turns `recommender subscribe` and "
+        "publishing off.",
+    )
+    databus_port: int = Field(
+        default=61613,
+        ge=1,
+        le=65535,
+        validation_alias=AliasChoices("databus_port", "rs_databus_port"),
+        description="STOMP port of the broker.",
+    )
+    databus_username: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("databus_username", "rs_databus_username"),
+        description="Login on the broker; unset sends none.",
+    )
+    databus_password: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("databus_password", "rs_databus_password"),
+        description="Passcode on the broker.",
+    )
+    databus_ssl: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("databus_ssl", "rs_databus_ssl"),
+        description="Talk to the broker over TLS.",
+    )
+    databus_vhost: str = Field(
+        default="/",
+        description="The STOMP `host` header: the virtual host on RabbitMQ.",
+    )
+    databus_actions_topic: str = Field(
+        default="/topic/user_actions",
+        min_length=1,
+        validation_alias=AliasChoices("databus_actions_topic", "rs_databus_subscription_topic"),
+        description="Destination `recommender subscribe` takes user actions from.",
+    )
+    databus_recommendations_topic: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("databus_recommendations_topic", "rs_databus_publish_topic"),
+        description="Destination every served panel is published to; unset publishes nothing.",
+    )
+    databus_dead_letter_topic: str | None = Field(
+        default=None,
+        description="Destination a message that cannot be stored is also sent to, with the "
+        "reason; the dead-letter table always gets it.",
+    )
+    databus_subscription: str = Field(
+        default="recommender",
+        min_length=1,
+        max_length=200,
+        description="Name of the durable subscription (and client id): the broker keeps "
+        "messages for it while no subscriber runs.",
+    )
+    databus_prefetch: int = Field(
+        default=1000,
+        ge=1,
+        le=65535,
+        description="Messages the broker may send before the first of them is acknowledged.",
+    )
+    databus_heartbeat_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="STOMP heart-beat interval in both directions; 0 turns heart-beats off.",
+    )
+    databus_reconnect_max_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest wait between two attempts to reach the broker (or the store).",
+    )
+    databus_publish_queue: int = Field(
+        default=10_000,
+        ge=1,
+        description="Served panels waiting to be published; beyond it they are counted and "
+        "dropped, never waited for.",
+    )
+
     @field_validator("reward_values")
     @classmethod
     def _rewards_parse(cls, value: str) -> str:
@@ -194,6 +274,11 @@ class Settings(BaseSettings):
         "api_tokens",
         "artifact_dir",
         "engine_params_file",
+        "databus_host",
+        "databus_username",
+        "databus_password",
+        "databus_recommendations_topic",
+        "databus_dead_letter_topic",
         mode="before",
     )
     @classmethod

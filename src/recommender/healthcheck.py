@@ -1,4 +1,4 @@
-"""Health probes for containers: `python -m recommender.healthcheck api|worker|scheduler`.
+"""Health probes for containers: `python -m recommender.healthcheck TARGET`, one per process.
 
 Exit status 0 when healthy, 1 when not, with one line saying why (a container runtime keeps
 it in its health log). A probe runs every few seconds, so it imports only the settings and
@@ -11,6 +11,9 @@ what it asks with, not the command line with its engines.
 - `worker`: the Celery worker on this host answers a ping through the broker.
 - `scheduler`: the scheduler (`recommender beat`) wrote its schedule file lately; it saves
   it every few minutes while it runs.
+- `subscriber`: the databus subscriber (of DATABUS_SUBSCRIPTION) reported to the store within
+  the last seconds. It may be waiting for the broker (the line says so): restarting it would
+  not bring the broker back.
 """
 
 from __future__ import annotations
@@ -91,12 +94,36 @@ def probe_scheduler(schedule_file: str, now: float | None = None) -> tuple[bool,
     return True, f"{schedule_file} saved {age:.0f} s ago"
 
 
+def probe_subscriber(settings: Settings) -> tuple[bool, str]:
+    if settings.databus_host is None:
+        return False, "DATABUS_HOST is not set: there is no subscriber to probe"
+    from recommender.databus import status
+    from recommender.store.database import Database
+    from recommender.store.schema import utcnow
+
+    db = Database(settings.database_url, pool_size=1, statement_timeout_s=TIMEOUT_S)
+    try:
+        with db.engine.connect() as conn:
+            row = status.read(conn, settings.databus_subscription)
+    except Exception as error:  # the store is down or refused: unhealthy, say why
+        return False, f"the store: {type(error).__name__}"
+    finally:
+        db.dispose()
+    part = status.health(row, settings.databus_subscription, utcnow())
+    if row is None:
+        return False, part["message"]
+    summary = f"{settings.databus_subscription}: {part['state']}, {part['stored']} stored"
+    if part.get("detail"):
+        summary += f" ({part['detail']})"
+    return part["state"] != "silent", f"{summary}, reported {part['last_report_s_ago']} s ago"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m recommender.healthcheck",
         description="Exit 0 when the server or worker on this host is healthy, 1 when not.",
     )
-    parser.add_argument("target", choices=["api", "worker", "scheduler"])
+    parser.add_argument("target", choices=["api", "worker", "scheduler", "subscriber"])
     parser.add_argument(
         "--ready", action="store_true", help="api: healthy only when /health answers 200"
     )
@@ -112,8 +139,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = get_settings()
         if args.target == "api":
             healthy, message = probe_api(settings, ready=args.ready)
-        else:
+        elif args.target == "worker":
             healthy, message = probe_worker(settings)
+        else:
+            healthy, message = probe_subscriber(settings)
     sys.stdout.write(message + "\n")
     return 0 if healthy else 1
 

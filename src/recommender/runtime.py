@@ -5,14 +5,18 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Future
 from functools import partial
+from typing import Any
 
 from recommender.activity import actions, impressions
 from recommender.catalog import search
 from recommender.config import Settings
+from recommender.databus import status as databus_status
+from recommender.databus.publisher import Publisher
 from recommender.serving.state import ServingStateHolder
 from recommender.sessions import SessionStore, open_sessions
 from recommender.store import migrate
 from recommender.store.database import Database
+from recommender.store.schema import utcnow
 from recommender.store.writer import Writer
 from recommender.tasks import records, schedule
 from recommender.tasks.executor import Executor, make_executor
@@ -43,12 +47,15 @@ class Runtime:
             self.jobs_db, settings, on_finished=self.serving.refresh
         )
         self.writer = Writer(self.db)
+        self.publisher = Publisher.from_settings(settings)
 
     def start(self, *, poll: bool = True) -> None:
         migrate.upgrade(self.db.engine)
         self.writer.start()
         with self.db.engine.connect() as conn:
             self.sessions.add_orders(actions.all_orders(conn))
+        if self.publisher is not None:
+            self.publisher.start()
         self.serving.refresh()
         if poll:
             self.serving.start(self.settings.refresh_interval_s, housekeeping=self.housekeeping)
@@ -72,10 +79,36 @@ class Runtime:
     def store_impression(self, impression: impressions.Impression) -> Future[int]:
         """Store an impression through the writer: the future holds its id once committed.
 
-        The one way a served panel is written, whoever serves it (HTTP or the CLI)."""
-        return self.writer.submit(partial(impressions.write, impression=impression))
+        The one way a served panel is written, whoever serves it (HTTP or the CLI). Once
+        committed, it is also offered to the databus publisher, if one is configured: a
+        non-blocking hand-over, never a wait on the broker."""
+        stored = self.writer.submit(partial(impressions.write, impression=impression))
+        if self.publisher is not None:
+            stored.add_done_callback(partial(self._announce, impression))
+        return stored
+
+    def _announce(self, impression: impressions.Impression, stored: Future[int]) -> None:
+        if self.publisher is not None and stored.exception() is None:
+            self.publisher.offer(impression, stored.result())
+
+    def databus_health(self) -> dict[str, Any] | None:
+        """The subscriber's last report (and this process's publisher); None without a databus."""
+        if self.settings.databus_host is None:
+            return None
+        subscription = self.settings.databus_subscription
+        try:
+            with self.db.engine.connect() as conn:
+                row = databus_status.read(conn, subscription)
+        except Exception as error:
+            return {"status": "down", "error": type(error).__name__}
+        part = databus_status.health(row, subscription, utcnow())
+        if self.publisher is not None:
+            part["publisher"] = self.publisher.health()
+        return part
 
     def close(self) -> None:
+        if self.publisher is not None:
+            self.publisher.close()
         self.serving.stop()
         self.sessions.close()
         self.executor.close()

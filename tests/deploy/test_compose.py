@@ -26,7 +26,7 @@ from tests.deploy.specs import (
 
 BIN = Path(sys.executable).parent
 REQUIRED = {"POSTGRES_PASSWORD": "secret"}
-OUR_SERVICES = {"migrate", "api", "worker", "scheduler"}
+OUR_SERVICES = {"migrate", "api", "worker", "scheduler", "subscriber"}
 # Variables our services are given that are not Settings fields, and who reads them.
 OTHER_READERS = {
     "PYTHONPATH": "Python: the development override's mounted source",
@@ -104,7 +104,15 @@ def test_development_services_import_the_mounted_source() -> None:
 
 def test_services_wait_for_what_they_need() -> None:
     services = base()["services"]
-    assert set(services) == {"migrate", "api", "worker", "scheduler", "postgres", "redis"}
+    assert set(services) == {
+        "migrate",
+        "api",
+        "worker",
+        "scheduler",
+        "subscriber",
+        "postgres",
+        "redis",
+    }
     order: dict[str, set[str]] = {}
     for name, service in services.items():
         needs = service.get("depends_on") or {}
@@ -122,7 +130,7 @@ def test_services_wait_for_what_they_need() -> None:
             else:
                 assert wanted == "service_completed_successfully", f"{name}: {wanted}"
                 assert services[target].get("restart") == "no", f"{target} must run once"
-    for name in ("api", "worker", "scheduler"):
+    for name in ("api", "worker", "scheduler", "subscriber"):
         needs = services[name]["depends_on"]
         assert needs["migrate"]["condition"] == "service_completed_successfully"
         assert needs["postgres"]["condition"] == "service_healthy"
@@ -156,6 +164,13 @@ def test_every_service_has_a_health_check_or_runs_once() -> None:
         "scheduler",
     ]
     assert services["scheduler"]["deploy"]["replicas"] == 1  # one scheduler, or twice the work
+    assert services["subscriber"]["healthcheck"]["test"][1:] == [
+        "python",
+        "-m",
+        "recommender.healthcheck",
+        "subscriber",
+    ]
+    assert services["subscriber"]["profiles"] == ["databus"]  # only where there is a databus
     assert "healthcheck" not in services["api"]  # the image's own
     assert image_healthcheck()[-1] == "api"
 

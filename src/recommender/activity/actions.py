@@ -6,16 +6,27 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
 from recommender.activity import impressions
 from recommender.activity.pages import service_of_page
 from recommender.contract.user_actions import UserActionIn
-from recommender.store.schema import UserAction, utcnow
+from recommender.store.schema import User, UserAction, utcnow
 
 log = logging.getLogger(__name__)
 
 PANEL_ROOT = "recommendation_panel"
+
+# Built once: a statement built per action costs more than running it (actions come by the
+# thousand a second from the databus).
+_INSERT = insert(UserAction).returning(UserAction.id)
+_USER_OF_AAI_UID = select(User.id).where(User.aai_uid == bindparam("aai_uid"))
+_PARENT_LINK = (
+    select(UserAction.recommendation_id)
+    .where(UserAction.target_visit_id == bindparam("visit_id"))
+    .order_by(UserAction.id.desc())
+    .limit(1)
+)
 
 
 def _root_service(action: UserActionIn) -> int | None:
@@ -74,12 +85,7 @@ class Recorded:
 
 def _parent_link(conn: Connection, visit_id: str) -> int | None:
     """The impression the action that led to this page visit was linked to."""
-    row = conn.execute(
-        select(UserAction.recommendation_id)
-        .where(UserAction.target_visit_id == visit_id)
-        .order_by(UserAction.id.desc())
-        .limit(1)
-    ).first()
+    row = conn.execute(_PARENT_LINK, {"visit_id": visit_id}).first()
     return None if row is None or row[0] is None else int(row[0])
 
 
@@ -101,13 +107,31 @@ def _linked_impression(conn: Connection, action: UserActionIn) -> tuple[int | No
     return _parent_link(conn, action.source.visit_id), False
 
 
+def _user_of(
+    conn: Connection, aai_uid: str, users_by_aai_uid: Mapping[str, int] | None
+) -> int | None:
+    if users_by_aai_uid is not None:
+        return users_by_aai_uid.get(aai_uid)
+    row = conn.execute(_USER_OF_AAI_UID, {"aai_uid": aai_uid}).first()
+    return None if row is None else int(row[0])
+
+
 def record(
-    conn: Connection, action: UserActionIn, users_by_aai_uid: Mapping[str, int] | None = None
+    conn: Connection,
+    action: UserActionIn,
+    users_by_aai_uid: Mapping[str, int] | None = None,
+    *,
+    message_digest: str | None = None,
 ) -> Recorded:
-    """Store one action. The caller's transaction makes it durable."""
+    """Store one action. The caller's transaction makes it durable.
+
+    An action naming only an AAI identity is given its user from `users_by_aai_uid` (the
+    serving snapshot's index) or, without one, from the store. `message_digest` marks an
+    action that came over the databus (see `recommender.databus`).
+    """
     user_id = action.user_id
-    if user_id is None and action.aai_uid and users_by_aai_uid is not None:
-        user_id = users_by_aai_uid.get(action.aai_uid)
+    if user_id is None and action.aai_uid:
+        user_id = _user_of(conn, action.aai_uid, users_by_aai_uid)
     root = action.source.root
     linked, panel_click = _linked_impression(conn, action)
     service_id = resolve_service(action)
@@ -132,10 +156,9 @@ def record(
         "is_order": action.action.order,
         "service_id": service_id,
         "recommendation_id": linked,
+        "message_digest": message_digest,
     }
-    action_id = int(
-        conn.execute(insert(UserAction).values(values).returning(UserAction.id)).scalar_one()
-    )
+    action_id = int(conn.execute(_INSERT, values).scalar_one())
     shown = impressions.arm_of(conn, linked) if linked is not None else None
     return Recorded(
         id=action_id,

@@ -6,9 +6,30 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
 from recommender.store.schema import Recommendation, utcnow
+
+# Built once: user actions look impressions up by the thousand a second.
+_EXISTS = select(Recommendation.id).where(Recommendation.id == bindparam("id"))
+_ARM_OF = select(Recommendation.engine, Recommendation.experiment_id, Recommendation.arm).where(
+    Recommendation.id == bindparam("id")
+)
+_LATEST_ON_VISIT = (
+    select(Recommendation.id)
+    .where(Recommendation.visit_id == bindparam("visit_id"))
+    .order_by(Recommendation.id.desc())
+    .limit(1)
+)
+_LATEST_ON_PANEL = (
+    select(Recommendation.id)
+    .where(
+        Recommendation.visit_id == bindparam("visit_id"),
+        Recommendation.panel_id == bindparam("panel_id"),
+    )
+    .order_by(Recommendation.id.desc())
+    .limit(1)
+)
 
 
 @dataclass(frozen=True)
@@ -46,20 +67,15 @@ def write(conn: Connection, impression: Impression) -> int:
 
 
 def exists(conn: Connection, recommendation_id: int) -> bool:
-    return (
-        conn.execute(
-            select(Recommendation.id).where(Recommendation.id == recommendation_id)
-        ).first()
-        is not None
-    )
+    return conn.execute(_EXISTS, {"id": recommendation_id}).first() is not None
 
 
 def find_by_panel(conn: Connection, visit_id: str, panel_id: str | None) -> int | None:
     """The latest impression shown on a page visit's panel (how old-style clicks are linked)."""
-    statement = select(Recommendation.id).where(Recommendation.visit_id == visit_id)
     if panel_id:
-        statement = statement.where(Recommendation.panel_id == panel_id)
-    row = conn.execute(statement.order_by(Recommendation.id.desc()).limit(1)).first()
+        row = conn.execute(_LATEST_ON_PANEL, {"visit_id": visit_id, "panel_id": panel_id}).first()
+    else:
+        row = conn.execute(_LATEST_ON_VISIT, {"visit_id": visit_id}).first()
     return None if row is None else int(row[0])
 
 
@@ -73,11 +89,7 @@ class Shown:
 
 
 def arm_of(conn: Connection, recommendation_id: int) -> Shown | None:
-    row = conn.execute(
-        select(Recommendation.engine, Recommendation.experiment_id, Recommendation.arm).where(
-            Recommendation.id == recommendation_id
-        )
-    ).first()
+    row = conn.execute(_ARM_OF, {"id": recommendation_id}).first()
     if row is None:
         return None
     return Shown(engine=str(row[0]), experiment_id=row[1], arm=row[2])

@@ -14,6 +14,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from recommender.catalog.dump import InvalidDumpError
+from recommender.contract.errors import VALIDATION_MESSAGE, field_errors
 from recommender.engines import UnknownEngineError
 from recommender.experiments.records import (
     ExperimentNotFoundError,
@@ -24,8 +25,6 @@ from recommender.tasks.executor import BrokerUnavailableError
 
 log = logging.getLogger(__name__)
 
-VALIDATION_MESSAGE = "Input payload validation failed"
-
 
 class ErrorBody(BaseModel):
     """The body of every 4xx/5xx answer."""
@@ -35,25 +34,13 @@ class ErrorBody(BaseModel):
     problems: list[dict[str, Any]] = []
 
 
-def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc]
-    if parts and parts[0] == "body":
-        parts = parts[1:]
-    return ".".join(parts) or "body"
-
-
 def _validation(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors: dict[str, str] = {}
-    for error in exc.errors():
-        path = _field_path(error.get("loc", ()))
-        message = str(error.get("msg", "invalid value"))
-        if error.get("type") == "json_invalid":
-            message = "body is not valid JSON"
-        errors.setdefault(path, message)
     return JSONResponse(
         status_code=400,
-        content=ErrorBody(message=VALIDATION_MESSAGE, errors=errors).model_dump(),
+        content=ErrorBody(
+            message=VALIDATION_MESSAGE, errors=field_errors(exc.errors())
+        ).model_dump(),
     )
 
 

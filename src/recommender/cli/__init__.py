@@ -13,6 +13,7 @@ from recommender.cli import models as _models  # noqa: F401
 from recommender.cli import recommend as _recommend  # noqa: F401
 from recommender.cli import serve as _serve  # noqa: F401
 from recommender.cli import simulate as _simulate  # noqa: F401
+from recommender.cli import subscribe as _subscribe  # noqa: F401
 from recommender.cli import synth as _synth  # noqa: F401
 from recommender.cli.app import app
 

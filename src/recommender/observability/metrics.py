@@ -8,7 +8,7 @@ rate(recommender_recommendations_total[5m])` summed by engine. With several proc
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from prometheus_client import (
@@ -23,7 +23,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import select
 
 from recommender.store.database import Database
-from recommender.store.schema import ModelVersion, Task
+from recommender.store.schema import ModelVersion, Subscriber, Task, utcnow
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 
@@ -65,6 +65,15 @@ EXPERIMENT_ORDERS = Counter(
     ["experiment", "arm"],
 )
 
+PANELS_PUBLISHED = Counter(
+    "recommender_databus_published",
+    "Served panels published to the databus recommendations topic.",
+)
+PANELS_UNPUBLISHED = Counter(
+    "recommender_databus_publish_dropped",
+    "Served panels not published because the queue to the databus was full.",
+)
+
 
 class StoreCollector(Collector):
     """Jobs and model versions, read from the store at scrape time, so that one scrape of any
@@ -103,6 +112,7 @@ class StoreCollector(Collector):
                         ModelVersion.status == "active"
                     )
                 ).all()
+                subscribers = conn.execute(select(Subscriber.__table__)).all()
         except Exception:  # metrics must not fail because the database is briefly away
             return
         counts: dict[tuple[str, str], float] = {}
@@ -122,6 +132,7 @@ class StoreCollector(Collector):
             if version is not None:
                 serving.add_metric([engine], float(version))
         yield from (jobs, seconds, active, serving)
+        yield from databus_families(subscribers)
 
 
 def exposition(extra: Collector | None) -> tuple[bytes, str]:
@@ -142,3 +153,36 @@ def exposition(extra: Collector | None) -> tuple[bytes, str]:
         single.register(extra)
         text += generate_latest(single)
     return text, CONTENT_TYPE_LATEST
+
+
+def databus_families(subscribers: Sequence[Any]) -> list[Any]:
+    """What each databus subscriber last reported: its counts, its lag and how long ago."""
+    label = ["subscription"]
+    counters = {
+        name: CounterMetricFamily(f"recommender_databus_{name}", text, labels=label)
+        for name, text in (
+            ("consumed", "Databus messages received, redeliveries included."),
+            ("stored", "Databus messages stored as user actions."),
+            ("duplicates", "Databus messages that had been stored before (redeliveries)."),
+            ("dead_lettered", "Databus messages kept in the dead-letter table, with the reason."),
+        )
+    }
+    lag = GaugeMetricFamily(
+        "recommender_databus_lag_seconds",
+        "Seconds from a message being sent to its action being stored, over the last report.",
+        labels=["subscription", "quantile"],
+    )
+    age = GaugeMetricFamily(
+        "recommender_databus_report_age_seconds",
+        "Seconds since the subscriber last reported (it reports every few seconds).",
+        labels=label,
+    )
+    now = utcnow()
+    for row in subscribers:
+        for name, family in counters.items():
+            family.add_metric([row.subscription], float(getattr(row, name)))
+        for quantile, value in (("0.5", row.lag_p50_s), ("0.99", row.lag_p99_s)):
+            if value is not None:
+                lag.add_metric([row.subscription, quantile], value)
+        age.add_metric([row.subscription], (now - row.heartbeat_at).total_seconds())
+    return [*counters.values(), lag, age]

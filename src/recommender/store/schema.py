@@ -427,8 +427,12 @@ class UserAction(Base):
     recommendation_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("recommendations.id", ondelete="SET NULL")
     )
+    # SHA-256 of the databus message that brought the action (none over HTTP): a message
+    # delivered again finds its action here and stores nothing.
+    message_digest: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
+        Index("ix_user_actions_message_digest", "message_digest", unique=True),
         Index("ix_user_actions_user_order", "user_id", "is_order"),
         Index("ix_user_actions_unique_id", "unique_id"),
         Index("ix_user_actions_source_visit_id", "source_visit_id"),
@@ -465,6 +469,52 @@ class Transition(Base):
     next_impression_id: Mapped[int | None] = mapped_column(BigInteger)
     next_history: Mapped[list[int]] = mapped_column(Json)
     done: Mapped[bool] = mapped_column(Boolean)
+
+
+# --- the databus -------------------------------------------------------------------------------
+
+
+class DeadLetter(Base):
+    """A databus message that could not be stored as a user action, kept with the reason."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    message_digest: Mapped[str] = mapped_column(String(64))
+    destination: Mapped[str] = mapped_column(Text)
+    headers: Mapped[dict[str, str]] = mapped_column(Json, default=dict)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    reason: Mapped[str] = mapped_column(Text)
+    # Field path -> message, as a 400 answer of `POST /user_actions` names them.
+    errors: Mapped[dict[str, str]] = mapped_column(Json, default=dict)
+
+    __table_args__ = (
+        Index("ix_dead_letters_message_digest", "message_digest", unique=True),
+        Index("ix_dead_letters_received_at", "received_at"),
+    )
+
+
+class Subscriber(Base):
+    """What a databus subscriber last reported: its state and its running counts."""
+
+    __tablename__ = "databus_subscribers"
+
+    subscription: Mapped[str] = mapped_column(String(200), primary_key=True)
+    state: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    destination: Mapped[str] = mapped_column(Text, default="")
+    broker: Mapped[str] = mapped_column(String(255), default="")
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    consumed: Mapped[int] = mapped_column(BigInteger, default=0)
+    stored: Mapped[int] = mapped_column(BigInteger, default=0)
+    duplicates: Mapped[int] = mapped_column(BigInteger, default=0)
+    dead_lettered: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Seconds from a message being sent to its action being committed, over the latest report
+    # that stored any.
+    lag_p50_s: Mapped[float | None] = mapped_column(Float)
+    lag_p99_s: Mapped[float | None] = mapped_column(Float)
 
 
 # In the order a load inserts them; a replacement deletes them in reverse.

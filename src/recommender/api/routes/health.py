@@ -25,7 +25,9 @@ def _database(runtime: Runtime) -> dict[str, Any]:
     return {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
-@router.get("/health", summary="Health of the database, catalogue, engines and worker")
+@router.get(
+    "/health", summary="Health of the database, catalogue, engines, worker and databus subscriber"
+)
 def get_health(runtime: RuntimeDep) -> JSONResponse:
     """200 when every part is ready, 503 otherwise; the body says which part is not."""
     state = runtime.serving.current
@@ -54,6 +56,9 @@ def get_health(runtime: RuntimeDep) -> JSONResponse:
     if runtime.serving.last_error:
         components["engines"]["refresh_error"] = runtime.serving.last_error
     components["worker"] = runtime.executor.health()
+    databus = runtime.databus_health()
+    if databus is not None:
+        components["databus"] = databus
     healthy = all(part["status"] == "ok" for part in components.values())
     return JSONResponse(
         status_code=200 if healthy else 503,
