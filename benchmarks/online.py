@@ -262,6 +262,19 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     return out
 
 
+def after_a_click(panels: list[Panel]) -> dict[str, float]:
+    """CTR per panel of the panels that came after a click in the same session (the only
+    ones a session can change)."""
+    clicked: set[int] = set()
+    later: list[Panel] = []
+    for panel in sorted(panels, key=lambda p: (p.episode, p.step)):
+        if panel.episode in clicked:
+            later.append(panel)
+        if panel.clicked:
+            clicked.add(panel.episode)
+    return {"panels": len(later), "ctr_per_panel": rates(later)["ctr_per_panel"]}
+
+
 def sessions_on_off(
     args: argparse.Namespace,
     market: SyntheticMarketplace,
@@ -274,9 +287,14 @@ def sessions_on_off(
     episodes = anonymous_episodes(env, args.anonymous, first=first_episode)
     start = datetime(2030, 1, 1, tzinfo=UTC)
     found: dict[str, Any] = {}
+    variants = {
+        "off": {"SESSIONS": "false"},
+        "on": {"SESSIONS": "true", "SESSION_EXCLUDE_OPENED": "true"},
+        "on, opened shown again": {"SESSIONS": "true", "SESSION_EXCLUDE_OPENED": "false"},
+    }
     for engine in [e.strip() for e in args.session_engines.split(",") if e.strip()]:
-        for enabled in ("true", "false"):
-            settings = {**base, "SESSIONS": enabled}
+        for name, variant in variants.items():
+            settings = {**base, **variant}
             with (
                 running_server(settings) as port,
                 httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client,
@@ -288,12 +306,20 @@ def sessions_on_off(
                     start=start,
                     session_spacing_s=3600,
                     engine=engine,
-                    browser_prefix=f"{engine}-sessions-{enabled}",
+                    browser_prefix=f"{engine}-{len(found)}",
                 )
-            found[f"{engine}/sessions={enabled}"] = rates(panels) | {
-                "served_by": sorted({p.engine for p in panels})
+            found[f"{engine}/sessions {name}"] = rates(panels) | {
+                "served_by": sorted({p.engine for p in panels}),
+                "after_a_click": after_a_click(panels),
             }
     return found
+
+
+def session_ctr(result: dict[str, Any], engine: str, variant: str, scope: str) -> float:
+    row = result["sessions"][f"{engine}/sessions {variant}"]
+    if scope == "after a click":
+        return float(row["after_a_click"]["ctr_per_panel"])
+    return float(row["ctr_per_panel"])
 
 
 def summary(results: list[dict[str, Any]]) -> str:
@@ -356,13 +382,17 @@ def summary(results: list[dict[str, Any]]) -> str:
         lines.append(f"- {key}: {m:.4f} [{lo:.4f}, {hi:.4f}]")
     engines = sorted({k.split("/")[0] for k in keys})
     for engine in engines:
-        ratios = [
-            r["sessions"][f"{engine}/sessions=true"]["ctr_per_panel"]
-            / max(r["sessions"][f"{engine}/sessions=false"]["ctr_per_panel"], 1e-9)
-            for r in results
-        ]
-        m, lo, hi = t_interval(ratios)
-        lines.append(f"- {engine}: sessions on / off = {m:.3f} [{lo:.3f}, {hi:.3f}]")
+        for variant in ("on", "on, opened shown again"):
+            for scope in ("all panels", "after a click"):
+                ratios = [
+                    session_ctr(r, engine, variant, scope)
+                    / max(session_ctr(r, engine, "off", scope), 1e-9)
+                    for r in results
+                ]
+                m, lo, hi = t_interval(ratios)
+                lines.append(
+                    f"- {engine}, sessions {variant} / off, {scope}: {m:.3f} [{lo:.3f}, {hi:.3f}]"
+                )
     return "\n".join(lines)
 
 
@@ -385,7 +415,7 @@ def main() -> None:
         help="expected actions per panel, to schedule about one training a day",
     )
     parser.add_argument("--arms", default="popularity,ials,ncf,rl")
-    parser.add_argument("--session-engines", default="ncf")
+    parser.add_argument("--session-engines", default="ials,ncf")
     parser.add_argument(
         "--anonymous",
         type=int,

@@ -148,6 +148,11 @@ class Settings(BaseSettings):
         description="Whether what a visitor did in the current session (services opened and "
         "ordered) joins the history engines read and leaves the panel, with no retraining.",
     )
+    session_exclude_opened: bool = Field(
+        default=True,
+        description="Whether services opened in the current session are left out of the "
+        "panel (ordered ones always are).",
+    )
     session_max_visitors: int = Field(
         default=100_000,
         ge=1,

@@ -86,6 +86,30 @@ def test_with_sessions_off_the_next_panel_ignores_the_session(tmp_path: Path) ->
         assert after["recommendations"] == before["recommendations"]
 
 
+def test_opened_services_may_come_back_when_the_operator_allows_it(tmp_path: Path) -> None:
+    settings = make_settings(
+        f"sqlite:///{tmp_path / 'again.db'}", tmp_path, session_exclude_opened=False
+    )
+    with TestClient(create_app(settings)) as client:
+        load_catalog(client, two_communities(n_services=16, n_users=80))
+        first = panel(client, unique_id="visitor", timestamp="2026-12-01T10:00:00Z")
+        top = first["recommendations"][0]
+        opens(client, "visitor", top, "2026-12-01T10:01:00Z")
+        again = panel(client, unique_id="visitor", timestamp="2026-12-01T10:02:00Z")
+        assert top in again["recommendations"]
+        # An order is never shown again, whatever the setting.
+        opens(
+            client,
+            "visitor",
+            top,
+            "2026-12-01T10:03:00Z",
+            user_id=1,
+            action={"type": "button", "text": "Order", "order": True},
+        )
+        ordered = panel(client, unique_id="visitor", user_id=1, timestamp="2026-12-01T10:04:00Z")
+        assert top not in ordered["recommendations"]
+
+
 @pytest.mark.redis
 def test_sessions_are_shared_between_server_processes_through_redis(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shared.db'}"

@@ -58,6 +58,7 @@ def recommend(
             recent=recent,
             search_hits=runtime.search(q) if q else None,
             fallback=settings.fallback_order,
+            exclude_opened=settings.session_exclude_opened,
         )
         answer = decision.response(runtime.store_impression(decision.impression).result())
     except UnknownEngineError as error:

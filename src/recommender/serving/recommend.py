@@ -120,11 +120,13 @@ def decide(
     recent: Recent = NOBODY,
     search_hits: Collection[int] | None = None,
     fallback: Sequence[str] = (),
+    exclude_opened: bool = True,
 ) -> Decision:
     """Rank services for one request from `state` alone (no store access).
 
     `recent` is the visitor's current session and orders; `search_hits` the services that
-    match the request's full-text query, when it has one. The caller stores
+    match the request's full-text query, when it has one. Ordered services are never shown;
+    the session's opened ones neither, unless `exclude_opened` is false. The caller stores
     `decision.impression` and only then answers with its id.
     """
     catalog = state.catalog
@@ -135,7 +137,7 @@ def decide(
         candidates=request.candidates,
         search=request.search_data,
         search_hits=search_hits,
-        exclude=seen | recent.excluded,
+        exclude=seen | (recent.excluded if exclude_opened else recent.ordered),
     )
     query = _query(request, visitor, recent)
     assignment = assign(state, request, visitor)

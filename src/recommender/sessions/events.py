@@ -18,9 +18,14 @@ class Recent:
     orders: frozenset[int] = frozenset()
 
     @property
+    def ordered(self) -> frozenset[int]:
+        """What the visitor ordered, in this session or ever: never shown again."""
+        return self.session_orders | self.orders
+
+    @property
     def excluded(self) -> frozenset[int]:
-        """Never shown again: what the session opened or ordered, and the user's orders."""
-        return frozenset(self.session) | self.session_orders | self.orders
+        """What the session opened or ordered, and the user's orders."""
+        return frozenset(self.session) | self.ordered
 
 
 NOBODY = Recent()

@@ -42,6 +42,7 @@ async def post_recommendations(
         recent=recent,
         search_hits=runtime.search(q) if q else None,
         fallback=runtime.settings.fallback_order,
+        exclude_opened=runtime.settings.session_exclude_opened,
     )
     recommendation_id = await asyncio.wrap_future(runtime.store_impression(decision.impression))
     shown = decision.impression
