@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from recommender import __version__
 from recommender.api import errors, openapi
+from recommender.api.allow import AllowEveryMethod
 from recommender.api.limits import BodySizeLimit
 from recommender.api.ratelimit import RateLimit, TokenBuckets
 from recommender.api.routes import (
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
             expose_headers=["X-Task-Id", "X-Request-Id"],
         )
+    app.add_middleware(AllowEveryMethod, document=app.openapi)
     app.add_middleware(RequestContext)
     for module in (
         recommendations,
