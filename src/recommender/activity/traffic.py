@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import ColumnElement, Connection, func, select
 from sqlalchemy.orm import InstrumentedAttribute
@@ -43,7 +43,7 @@ def daily(conn: Connection, *, days: int, today: date) -> DailyActivity:
     """Impressions by when they were served, actions by the portal's timestamp; both read
     through their time index, never the whole table."""
     first = today - timedelta(days=days - 1)
-    since = datetime.combine(first, time.min, tzinfo=timezone.utc)
+    since = datetime.combine(first, time.min, tzinfo=UTC)
     served = _per_day(conn, Recommendation.created_at, since)
     acted = _per_day(conn, UserAction.timestamp, since)
     ordered = _per_day(conn, UserAction.timestamp, since, UserAction.is_order.is_(True))
