@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from recommender import __version__
@@ -18,6 +18,8 @@ from recommender.api.allow import AllowEveryMethod
 from recommender.api.limits import BodySizeLimit
 from recommender.api.ratelimit import RateLimit, TokenBuckets
 from recommender.api.routes import (
+    dashboard,
+    docs,
     dumps,
     engines,
     experiments,
@@ -74,7 +76,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         description=DESCRIPTION,
         license_info={"name": "GPL-3.0-or-later", "identifier": "GPL-3.0-or-later"},
         lifespan=lifespan,
-        docs_url="/docs",
+        # Served by routes.docs from the package's own assets.
+        docs_url=None,
         redoc_url=None,
     )
     app.state.tokens = tokens
@@ -116,9 +119,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     ):
         app.include_router(module.router)
 
-    @app.get("/", include_in_schema=False)
-    def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="marketplace-recommender")
+    app.include_router(docs.router)
+    app.include_router(dashboard.router)
+    app.mount(docs.STATIC, StaticFiles(packages=[("recommender.api", "static")]), name="static")
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
