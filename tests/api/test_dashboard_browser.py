@@ -23,7 +23,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ADMIN = "admin-dashboard-token-0123456789"
 CLIENT = "client-dashboard-token-0123456789"
-PAGES = ["/dashboard", "/dashboard/engines", "/dashboard/jobs", "/dashboard/recommendations"]
+PAGES = [
+    "/dashboard",
+    "/dashboard/engines",
+    "/dashboard/models/ncf/1",
+    "/dashboard/jobs",
+    "/dashboard/recommendations",
+]
 
 # Every visible form control, and whether something names it for a screen reader.
 UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea, button')]
@@ -123,6 +129,7 @@ def logged_in(context: BrowserContext, watch: Watch, site: Site) -> Page:
     page = new_page(context, watch)
     page.goto(site.url + "/dashboard")
     assert page.url.endswith("/dashboard/login")  # no session yet
+    screenshot(page, "dashboard-login")
     page.get_by_label("Admin token").fill(ADMIN)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(site.url + "/dashboard")
@@ -159,9 +166,11 @@ def test_every_page_renders_clean_and_labelled(site: Site, viewport: dict[str, i
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             wide = page.evaluate(WIDEST)
             assert overflow <= 0, f"{path} is {overflow} px wider than the window: {wide}"
+            name = path.strip("/").replace("/", "-")
             if viewport is WIDE:
-                name = path.strip("/").replace("/", "-")
                 screenshot(page, name)
+            elif path in ("/dashboard", "/dashboard/engines"):
+                screenshot(page, f"{name}-390px")
         watch.assert_clean()
 
 
