@@ -129,3 +129,25 @@ def test_training_curves_are_grouped_padded_and_finite() -> None:
         "loss": [2.0, 1.5, None],
     }
     assert charts[0].x == [1.0, 2.0, 3.0] and charts[0].points == 5
+
+
+def test_an_arm_is_promoted_from_the_experiment_page_once(client: TestClient) -> None:
+    load_catalog(client, two_communities())
+    arms = [
+        {"name": "control", "engine": "popularity", "weight": 1},
+        {"name": "shuffled", "engine": "random", "weight": 1},
+    ]
+    created = client.post("/experiments", json={"name": "x", "panels": ["v1"], "arms": arms})
+    assert created.status_code == 201, created.text
+    here = f"/dashboard/experiments/{created.json()['id']}"
+    token = auth.form_token(None)
+    page = client.get(here).text
+    assert "Promote shuffled" in page and "Stop the experiment" in page
+    promoted = client.post(f"{here}/promote/shuffled", data={"form_token": token})
+    assert promoted.status_code == 200  # followed to the page, which says what happened
+    assert "shuffled promoted" in promoted.text
+    assert client.get("/engines").json()["default"] == "random"
+    assert "Stop the experiment" not in client.get(here).text
+    again = client.post(f"{here}/stop", data={"form_token": token})
+    assert "Not stopped" in again.text
+    assert client.get("/dashboard/experiments/999").status_code == 404

@@ -27,9 +27,19 @@ PAGES = [
     "/dashboard",
     "/dashboard/engines",
     "/dashboard/models/ncf/1",
+    "/dashboard/experiments",
+    "/dashboard/experiments/1",
     "/dashboard/jobs",
     "/dashboard/recommendations",
 ]
+EXPERIMENT = {
+    "name": "popularity-vs-random",
+    "panels": ["v1"],
+    "arms": [
+        {"name": "control", "engine": "popularity", "weight": 1},
+        {"name": "shuffled", "engine": "random", "weight": 1},
+    ],
+}
 
 # Every visible form control, and whether something names it for a screen reader.
 UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea, button')]
@@ -71,7 +81,7 @@ class Site:
 
 def visitors(api: httpx.Client) -> None:
     """Panels served to a few visitors, some clicked and one ordered from."""
-    for n in range(6):
+    for n in range(12):
         body = recommendation_request(
             unique_id=f"browser-{n}", visit_id=f"visit-{n}", user_id=n + 1 if n % 2 else None
         )
@@ -121,6 +131,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         # ncf records training curves; the dashboard draws them.
         assert api.post("/training").status_code == 200
         site.wait_for_jobs()
+        created = api.post("/experiments", json=EXPERIMENT)
+        assert created.status_code == 201 and created.json()["id"] == 1, created.text
         visitors(api)
         yield site
 
@@ -160,7 +172,7 @@ def test_every_page_renders_clean_and_labelled(site: Site, viewport: dict[str, i
         for path in PAGES:
             page.goto(site.url + path)
             page.wait_for_load_state("networkidle")
-            assert page.locator("h1").count() == 1
+            assert page.locator("h1").count() == 1, page.content()[:300]
             assert page.evaluate(UNLABELLED) == [], path
             # Usable at this width: nothing but the tables' own scrolling boxes is wider.
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
@@ -224,10 +236,10 @@ def test_recent_recommendations_show_explanations_and_what_followed(site: Site) 
         page = logged_in(context, watch, site)
         page.goto(site.url + "/dashboard/recommendations")
         panels = page.locator("article.panel")
-        assert panels.count() >= 6
+        assert panels.count() >= 12
         text = page.locator("main").inner_text()
         assert "ordered →" in text and "button “Details” →" in text
-        assert page.locator(".why").count() >= 6 * 3
+        assert page.locator(".why").count() >= 12 * 3
         watch.assert_clean()
 
 
@@ -238,4 +250,30 @@ def test_logging_out_ends_the_session(site: Site) -> None:
         page.wait_for_url(site.url + "/dashboard/login")
         page.goto(site.url + "/dashboard/jobs")
         assert page.url.endswith("/dashboard/login")
+        watch.assert_clean()
+
+
+def test_an_experiment_reports_its_arms_and_stops_from_its_page(site: Site) -> None:
+    with chromium() as (context, watch):
+        page = logged_in(context, watch, site)
+        page.goto(site.url + "/dashboard/experiments")
+        page.get_by_role("link", name="popularity-vs-random").click()
+        page.wait_for_url(site.url + "/dashboard/experiments/1")
+        report = site.api.get("/experiments/1").json()
+        shown = page.locator("#arms tbody tr")
+        assert shown.count() == len(report["arms"]) == 2
+        for row, arm in zip(shown.all(), report["arms"], strict=True):
+            cells = row.locator("td").all_inner_texts()
+            assert cells[1] == str(arm["visitors"]) and cells[2] == str(arm["impressions"])
+        assert sum(arm["visitors"] for arm in report["arms"]) > 0
+        ctr = page.locator("#experiment-1 .plot")
+        ctr.locator("canvas").wait_for()
+        assert int(ctr.get_attribute("data-points") or 0) >= 2 * 3  # value, low, high per arm
+        assert ctr.evaluate(PAINTED) > 200
+        page.get_by_role("button", name="Stop the experiment").click()
+        page.wait_for_url(site.url + "/dashboard/experiments/1")
+        assert page.locator("[data-experiment-status]").inner_text() == "stopped"
+        assert "stopped" in page.get_by_role("status").inner_text()
+        assert page.get_by_role("button", name="Stop the experiment").count() == 0
+        assert site.api.get("/experiments/1").json()["experiment"]["status"] == "stopped"
         watch.assert_clean()

@@ -6,16 +6,20 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any, Literal
 
 from recommender.activity.traffic import DailyActivity
+from recommender.experiments.report import DayReport
 
 
 @dataclass(frozen=True)
 class Series:
     label: str
     values: list[float | None]
+    # Series of one group share a colour; a bound (an interval's end) is drawn dashed.
+    group: int = -1
+    bound: bool = False
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,10 @@ class Chart:
             "title": self.title,
             "xKind": self.x_kind,
             "x": self.x,
-            "series": [{"label": s.label, "values": s.values} for s in self.series],
+            "series": [
+                {"label": s.label, "values": s.values, "group": s.group, "bound": s.bound}
+                for s in self.series
+            ],
         }
 
 
@@ -45,8 +52,12 @@ def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+def _midnight(day: date) -> float:
+    return datetime.combine(day, time.min, tzinfo=UTC).timestamp()
+
+
 def daily_activity(activity: DailyActivity) -> Chart:
-    midnight = [datetime.combine(day, time.min, tzinfo=UTC).timestamp() for day in activity.days]
+    midnight = [_midnight(day) for day in activity.days]
     return Chart(
         title="Panels served, user actions and orders per day (UTC)",
         x_kind="day",
@@ -94,3 +105,31 @@ def training_curves(curves: Mapping[str, Sequence[float]]) -> list[Chart]:
         ]
         charts.append(Chart(title, "epoch", [float(e) for e in range(1, epochs + 1)], series))
     return charts
+
+
+def experiment_rates(
+    days: Sequence[DayReport], arms: Sequence[str], rate: Literal["ctr", "order_rate"]
+) -> Chart:
+    """One rate of each arm per day, with the ends of its 95 % interval; a day an arm had
+    no visitor is a gap."""
+    calendar = sorted({day.day for day in days})
+    found = {(day.day, day.arm): getattr(day, rate) for day in days}
+    series = []
+    for group, arm in enumerate(arms):
+        for label, part, bound in (
+            (arm, "value", False),
+            (f"{arm} 95 % low", "low", True),
+            (f"{arm} 95 % high", "high", True),
+        ):
+            values = [
+                _finite(getattr(found[(d, arm)], part)) if (d, arm) in found else None
+                for d in calendar
+            ]
+            series.append(Series(label, values, group=group, bound=bound))
+    title = "Click-through rate" if rate == "ctr" else "Order rate"
+    return Chart(
+        f"{title} per day and arm, with 95 % intervals",
+        "day",
+        [_midnight(d) for d in calendar],
+        series,
+    )

@@ -22,6 +22,10 @@ def number(value: Any) -> str:
     return str(value)
 
 
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.2f} %"
+
+
 def when(value: datetime | None) -> str:
     """A moment in UTC, to the second."""
     if value is None:
@@ -33,4 +37,9 @@ def day(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
 
 
-FILTERS: dict[str, Callable[..., str]] = {"number": number, "when": when, "day": day}
+FILTERS: dict[str, Callable[..., str]] = {
+    "number": number,
+    "percent": percent,
+    "when": when,
+    "day": day,
+}

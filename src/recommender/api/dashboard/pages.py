@@ -15,11 +15,18 @@ from sqlalchemy.orm import Session
 
 from recommender.activity.recent import ServedPanel, recent_panels
 from recommender.activity.traffic import daily
-from recommender.api.dashboard.charts import Chart, daily_activity, training_curves
+from recommender.api.dashboard.charts import (
+    Chart,
+    daily_activity,
+    experiment_rates,
+    training_curves,
+)
 from recommender.api.routes.health import components
 from recommender.catalog.snapshot import CatalogSnapshot
 from recommender.catalog.uploads import last_loaded
 from recommender.engines import ALIASES, engine_class, engine_names
+from recommender.experiments import records as experiment_records
+from recommender.experiments import report
 from recommender.registry import versions
 from recommender.runtime import Runtime
 from recommender.store.schema import ModelVersion
@@ -134,6 +141,23 @@ def jobs(conn: Connection) -> dict[str, Any]:
         "jobs": found,
         "running": any(job.state in (records.QUEUED, records.RUNNING) for job in found),
         "trainable": trainable_engines(),
+    }
+
+
+def experiments(conn: Connection) -> dict[str, Any]:
+    return {"experiments": experiment_records.listing(conn)}
+
+
+def experiment(runtime: Runtime, experiment_id: int) -> dict[str, Any]:
+    found = report.current(runtime.db, experiment_id)
+    arms = [arm.name for arm in found.experiment.arms]
+    return {
+        "report": found,
+        "running": found.experiment.status == experiment_records.RUNNING,
+        "charts": [
+            experiment_rates(found.days, arms, "ctr"),
+            experiment_rates(found.days, arms, "order_rate"),
+        ],
     }
 
 

@@ -23,6 +23,8 @@ from recommender.api.deps import ConnectionDep, RuntimeDep, SessionDep
 from recommender.api.schemas.models import EngineName
 from recommender.api.security import Role, Tokens
 from recommender.engines import UnknownEngineError, canonical_name
+from recommender.experiments import lifecycle
+from recommender.experiments import records as experiment_records
 from recommender.registry import versions
 from recommender.store import state
 
@@ -40,6 +42,7 @@ LOGIN = "/dashboard/login"
 PAGES = (
     ("overview", "/dashboard"),
     ("engines", "/dashboard/engines"),
+    ("experiments", "/dashboard/experiments"),
     ("jobs", "/dashboard/jobs"),
     ("recommendations", "/dashboard/recommendations"),
 )
@@ -68,6 +71,7 @@ async def form(request: Request) -> dict[str, str]:
 
 
 Session_ = Depends(require_session)
+ExperimentId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 FormFields = Annotated[dict[str, str], Depends(form)]
 
 
@@ -171,6 +175,20 @@ def version_page(
     return render(request, "dashboard/version.html", "engines", **context)
 
 
+@router.get("/experiments", dependencies=[Session_])
+def experiments_page(request: Request, conn: ConnectionDep) -> HTMLResponse:
+    return render(request, "dashboard/experiments.html", "experiments", **pages.experiments(conn))
+
+
+@router.get("/experiments/{experiment_id}", dependencies=[Session_])
+def experiment_page(
+    request: Request, runtime: RuntimeDep, experiment_id: ExperimentId
+) -> HTMLResponse:
+    # An unknown id raises ExperimentNotFoundError: the app answers 404.
+    context = pages.experiment(runtime, experiment_id)
+    return render(request, "dashboard/experiment.html", "experiments", **context)
+
+
 @router.get("/jobs", dependencies=[Session_])
 def jobs_page(request: Request, conn: ConnectionDep) -> HTMLResponse:
     return render(request, "dashboard/jobs.html", "jobs", **pages.jobs(conn))
@@ -208,6 +226,35 @@ def activate_version(
             return back_to("/dashboard/engines", f"Not activated: {error}.")
     runtime.serving.refresh()
     return back_to(f"/dashboard/engines#{engine}", f"{engine} v{version} now serves.")
+
+
+@router.post("/experiments/{experiment_id}/stop")
+def stop_experiment(
+    runtime: RuntimeDep, fields: FormFields, experiment_id: ExperimentId
+) -> Response:
+    here = f"/dashboard/experiments/{experiment_id}"
+    try:
+        stopped = lifecycle.stop(runtime.db, experiment_id)
+    except experiment_records.NotRunningError as error:
+        return back_to(here, f"Not stopped: {error}.")
+    runtime.serving.refresh()
+    return back_to(here, f"{stopped.name} stopped: every visitor gets the default engine again.")
+
+
+@router.post("/experiments/{experiment_id}/promote/{arm}")
+def promote_arm(
+    runtime: RuntimeDep,
+    fields: FormFields,
+    experiment_id: ExperimentId,
+    arm: Annotated[str, Path(min_length=1, max_length=64)],
+) -> Response:
+    here = f"/dashboard/experiments/{experiment_id}"
+    try:
+        promoted = lifecycle.promote(runtime.db, experiment_id, arm)
+    except (experiment_records.NotRunningError, experiment_records.InvalidExperimentError) as error:
+        return back_to(here, f"Not promoted: {error}.")
+    runtime.serving.refresh()
+    return back_to(here, f"{arm} promoted: {promoted.name} ended, its engine is the default.")
 
 
 @router.post("/engines/default")
