@@ -90,6 +90,12 @@ def test_forms_need_their_token_and_this_site(secured: TestClient) -> None:
         headers={"Origin": "https://elsewhere.example"},
     )
     assert foreign.status_code == 403
+    garbage = secured.post(
+        "/dashboard/training",
+        content=b"\xff\xfe=\x00",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert garbage.status_code == 403  # refused, never a 500
     started = secured.post("/dashboard/training", data={"engine": "ease", "form_token": token})
     assert started.status_code == 303 and started.headers["location"] == "/dashboard/jobs"
     jobs = secured.get("/dashboard/jobs").text

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from urllib.parse import urlsplit
 
 from recommender.api.security import Role, Tokens
 
@@ -56,6 +57,11 @@ def form_token(cookie: str | None) -> str:
     return hashlib.sha256(f"dashboard-form:{cookie or ''}".encode()).hexdigest()[:32]
 
 
+def is_form_token(presented: str, cookie: str | None) -> bool:
+    return hmac.compare_digest(presented.encode(), form_token(cookie).encode())
+
+
 def same_origin(origin: str | None, host_url: str) -> bool:
-    """A form post from this site: browsers send `Origin` with every POST they make."""
-    return origin is None or origin.rstrip("/") == host_url.rstrip("/")
+    """A form post from this site: browsers send `Origin` with every POST they make. Hosts
+    are compared, not schemes: behind a proxy that ends TLS the service sees plain HTTP."""
+    return origin is None or urlsplit(origin).netloc == urlsplit(host_url).netloc

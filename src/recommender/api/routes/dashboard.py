@@ -64,13 +64,18 @@ async def form(request: Request) -> dict[str, str]:
     if not auth.same_origin(request.headers.get("origin"), str(request.base_url)):
         raise HTTPException(status_code=403, detail="a form of another site")
     await require_session(request)
-    fields = {name: values[0] for name, values in parse_qs((await request.body()).decode()).items()}
-    if fields.get("form_token") != auth.form_token(request.cookies.get(auth.COOKIE)):
+    fields = await _fields(request)
+    if not auth.is_form_token(fields.get("form_token", ""), request.cookies.get(auth.COOKIE)):
         raise HTTPException(status_code=403, detail="the form has expired: reload the page")
     return fields
 
 
-Session_ = Depends(require_session)
+async def _fields(request: Request) -> dict[str, str]:
+    body = (await request.body()).decode(errors="replace")
+    return {name: values[0] for name, values in parse_qs(body).items()}
+
+
+LoggedIn = Depends(require_session)
 ExperimentId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 FormFields = Annotated[dict[str, str], Depends(form)]
 
@@ -114,8 +119,7 @@ def login_page(request: Request) -> HTMLResponse:
 async def log_in(request: Request) -> Response:
     if not auth.same_origin(request.headers.get("origin"), str(request.base_url)):
         raise HTTPException(status_code=403, detail="a form of another site")
-    fields = parse_qs((await request.body()).decode())
-    token = (fields.get("token") or [""])[0]
+    token = (await _fields(request)).get("token", "")
     tokens = _tokens(request)
     role = auth.admin_role(tokens, token) if tokens.enabled else Role.ADMIN
     if role is not Role.ADMIN:
@@ -148,7 +152,7 @@ def log_out(fields: FormFields) -> Response:
 # --- pages ------------------------------------------------------------------------------------
 
 
-@router.get("", dependencies=[Session_])
+@router.get("", dependencies=[LoggedIn])
 def overview_page(request: Request, runtime: RuntimeDep, conn: ConnectionDep) -> HTMLResponse:
     today = datetime.now(UTC).date()
     return render(
@@ -156,12 +160,12 @@ def overview_page(request: Request, runtime: RuntimeDep, conn: ConnectionDep) ->
     )
 
 
-@router.get("/engines", dependencies=[Session_])
+@router.get("/engines", dependencies=[LoggedIn])
 def engines_page(request: Request, runtime: RuntimeDep, session: SessionDep) -> HTMLResponse:
     return render(request, "dashboard/engines.html", "engines", **pages.engines(runtime, session))
 
 
-@router.get("/models/{engine}/{version}", dependencies=[Session_])
+@router.get("/models/{engine}/{version}", dependencies=[LoggedIn])
 def version_page(
     request: Request,
     session: SessionDep,
@@ -175,12 +179,12 @@ def version_page(
     return render(request, "dashboard/version.html", "engines", **context)
 
 
-@router.get("/experiments", dependencies=[Session_])
+@router.get("/experiments", dependencies=[LoggedIn])
 def experiments_page(request: Request, conn: ConnectionDep) -> HTMLResponse:
     return render(request, "dashboard/experiments.html", "experiments", **pages.experiments(conn))
 
 
-@router.get("/experiments/{experiment_id}", dependencies=[Session_])
+@router.get("/experiments/{experiment_id}", dependencies=[LoggedIn])
 def experiment_page(
     request: Request, runtime: RuntimeDep, experiment_id: ExperimentId
 ) -> HTMLResponse:
@@ -189,12 +193,12 @@ def experiment_page(
     return render(request, "dashboard/experiment.html", "experiments", **context)
 
 
-@router.get("/jobs", dependencies=[Session_])
+@router.get("/jobs", dependencies=[LoggedIn])
 def jobs_page(request: Request, conn: ConnectionDep) -> HTMLResponse:
     return render(request, "dashboard/jobs.html", "jobs", **pages.jobs(conn))
 
 
-@router.get("/recommendations", dependencies=[Session_])
+@router.get("/recommendations", dependencies=[LoggedIn])
 def recommendations_page(
     request: Request, runtime: RuntimeDep, conn: ConnectionDep
 ) -> HTMLResponse:
