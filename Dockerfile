@@ -21,6 +21,25 @@ COPY src ./src
 RUN pip install .
 
 
+# Jupyter beside the service (compose.jupyter.yaml): `docker build --target notebook .`
+FROM python:3.11-slim AS notebook
+
+ENV PATH=/opt/venv/bin:$PATH \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONUNBUFFERED=1
+COPY --from=build /opt/venv /opt/venv
+# The pin of pyproject.toml's `notebook` extra.
+RUN pip install notebook==7.6.5
+RUN groupadd --system --gid 10001 recommender \
+    && useradd --system --no-log-init --create-home --home-dir /app \
+        --uid 10001 --gid 10001 recommender
+WORKDIR /app
+USER 10001:10001
+EXPOSE 8888
+CMD ["jupyter", "notebook", "--no-browser", "--ip=0.0.0.0", "--port=8888"]
+
+
 FROM python:3.11-slim
 
 ENV PATH=/opt/venv/bin:$PATH \

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 from typing import Any
+
+from recommender.activity.impressions import Impression
 
 BIOLOGY, PHYSICS = 1, 2
 DATA, COMPUTE = 10, 20
@@ -149,3 +152,29 @@ def user_action(**fields: Any) -> dict[str, Any]:
     }
     body.update(fields)
     return body
+
+
+def impression(**fields: Any) -> Impression:
+    """A served panel as the serving path stores it."""
+    values: dict[str, Any] = {
+        "requested_at": datetime(2026, 11, 27, 10, 0, tzinfo=UTC),
+        "unique_id": "5a1b8f3e-0000-4000-8000-000000000001",
+        "visit_id": "visit-1",
+        "page_id": "/services",
+        "panel_id": "v1",
+        "client_id": "marketplace",
+        "user_id": None,
+        "aai_uid": None,
+        "engine_requested": None,
+        "engine": "popularity",
+        "model_version": None,
+        "catalog_version": 1,
+        "search_data": {},
+        "candidates": None,
+        "candidate_count": 3,
+        "service_ids": [1, 2, 3],
+        "scores": [0.3, 0.2, 0.1],
+        "explanations": ["Popular among users", "Popular among users", "Popular among users"],
+    }
+    values.update(fields)
+    return Impression(**values)

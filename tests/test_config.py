@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from recommender.config import Settings
+from recommender.config import Settings, get_settings
+from recommender.config_errors import InvalidSettingsError
 from tests.conftest import REPO_ROOT
 
 
@@ -33,3 +34,59 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PORT", "0")
     with pytest.raises(ValueError, match="port"):
         Settings(_env_file=None)
+
+
+@pytest.mark.parametrize(
+    ("written", "level"),
+    [
+        ("WARNING", "warning"),
+        ("warn", "warning"),
+        ("WARN", "warning"),
+        ("Info", "info"),
+        (" debug ", "debug"),
+        ("FATAL", "critical"),
+    ],
+)
+def test_log_levels_are_read_as_people_write_them(
+    monkeypatch: pytest.MonkeyPatch, written: str, level: str
+) -> None:
+    monkeypatch.setenv("LOG_LEVEL", written)
+    monkeypatch.setenv("LOG_FORMAT", "TEXT")
+    settings = Settings(_env_file=None)
+    assert settings.log_level == level
+    assert settings.log_format == "text"
+
+
+def test_every_refused_setting_is_named_on_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO_ROOT / "tests")  # no .env here
+    monkeypatch.setenv("LOG_LEVEL", "loud")
+    monkeypatch.setenv("PORT", "0")
+    monkeypatch.setenv("ALLOW_ANONYMOUS", "perhaps")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(InvalidSettingsError) as refused:
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "LOG_LEVEL='loud': expected 'debug', 'info', 'warning', 'error' or 'critical'" in message
+    assert "warn means warning" in message
+    assert "PORT='0': expected greater than or equal to 1" in message
+    assert "ALLOW_ANONYMOUS='perhaps': expected true or false" in message
+
+
+def test_secrets_are_never_repeated_in_the_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO_ROOT / "tests")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u:hunter2hunter2@db/x")
+    monkeypatch.setenv("SENTRY_DSN", "https://hunter2hunter2@sentry.example/1")
+    monkeypatch.setenv("PORT", "99999")
+    monkeypatch.setenv("REDIS_URL", "redis://:hunter2hunter2@redis:6379/0")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(InvalidSettingsError) as refused:
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+    assert "PORT=99999" in str(refused.value) or "PORT='99999'" in str(refused.value)
+    assert "hunter2" not in str(refused.value)

@@ -5,12 +5,15 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from recommender.config_errors import InvalidSettingsError, explain
 from recommender.contract.rewards import RewardValues
 
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+# What people write for a level, as Python's logging and the original's CELERY_LOG_LEVEL took it.
+LOG_LEVEL_ALIASES = {"warn": "warning", "fatal": "critical"}
 
 
 class Settings(BaseSettings):
@@ -30,7 +33,11 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address the API binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port the API listens on.")
-    log_level: LogLevel = Field(default="info", description="Logging level.")
+    log_level: LogLevel = Field(
+        default="info",
+        description="Logging level, in any case; `warn` and `fatal` are read as `warning` and "
+        "`critical`.",
+    )
     default_engine: str = Field(
         default="auto",
         description="Engine used when a request names none (changeable at run time); `auto` "
@@ -266,6 +273,19 @@ class Settings(BaseSettings):
         "dropped, never waited for.",
     )
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_as_written(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        word = value.strip().lower()
+        return LOG_LEVEL_ALIASES.get(word, word)
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("reward_values")
     @classmethod
     def _rewards_parse(cls, value: str) -> str:
@@ -309,5 +329,10 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    """The process-wide settings, read once; tests clear the cache or pass their own."""
-    return Settings()
+    """The process-wide settings, read once; tests clear the cache or pass their own.
+
+    Raises `InvalidSettingsError`, whose message names each refused variable on one line."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise InvalidSettingsError(explain(error, Settings.model_fields)) from None

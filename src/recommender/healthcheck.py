@@ -27,6 +27,7 @@ import urllib.request
 from pathlib import Path
 
 from recommender.config import Settings, get_settings
+from recommender.config_errors import InvalidSettingsError
 
 TIMEOUT_S = 4.0
 WILDCARDS = {"", "0.0.0.0", "::"}
@@ -136,7 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.target == "scheduler":
         healthy, message = probe_scheduler(args.schedule_file)
     else:
-        settings = get_settings()
+        try:
+            settings = get_settings()
+        except InvalidSettingsError as error:
+            sys.stdout.write(f"{error}\n")
+            return 1
         if args.target == "api":
             healthy, message = probe_api(settings, ready=args.ready)
         elif args.target == "worker":

@@ -74,10 +74,15 @@ def test_activation_errors(client: TestClient) -> None:
 
 def test_default_engine_changes_at_run_time(client: TestClient) -> None:
     load_catalog(client, two_communities())
-    response = client.put("/engines/default", json={"engine": "Random"})
+    response = client.put("/engines/default", json={"engine": "random"})
     assert response.status_code == 200 and response.json()["default"] == "random"
     assert served_by(client)["engine_version"] == "random"
-    assert client.put("/engines/default", json={"engine": "nope"}).status_code == 400
+    response = client.put("/engines/default", json={"engine": "pre_agent"})
+    assert response.status_code == 200 and response.json()["default"] == "ncf"
+    # The document lists the names exactly; a name it does not list is refused, naming it.
+    for wrong in ("nope", "Random"):
+        response = client.put("/engines/default", json={"engine": wrong})
+        assert response.status_code == 400 and "engine" in response.json()["errors"]
     assert client.put("/engines/default", json={}).status_code == 400
 
 

@@ -18,6 +18,8 @@ DOCKERFILE = REPO_ROOT / "Dockerfile"
 DOCKERIGNORE = REPO_ROOT / ".dockerignore"
 COMPOSE = REPO_ROOT / "compose.yaml"
 COMPOSE_OVERRIDE = REPO_ROOT / "compose.override.yaml"
+COMPOSE_JUPYTER = REPO_ROOT / "compose.jupyter.yaml"
+COMPOSE_TESTING = REPO_ROOT / "compose.testing.yaml"
 
 
 @dataclass(frozen=True)

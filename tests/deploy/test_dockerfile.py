@@ -65,6 +65,14 @@ def test_torch_is_the_cpu_build_at_the_project_pin() -> None:
     assert index is not None and index.group(1).rstrip("/").endswith("/cpu")
 
 
+def test_the_notebook_image_has_the_projects_pin_of_jupyter() -> None:
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    (pin,) = pyproject["project"]["optional-dependencies"]["notebook"]
+    stage = next(i.stage for i in instructions() if i.arguments.endswith("AS notebook"))
+    installs = [i.arguments for i in instructions() if i.stage == stage and i.keyword == "RUN"]
+    assert any(f"pip install {pin}" in line for line in installs), installs
+
+
 def test_the_image_serves_the_api_by_default() -> None:
     assert image_command("ENTRYPOINT") is None  # so `docker run IMAGE recommender worker` works
     assert image_command("CMD") == ["recommender", "serve", "--host", "0.0.0.0", "--workers", "2"]

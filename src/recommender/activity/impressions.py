@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -54,6 +54,8 @@ class Impression:
     experiment_id: int | None = None
     arm: str | None = None
     propensity: float = 1.0
+    # One per service, as the answer gave them; imported panels may have none.
+    explanations: list[str] = field(default_factory=list)
 
 
 def write(conn: Connection, impression: Impression) -> int:

@@ -8,15 +8,18 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from recommender import __version__
 from recommender.api import errors, openapi
+from recommender.api.allow import AllowEveryMethod
 from recommender.api.limits import BodySizeLimit
 from recommender.api.ratelimit import RateLimit, TokenBuckets
 from recommender.api.routes import (
+    dashboard,
+    docs,
     dumps,
     engines,
     experiments,
@@ -73,7 +76,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         description=DESCRIPTION,
         license_info={"name": "GPL-3.0-or-later", "identifier": "GPL-3.0-or-later"},
         lifespan=lifespan,
-        docs_url="/docs",
+        # Served by routes.docs from the package's own assets.
+        docs_url=None,
         redoc_url=None,
     )
     app.state.tokens = tokens
@@ -100,6 +104,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
             expose_headers=["X-Task-Id", "X-Request-Id"],
         )
+    app.add_middleware(AllowEveryMethod, document=app.openapi)
     app.add_middleware(RequestContext)
     for module in (
         recommendations,
@@ -114,9 +119,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     ):
         app.include_router(module.router)
 
-    @app.get("/", include_in_schema=False)
-    def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="marketplace-recommender")
+    app.include_router(docs.router)
+    app.include_router(dashboard.router)
+    app.mount(docs.STATIC, StaticFiles(packages=[("recommender.api", "static")]), name="static")
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

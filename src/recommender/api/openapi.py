@@ -12,6 +12,9 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from recommender.contract.ids import MAX_ID
+from recommender.engines import name_pattern
+
 ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
 DESCRIPTIONS = {
     "400": "Malformed request; `errors` names each offending field.",
@@ -23,10 +26,39 @@ DESCRIPTIONS = {
 }
 PUBLIC = {"/recommendations", "/user_actions"}
 OPEN = {"/health"}
+# FastAPI's document model keeps numeric bounds as floats, and 2**63 - 1 does not survive
+# that: 9.223372036854776e18 is 2**63. Integer bounds the models declare, by their float.
+EXACT_BOUNDS = {float(MAX_ID): MAX_ID}
 
 
 def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": ERROR_REF}}}
+
+
+def _exact_integers(node: Any) -> None:
+    """Put back the integer bounds of integer schemas, anywhere in the document."""
+    if isinstance(node, list):
+        for item in node:
+            _exact_integers(item)
+        return
+    if not isinstance(node, dict):
+        return
+    if node.get("type") == "integer":
+        for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+            bound = node.get(key)
+            if isinstance(bound, float) and bound.is_integer():
+                node[key] = EXACT_BOUNDS.get(bound, int(bound))
+    for value in node.values():
+        _exact_integers(value)
+
+
+def _engine_version(components: dict[str, Any]) -> None:
+    # The portal names engines in any case (`NCF`, `pre_agent`); the contract package cannot
+    # know which names exist, so the pattern is added here, where engines are known.
+    request = components.get("RecommendationRequest", {}).get("properties", {})
+    for option in request.get("engine_version", {}).get("anyOf", []):
+        if option.get("type") == "string":
+            option["pattern"] = name_pattern(or_empty=True)
 
 
 def document(app: FastAPI) -> dict[str, Any]:
@@ -55,6 +87,8 @@ def document(app: FastAPI) -> dict[str, Any]:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
+    _engine_version(components)
+    _exact_integers(schema)
     return schema
 
 

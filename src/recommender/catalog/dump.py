@@ -45,8 +45,16 @@ def _none_as_empty(value: Any) -> Any:
     return [] if value is None else value
 
 
-IdList = Annotated[list[Id], BeforeValidator(_none_as_empty)]
+# Each type says what it accepts (its JSON Schema), which can be more than what it keeps.
+IdList = Annotated[
+    list[Id], BeforeValidator(_none_as_empty, json_schema_input_type=list[Id] | None)
+]
 Text = Annotated[str, Field(strict=True)]
+TextList = Annotated[
+    list[Text], BeforeValidator(_none_as_empty, json_schema_input_type=list[Text] | None)
+]
+Flag = Annotated[bool, Field(strict=True)]
+Number = Annotated[float, Field(strict=True)]
 
 
 class _Record(BaseModel):
@@ -66,12 +74,12 @@ class ServiceRecord(_Record):
     name: Text
     description: Text = ""
     tagline: Text = ""
-    countries: Annotated[list[Text], BeforeValidator(_none_as_empty)] = []
+    countries: TextList = []
     order_type: Text | None = None
-    rating: float | None = None
+    rating: Number | None = None
     status: Text = "published"
     pid: Text | None = None
-    horizontal: bool | None = None
+    horizontal: Flag | None = None
     resource_organisation: Id | None = None
     categories: IdList = []
     providers: IdList = []
@@ -86,7 +94,9 @@ class ServiceRecord(_Record):
     life_cycle_statuses: IdList = []
     research_steps: IdList = []
 
-    @field_validator("description", "tagline", mode="before")
+    @field_validator(
+        "description", "tagline", mode="before", json_schema_input_type=Text | list[Text] | None
+    )
     @classmethod
     def _text_or_tags(cls, value: Any) -> Any:
         # Older dumps sent the tagline as a list of tags.
@@ -96,7 +106,7 @@ class ServiceRecord(_Record):
             return ", ".join(value)
         return value
 
-    @field_validator("rating", mode="before")
+    @field_validator("rating", mode="before", json_schema_input_type=Number | Text | None)
     @classmethod
     def _rating(cls, value: Any) -> Any:
         # The Marketplace sends ratings as decimal strings ("4.5").
@@ -107,7 +117,7 @@ class ServiceRecord(_Record):
                 raise ValueError(f"rating {value!r} is not a number") from None
         return value
 
-    @field_validator("status", mode="before")
+    @field_validator("status", mode="before", json_schema_input_type=Text | None)
     @classmethod
     def _status(cls, value: Any) -> Any:
         # Dumps of the first format had no status: everything in them was published.
@@ -157,6 +167,24 @@ REFERENCES: dict[str, dict[str, str]] = {
     },
     "projects": {"user_id": "users", "services": "services"},
 }
+
+
+def json_schema() -> dict[str, Any]:
+    """The dump as JSON Schema: the arrays (null counts as empty) and each record's fields.
+
+    What it cannot say: ids are unique within an entity, references name ids of the same
+    dump, and `rating` strings must read as numbers; the validation below checks those too.
+    """
+    arrays = {
+        name: {
+            "anyOf": [
+                {"type": "array", "items": RECORD_TYPES[name].model_json_schema()},
+                {"type": "null"},
+            ]
+        }
+        for name in (*REQUIRED_ARRAYS, *OPTIONAL_ARRAYS)
+    }
+    return {"type": "object", "required": list(REQUIRED_ARRAYS), "properties": arrays}
 
 
 @dataclass(frozen=True)
@@ -244,6 +272,8 @@ def collect_ids(doc: Any) -> dict[str, set[int]]:
                 problems.add(Problem(entity=name, index=index, message="must be an object"))
                 continue
             raw = record.get("id")
+            if isinstance(raw, float) and raw.is_integer():
+                raw = int(raw)  # 7.0 is an integer to JSON Schema, as to the record types
             if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0 or raw >= 2**63:
                 problems.add(
                     Problem(

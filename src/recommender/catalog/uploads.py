@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import zlib
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -48,6 +50,33 @@ def store_upload(conn: Connection, raw: bytes) -> int:
         update(CatalogDump).where(CatalogDump.id.in_(stale.scalar_subquery())).values(content=None)
     )
     return int(dump_id)
+
+
+@dataclass(frozen=True)
+class LoadedDump:
+    """The dump the catalogue was last replaced with."""
+
+    id: int
+    received_at: datetime
+    loaded_at: datetime
+    byte_size: int
+    counts: dict[str, int]
+
+
+def last_loaded(conn: Connection) -> LoadedDump | None:
+    row = conn.execute(
+        select(
+            CatalogDump.id,
+            CatalogDump.received_at,
+            CatalogDump.loaded_at,
+            CatalogDump.byte_size,
+            CatalogDump.counts,
+        )
+        .where(CatalogDump.status == "loaded")
+        .order_by(CatalogDump.loaded_at.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else LoadedDump(**row._mapping)
 
 
 def describe(error: Exception) -> str:

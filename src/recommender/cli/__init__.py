@@ -16,7 +16,14 @@ from recommender.cli import simulate as _simulate  # noqa: F401
 from recommender.cli import subscribe as _subscribe  # noqa: F401
 from recommender.cli import synth as _synth  # noqa: F401
 from recommender.cli.app import app
+from recommender.cli.output import report_error
+from recommender.config_errors import InvalidSettingsError
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except InvalidSettingsError as error:
+        # A mistyped variable is the operator's to fix: one line, no traceback.
+        report_error(error)
+        raise SystemExit(2) from None

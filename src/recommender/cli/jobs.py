@@ -11,6 +11,7 @@ from rich.table import Table
 from recommender.cli.app import app
 from recommender.cli.output import console, progress_bar, report_error
 from recommender.config import get_settings
+from recommender.config_errors import InvalidSettingsError
 from recommender.engines import UnknownEngineError, canonical_name
 from recommender.store import migrate
 from recommender.store.database import Database
@@ -98,6 +99,8 @@ def train(
         raise typer.Exit(code=2) from None
     try:
         result = _run_here("train", engine=name) or {}
+    except InvalidSettingsError:
+        raise
     except Exception as error:
         report_error(f"training failed: {error}")
         raise typer.Exit(code=1) from None

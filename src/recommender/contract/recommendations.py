@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -19,7 +19,12 @@ from recommender.contract.common import (
 )
 
 PANEL_SIZES = {"v1": 3, "v2": 2}
-DEFAULT_PANEL = "v1"
+DEFAULT_PANEL: Literal["v1"] = "v1"
+# What a request may name: a panel, or one of the ways the original said "the default panel".
+PanelName = Literal["v1", "v2", "service", ""]
+# The id lists of a search accept null for "no filter", as the portal sends it.
+NullableIdList = IdList | None
+Countries = Annotated[list[ShortText], Field(max_length=1000)]
 
 
 class SearchData(Payload):
@@ -27,7 +32,7 @@ class SearchData(Payload):
 
     q: Annotated[str, Field(strict=True, max_length=1024)] | None = None
     categories: IdList = []
-    geographical_availabilities: Annotated[list[ShortText], Field(max_length=1000)] = []
+    geographical_availabilities: Countries = []
     order_type: ShortText | None = None
     providers: IdList = []
     rating: ShortText | None = None
@@ -38,15 +43,22 @@ class SearchData(Payload):
 
     @field_validator(
         "categories",
-        "geographical_availabilities",
         "providers",
         "related_platforms",
         "scientific_domains",
         "target_users",
         mode="before",
+        json_schema_input_type=NullableIdList,
     )
     @classmethod
     def _null_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @field_validator(
+        "geographical_availabilities", mode="before", json_schema_input_type=Countries | None
+    )
+    @classmethod
+    def _no_countries(cls, value: Any) -> Any:
         return [] if value is None else value
 
 
@@ -57,9 +69,9 @@ class RecommendationRequest(Payload):
     visit_id: VisitId | None = None
     user_id: Id | None = None
     aai_uid: ShortText | None = None
-    panel_id: ShortText | None = Field(
+    panel_id: PanelName | None = Field(
         default=DEFAULT_PANEL,
-        description="`v1` (3 services) or `v2` (2); missing, empty or `service` = v1",
+        description="`v1` (3 services) or `v2` (2); missing, null, empty or `service` = v1",
     )
     engine_version: ShortText | None = Field(
         default=None, description="Requested engine (case-insensitive), e.g. `NCF`, `RL`."
@@ -73,19 +85,14 @@ class RecommendationRequest(Payload):
     @field_validator("panel_id")
     @classmethod
     def _known_panel(cls, value: str | None) -> str:
-        if value in (None, "", "service"):
-            return DEFAULT_PANEL
-        assert value is not None
-        if value not in PANEL_SIZES:
-            raise ValueError(f"unknown panel {value!r}; expected one of: v1, v2, service")
-        return value
+        return DEFAULT_PANEL if value in (None, "", "service") else str(value)
 
-    @field_validator("candidates", mode="before")
+    @field_validator("candidates", mode="before", json_schema_input_type=NullableIdList)
     @classmethod
     def _null_is_empty(cls, value: Any) -> Any:
         return [] if value is None else value
 
-    @field_validator("search_data", mode="before")
+    @field_validator("search_data", mode="before", json_schema_input_type=SearchData | None)
     @classmethod
     def _null_search(cls, value: Any) -> Any:
         return {} if value is None else value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 
 from recommender.engines.base import Engine
 
@@ -40,6 +41,29 @@ def canonical_name(name: str) -> str:
 
 def engine_names() -> list[str]:
     return list(ENGINE_MODULES)
+
+
+def accepted_names() -> list[str]:
+    """Every name an engine answers to, in the case `canonical_name` turns others into."""
+    return [*ENGINE_MODULES, *ALIASES]
+
+
+def _any_case(name: str) -> str:
+    # str.lower() turns the Kelvin sign into a plain k: it names the same engines.
+    letters = {"k": "[kK\u212a]"}
+    return "".join(
+        letters.get(c, f"[{c}{c.upper()}]") if c.isalpha() else re.escape(c) for c in name
+    )
+
+
+def name_pattern(*, or_empty: bool = False) -> str:
+    """A regular expression (JSON Schema's dialect) that matches exactly the names
+    `canonical_name` accepts: any case, surrounded by any whitespace `str.strip` removes;
+    with `or_empty`, the empty string too (a request that names no engine)."""
+    space = "".join(f"\\u{ord(c):04x}" for c in map(chr, range(0x3001)) if c.isspace())
+    names = "|".join(_any_case(name) for name in accepted_names())
+    named = f"[{space}]*(?:{names})[{space}]*"
+    return f"^(?:{named}|)$" if or_empty else f"^{named}$"
 
 
 def engine_class(name: str) -> type[Engine]:  # type: ignore[type-arg]

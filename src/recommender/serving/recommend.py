@@ -178,6 +178,7 @@ def decide(
         experiment_id=assignment.experiment_id if assignment is not None else None,
         arm=assignment.arm if assignment is not None else None,
         propensity=assignment.propensity if assignment is not None else 1.0,
+        explanations=[e.long for e in explanations],
     )
     return Decision(
         impression=impression,

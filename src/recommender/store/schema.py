@@ -366,6 +366,8 @@ class Recommendation(Base):
     # The chance that the logging policy showed this panel's engine to this visitor (the arm's
     # share of the experiment); 1 outside experiments. Off-policy estimates divide by it.
     propensity: Mapped[float] = mapped_column(Float, default=1.0)
+    # What the visitor read beside each service (null for impressions stored before 0007).
+    explanations: Mapped[list[str] | None] = mapped_column(Json)
 
     __table_args__ = (
         Index("ix_recommendations_visit_panel", "visit_id", "panel_id"),

@@ -10,18 +10,11 @@ from starlette.concurrency import run_in_threadpool
 from recommender.api.deps import AdminAccess, RuntimeDep
 from recommender.api.errors import VALIDATION_RESPONSES, ErrorBody
 from recommender.catalog import uploads
-from recommender.catalog.dump import REQUIRED_ARRAYS
+from recommender.catalog.dump import json_schema
 
 router = APIRouter(tags=["catalogue"])
 
-DUMP_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": list(REQUIRED_ARRAYS),
-    "properties": {
-        name: {"type": "array", "items": {"type": "object"}}
-        for name in (*REQUIRED_ARRAYS, "research_steps", "projects")
-    },
-}
+DUMP_SCHEMA: dict[str, Any] = json_schema()
 
 
 @router.post(
@@ -37,7 +30,10 @@ DUMP_SCHEMA: dict[str, Any] = {
 )
 async def post_database_dump(request: Request, runtime: RuntimeDep) -> Response:
     """Validates the whole dump now (400 naming entity, id and field if it is wrong), stores
-    it, and loads it in the background; the `X-Task-Id` header identifies that job."""
+    it, and loads it in the background; the `X-Task-Id` header identifies that job.
+
+    Beyond its schema, a dump must have unique ids within each entity, name only ids of the
+    same dump in its references, and give ratings as numbers or decimal strings."""
     raw = await request.body()
     dump_id = await run_in_threadpool(uploads.accept, runtime.db, raw)
     task_id = await run_in_threadpool(runtime.executor.submit, "load_dump", dump_id=dump_id)

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from recommender.api.deps import AdminAccess, ClientAccess, RuntimeDep
 from recommender.api.errors import VALIDATION_RESPONSES
 from recommender.api.schemas.models import DefaultEngineIn, EngineList, EngineOut
-from recommender.engines import ALIASES, canonical_name, engine_class, engine_names
+from recommender.engines import ALIASES, engine_class, engine_names
 from recommender.store import state
 
 router = APIRouter(tags=["models"])
@@ -50,8 +50,7 @@ def list_engines(runtime: RuntimeDep) -> EngineList:
 )
 def set_default(body: DefaultEngineIn, runtime: RuntimeDep) -> EngineList:
     """Every serving process follows within `REFRESH_INTERVAL_S` seconds; this one at once."""
-    name = canonical_name(body.engine)
     with runtime.db.write() as conn:
-        state.put(conn, state.DEFAULT_ENGINE, name)
+        state.put(conn, state.DEFAULT_ENGINE, body.engine)
     runtime.serving.refresh()
     return _listing(runtime)

@@ -25,17 +25,14 @@ def _database(runtime: Runtime) -> dict[str, Any]:
     return {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
-@router.get(
-    "/health", summary="Health of the database, catalogue, engines, worker and databus subscriber"
-)
-def get_health(runtime: RuntimeDep) -> JSONResponse:
-    """200 when every part is ready, 503 otherwise; the body says which part is not."""
+def components(runtime: Runtime) -> dict[str, dict[str, Any]]:
+    """Each part's status (`ok` when ready) and what it knows; the dashboard shows it too."""
     state = runtime.serving.current
     catalog = state.catalog
     users = catalog.users
-    components: dict[str, dict[str, Any]] = {"database": _database(runtime)}
+    parts: dict[str, dict[str, Any]] = {"database": _database(runtime)}
     if catalog.loaded:
-        components["catalog"] = {
+        parts["catalog"] = {
             "status": "ok",
             "dump_id": catalog.dump_id,
             "services": catalog.n_services,
@@ -43,24 +40,33 @@ def get_health(runtime: RuntimeDep) -> JSONResponse:
             "users": len(users) if users is not None else 0,
         }
     else:
-        components["catalog"] = {
+        parts["catalog"] = {
             "status": "empty",
             "message": "no catalogue loaded yet: POST /database_dumps or run `recommender demo`",
         }
     models = state.models
-    components["engines"] = {
+    parts["engines"] = {
         "status": "ok" if "popularity" in models else "down",
         "default": state.default_engine,
         "loaded": {name: {"version": loaded.version} for name, loaded in sorted(models.items())},
     }
     if runtime.serving.last_error:
-        components["engines"]["refresh_error"] = runtime.serving.last_error
-    components["worker"] = runtime.executor.health()
+        parts["engines"]["refresh_error"] = runtime.serving.last_error
+    parts["worker"] = runtime.executor.health()
     databus = runtime.databus_health()
     if databus is not None:
-        components["databus"] = databus
-    healthy = all(part["status"] == "ok" for part in components.values())
+        parts["databus"] = databus
+    return parts
+
+
+@router.get(
+    "/health", summary="Health of the database, catalogue, engines, worker and databus subscriber"
+)
+def get_health(runtime: RuntimeDep) -> JSONResponse:
+    """200 when every part is ready, 503 otherwise; the body says which part is not."""
+    parts = components(runtime)
+    healthy = all(part["status"] == "ok" for part in parts.values())
     return JSONResponse(
         status_code=200 if healthy else 503,
-        content={"status": "ok" if healthy else "unavailable", "components": components},
+        content={"status": "ok" if healthy else "unavailable", "components": parts},
     )

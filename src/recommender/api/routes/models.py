@@ -9,13 +9,12 @@ from sqlalchemy.orm import Session
 
 from recommender.api.deps import AdminAccess, RuntimeDep, SessionDep
 from recommender.api.errors import ErrorBody
-from recommender.api.schemas.models import VersionList, VersionOut
-from recommender.engines import canonical_name
+from recommender.api.schemas.models import EngineName, VersionList, VersionOut
 from recommender.registry import versions
 
 router = APIRouter(tags=["models"])
 
-EngineName = Annotated[str, Path(max_length=64, examples=["ncf"])]
+EngineParameter = Annotated[EngineName, Path(examples=["ncf"])]
 
 
 @router.get(
@@ -36,8 +35,8 @@ def list_versions(session: SessionDep) -> VersionList:
     summary="The versions of one engine, newest first",
     dependencies=[AdminAccess],
 )
-def engine_versions(session: SessionDep, engine: EngineName) -> VersionList:
-    rows = versions.listing(session, canonical_name(engine))
+def engine_versions(session: SessionDep, engine: EngineParameter) -> VersionList:
+    rows = versions.listing(session, engine)
     return VersionList(count=len(rows), versions=[VersionOut.of(r) for r in rows])
 
 
@@ -50,14 +49,13 @@ def engine_versions(session: SessionDep, engine: EngineName) -> VersionList:
 )
 def activate(
     runtime: RuntimeDep,
-    engine: EngineName,
+    engine: EngineParameter,
     version: Annotated[int, Path(ge=1, le=2**31 - 1)],
 ) -> VersionOut:
     """Serving processes pick the version up within `REFRESH_INTERVAL_S` seconds."""
-    name = canonical_name(engine)
     with runtime.db.write() as conn, Session(bind=conn) as session:
         try:
-            row = versions.activate(session, name, version)
+            row = versions.activate(session, engine, version)
         except versions.VersionNotFoundError as error:
             raise HTTPException(status_code=404, detail=str(error)) from None
         except versions.NotActivatableError as error:

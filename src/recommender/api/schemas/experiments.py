@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from recommender.contract.common import Payload
+from recommender.engines import name_pattern
 from recommender.experiments.records import ExperimentRecord
 from recommender.experiments.report import ArmReport, DayReport, ExperimentReport
 
@@ -16,7 +17,13 @@ ArmName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-
 
 class ArmIn(Payload):
     name: ArmName = Field(examples=["control"])
-    engine: str = Field(min_length=1, max_length=64, examples=["popularity"])
+    # Any case and the original's aliases, as `engine_version`; the pattern says exactly which.
+    engine: str = Field(
+        min_length=1,
+        max_length=64,
+        examples=["popularity"],
+        json_schema_extra={"pattern": name_pattern()},
+    )
     version: int | None = Field(
         default=None, ge=1, le=2**31 - 1, description="A registered version; none: the active one."
     )

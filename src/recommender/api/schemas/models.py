@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
 
+from recommender.engines import accepted_names, canonical_name
 from recommender.store.schema import ModelVersion
+
+
+def _known_engine(name: str) -> str:
+    if name not in accepted_names():
+        raise ValueError(f"unknown engine {name!r}; expected one of: {', '.join(accepted_names())}")
+    return canonical_name(name)
+
+
+# The administration endpoints take an engine's own name or alias, exactly as listed; the
+# portal's `engine_version` is looser (any case), as the original API was.
+EngineName = Annotated[
+    str,
+    AfterValidator(_known_engine),
+    WithJsonSchema({"type": "string", "enum": accepted_names()}),
+]
 
 
 class VersionOut(BaseModel):
@@ -69,4 +85,4 @@ class EngineList(BaseModel):
 
 
 class DefaultEngineIn(BaseModel):
-    engine: str = Field(min_length=1, max_length=64, examples=["ncf"])
+    engine: EngineName = Field(examples=["ncf"])
