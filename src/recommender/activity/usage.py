@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from sqlalchemy import Connection, Executable, and_, func, select
 
 from recommender.activity.actions import ServiceAction
-from recommender.arrays import IntArray
+from recommender.arrays import DoubleArray, IntArray
 from recommender.catalog.loader import SERVICE_LINKS, USER_LINKS
 from recommender.config import Settings
 from recommender.interactions import Interactions
@@ -38,8 +38,9 @@ class InteractionWeights:
     click: float = 0.5
 
 
-def _pairs(conn: Connection, statement: Executable) -> np.ndarray:
-    return fetch_array(conn, statement, 2, np.float64)
+def _pairs(conn: Connection, statement: Executable) -> IntArray:
+    # Ids stay integers all the way: an id near 2**63 does not survive a float64.
+    return fetch_array(conn, statement, 2, np.int64)
 
 
 def _multi_hot(
@@ -86,13 +87,13 @@ def build_interactions(
     values: list[np.ndarray] = []
     times: list[np.ndarray] = []
 
-    def add(pairs: np.ndarray, weight: float, with_time: bool = False) -> None:
+    def add(pairs: IntArray, weight: float, at: DoubleArray | None = None) -> None:
         if weight <= 0 or pairs.shape[0] == 0:
             return
-        users.append(pairs[:, 0].astype(np.int64))
-        items.append(pairs[:, 1].astype(np.int64))
+        users.append(pairs[:, 0])
+        items.append(pairs[:, 1])
         values.append(np.full(pairs.shape[0], weight, dtype=np.float32))
-        times.append(pairs[:, 2] if with_time else np.full(pairs.shape[0], np.nan))
+        times.append(at if at is not None else np.full(pairs.shape[0], np.nan))
 
     accessed = tables["user_accessed_services"]
     add(
@@ -123,10 +124,9 @@ def build_interactions(
             .where(logged_in, UserAction.is_order.is_(is_order))
             .order_by(UserAction.timestamp)
         ).all()
-        pairs = np.asarray([(u, s, t.timestamp()) for u, s, t in rows], dtype=np.float64).reshape(
-            len(rows), 3
-        )
-        add(pairs, weight, with_time=True)
+        pairs = np.asarray([(u, s) for u, s, _ in rows], dtype=np.int64).reshape(len(rows), 2)
+        at = np.asarray([t.timestamp() for _, _, t in rows], dtype=np.float64)
+        add(pairs, weight, at)
 
     user_arr = np.concatenate(users) if users else np.empty(0, dtype=np.int64)
     item_arr = np.concatenate(items) if items else np.empty(0, dtype=np.int64)

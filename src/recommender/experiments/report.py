@@ -60,8 +60,9 @@ class RateOut:
 
     @classmethod
     def of(cls, rate: statistics.Rate) -> RateOut:
+        # A rate lies in [0, 1]; the normal approximation's interval may not on few visitors.
         low, high = rate.interval
-        return cls(rate.value, low, high)
+        return cls(rate.value, max(low, 0.0), min(high, 1.0))
 
 
 @dataclass(frozen=True)
