@@ -25,6 +25,11 @@ from sqlalchemy import select
 from recommender.store.database import Database
 from recommender.store.schema import ModelVersion, Subscriber, Task, utcnow
 
+# A counter without labels opens its file in this folder when it is defined, so any command that
+# imports the metrics (not only the server, which also creates it) needs the folder to exist.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 
 REQUEST_SECONDS = Histogram(
