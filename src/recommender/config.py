@@ -16,6 +16,17 @@ LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 LOG_LEVEL_ALIASES = {"warn": "warning", "fatal": "critical"}
 
 
+def parse_max_items(value: str) -> dict[str, int]:
+    """`ENGINE_MAX_ITEMS` as a mapping of lower-case engine names to positive counts."""
+    limits: dict[str, int] = {}
+    for pair in filter(None, (part.strip() for part in value.split(","))):
+        name, _, count = pair.partition("=")
+        if not name.strip() or not count.strip().isdigit() or int(count) < 1:
+            raise ValueError(f"{pair!r} is not ENGINE=COUNT with a positive whole COUNT")
+        limits[name.strip().lower()] = int(count)
+    return limits
+
+
 class Settings(BaseSettings):
     """Every setting of the service; each field is an environment variable of the same name."""
 
@@ -123,6 +134,12 @@ class Settings(BaseSettings):
         default=None,
         description="TOML or JSON file of hyper-parameters, one table per engine "
         "(as written by `recommender tune`); unset uses each engine's defaults.",
+    )
+    engine_max_items: str = Field(
+        default="",
+        description="Item limits replacing those engines declare, `ENGINE=COUNT` pairs "
+        "comma-separated (`ease=30000`); a training above an engine's limit is refused, and "
+        "skipped when every engine is trained. EASE declares 20,000 (about 15 GiB to fit).",
     )
     training_device: str = Field(
         default="cpu", description="PyTorch device for training: `cpu` or `cuda`."
@@ -292,6 +309,12 @@ class Settings(BaseSettings):
         RewardValues.parse(value)
         return value
 
+    @field_validator("engine_max_items")
+    @classmethod
+    def _limits_parse(cls, value: str) -> str:
+        parse_max_items(value)
+        return value
+
     @field_validator(
         "redis_url",
         "sentry_dsn",
@@ -321,6 +344,10 @@ class Settings(BaseSettings):
     @property
     def scheduled_engines(self) -> list[str]:
         return [name.strip().lower() for name in self.train_engines.split(",") if name.strip()]
+
+    @property
+    def max_items_by_engine(self) -> dict[str, int]:
+        return parse_max_items(self.engine_max_items)
 
     @property
     def fallback_order(self) -> list[str]:

@@ -7,6 +7,7 @@ import pytest
 
 from recommender.engines.base import Query
 from recommender.engines.ease import EASEEngine
+from recommender.engines.limits import EngineLimitError
 from recommender.interactions import Interactions
 from tests.engines.contract import PersonalisedEngineContract, checkerboard
 
@@ -44,10 +45,18 @@ def test_batch_scores_from_histories_of_unknown_users() -> None:
         np.testing.assert_allclose(batch[row], model.score(query, data.item_ids), rtol=1e-5)
 
 
-def test_refuses_catalogues_too_large_to_invert(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("recommender.engines.ease.MAX_ITEMS", 3)
-    with pytest.raises(ValueError, match="at most 3 items"):
-        EASEEngine().fit(Interactions.from_events([1] * 4, [1, 2, 3, 4]))
+def test_refuses_catalogues_too_large_to_invert() -> None:
+    with pytest.raises(EngineLimitError, match="ease is limited to 3 services and the data has 4"):
+        EASEEngine(max_items=3).fit(Interactions.from_events([1] * 4, [1, 2, 3, 4]))
+
+
+def test_declares_an_item_limit_and_memory_that_grows_with_the_square() -> None:
+    limits = EASEEngine().limits()
+    assert limits.max_items == 20_000
+    assert limits.memory_bytes(0, 2_000) == pytest.approx(4 * limits.memory_bytes(0, 1_000))
+    # 100,000 services would need hundreds of GiB: the refusal says so.
+    message = limits.refusal("ease", 1_000_000, 100_000)
+    assert message is not None and "GiB" in message and "ENGINE_MAX_ITEMS" in message
 
 
 def test_dropout_penalises_popular_items_more() -> None:

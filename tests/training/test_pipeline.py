@@ -11,6 +11,7 @@ from recommender.api.app import create_app
 from recommender.catalog.loader import replace_catalog
 from recommender.config import Settings
 from recommender.engines.base import Artifact
+from recommender.engines.limits import EngineLimitError
 from recommender.registry import versions
 from recommender.store.database import Database
 from recommender.synthetic import SynthConfig, generate
@@ -143,3 +144,11 @@ def test_rl_learns_from_posted_panels_and_actions_and_is_served(tmp_path: Path) 
         assert len(answer["recommendations"]) == 3
         assert not set(answer["recommendations"]) & set(warm["accessed_services"])
         assert all(text for text in answer["explanations"])
+
+
+def test_an_engine_over_its_item_limit_is_refused_before_fitting(store: Database) -> None:
+    settings = Settings(_env_file=None, database_url=store.url, engine_max_items="EASE=10")
+    with pytest.raises(EngineLimitError, match=r"ease is limited to 10 services .* has 16"):
+        train_engine(store, settings, "ease", lambda f, m: None)
+    with Session(store.engine) as session:
+        assert not versions.listing(session, "ease")

@@ -112,7 +112,7 @@ def train(
             trained,
             str(outcome.get("version", "-")),
             str(outcome.get("status")),
-            metrics or str(outcome.get("error", "")),
+            metrics or str(outcome.get("error") or outcome.get("reason", "")),
             "; ".join(gate.get("reasons", [])) or ("passed" if gate.get("passed") else ""),
         )
     console.print(table)

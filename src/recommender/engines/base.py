@@ -7,7 +7,7 @@ import json
 import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 import numpy as np
@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict
 
 from recommender.arrays import FloatArray, IntArray
+from recommender.engines.limits import EngineLimits
 from recommender.folds import Fold
 from recommender.interactions import Interactions
 from recommender.progress import Progress, quiet
@@ -192,10 +193,34 @@ class Engine(ABC, Generic[ParamsT]):
     # transitions`) as well as from the usage matrix.
     learns_from_panels: ClassVar[bool] = False
 
-    def __init__(self, params: ParamsT | Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        params: ParamsT | Mapping[str, Any] | None = None,
+        *,
+        max_items: int | None = None,
+    ) -> None:
         if params is None or isinstance(params, Mapping):
             params = self.params_type.model_validate(dict(params or {}))  # type: ignore[assignment]
         self.params: ParamsT = params  # type: ignore[assignment]
+        # An operator's item limit (ENGINE_MAX_ITEMS) in place of the declared one.
+        self._max_items = max_items
+
+    def declared_limits(self) -> EngineLimits:
+        """What this engine with these parameters can fit; engines that hold more than one
+        vector per user and item, or a matrix per item pair, override it."""
+        return EngineLimits()
+
+    def limits(self) -> EngineLimits:
+        """The declared limits, with the operator's item limit when one was given."""
+        declared = self.declared_limits()
+        if self._max_items is None:
+            return declared
+        return replace(declared, max_items=self._max_items)
+
+    def check_limits(self, data: Interactions) -> None:
+        """Raise `EngineLimitError` (naming the engine and the limit) when `data` is larger
+        than this engine can fit."""
+        self.limits().check(self.name, data.n_users, data.n_items)
 
     @abstractmethod
     def fit(self, data: Interactions, options: TrainingOptions | None = None) -> Model: ...

@@ -16,6 +16,7 @@ from recommender.arrays import FloatArray, IntArray
 from recommender.engines.base import Engine, EngineParams, TrainingOptions
 from recommender.engines.factors import FactorModel
 from recommender.engines.hardware import limited_threads
+from recommender.engines.limits import EngineLimits
 from recommender.engines.lookup import user_share
 from recommender.interactions import Interactions
 
@@ -53,6 +54,11 @@ class BPREngine(Engine[BPRParams]):
     name = "bpr"
     params_type = BPRParams
     model_type = BPRModel
+
+    def declared_limits(self) -> EngineLimits:
+        # One float32 vector per user and per item, with its gradient and Adam's two moments.
+        vector = 4 * 4 * self.params.factors
+        return EngineLimits(bytes_per_user=vector, bytes_per_item=vector)
 
     def fit(self, data: Interactions, options: TrainingOptions | None = None) -> BPRModel:
         with limited_threads(torch_threads=self.params.threads):

@@ -10,11 +10,16 @@ from pydantic import Field
 
 from recommender.engines.base import Engine, EngineParams, TrainingOptions
 from recommender.engines.item_item import ItemItemModel, gram_blocks
+from recommender.engines.limits import EngineLimits
 from recommender.engines.lookup import user_share
 from recommender.interactions import Interactions
 
 # EASE inverts a dense items x items matrix: memory and time grow with the square and cube.
-MAX_ITEMS = 30_000
+# 20,000 services need about 15 GiB to fit; operators raise it with ENGINE_MAX_ITEMS.
+MAX_ITEMS = 20_000
+# Peak bytes per item pair while fitting (the float64 Gram matrix, its Cholesky solve against
+# the identity, the weights and their float32 copy), measured by benchmarks/scale.py.
+BYTES_PER_ITEM_PAIR = 40.0
 
 
 class EASEParams(EngineParams):
@@ -46,11 +51,17 @@ class EASEEngine(Engine[EASEParams]):
     params_type = EASEParams
     model_type = EASEModel
 
+    def declared_limits(self) -> EngineLimits:
+        return EngineLimits(
+            max_items=MAX_ITEMS,
+            bytes_per_item_pair=BYTES_PER_ITEM_PAIR,
+            reason="EASE inverts a dense services x services matrix",
+        )
+
     def fit(self, data: Interactions, options: TrainingOptions | None = None) -> EASEModel:
         options = options or TrainingOptions()
+        self.check_limits(data)
         n_items = data.n_items
-        if n_items > MAX_ITEMS:
-            raise ValueError(f"EASE needs a dense {n_items}^2 inverse; at most {MAX_ITEMS} items")
         options.progress(0.0, "Gram matrix")
         gram = np.empty((n_items, n_items), dtype=np.float64)
         for columns, block in gram_blocks(data.matrix.astype(np.float32), max(n_items, 1)):

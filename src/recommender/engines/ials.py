@@ -13,6 +13,7 @@ from recommender.arrays import FloatArray, IntArray
 from recommender.engines.base import Engine, EngineParams, TrainingOptions
 from recommender.engines.factors import FactorModel
 from recommender.engines.hardware import limited_threads
+from recommender.engines.limits import EngineLimits
 from recommender.engines.lookup import user_share
 from recommender.interactions import Interactions
 
@@ -56,6 +57,11 @@ class IALSEngine(Engine[IALSParams]):
     name = "ials"
     params_type = IALSParams
     model_type = IALSModel
+
+    def declared_limits(self) -> EngineLimits:
+        # One float32 vector per user and per item, in the solver and again in the model.
+        vector = 2 * 4 * self.params.factors
+        return EngineLimits(bytes_per_user=vector, bytes_per_item=vector)
 
     def fit(self, data: Interactions, options: TrainingOptions | None = None) -> IALSModel:
         options = options or TrainingOptions()

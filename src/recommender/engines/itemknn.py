@@ -10,6 +10,7 @@ from pydantic import Field
 
 from recommender.engines.base import Engine, EngineParams, TrainingOptions
 from recommender.engines.item_item import ItemItemModel, gram_blocks
+from recommender.engines.limits import EngineLimits
 from recommender.engines.lookup import user_share
 from recommender.interactions import Interactions
 
@@ -45,6 +46,11 @@ class ItemKNNEngine(Engine[ItemKNNParams]):
     name = "itemknn"
     params_type = ItemKNNParams
     model_type = ItemKNNModel
+
+    def declared_limits(self) -> EngineLimits:
+        # The kept neighbours, a float32 weight and an int32 column each; the Gram matrix is
+        # built one block of _BLOCK_CELLS at a time, whatever the catalogue.
+        return EngineLimits(bytes_per_item=8 * self.params.neighbours)
 
     def fit(self, data: Interactions, options: TrainingOptions | None = None) -> ItemKNNModel:
         options = options or TrainingOptions()

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from recommender.catalog import uploads
 from recommender.config import Settings
 from recommender.engines import canonical_name, engine_class, engine_names
+from recommender.engines.limits import EngineLimitError
 from recommender.progress import Progress, within
 from recommender.registry import versions
 from recommender.store.database import Database
@@ -69,8 +70,15 @@ def trainable_engines() -> list[str]:
 
 
 def _train_engines(
-    ctx: JobContext, engines: list[str], params: dict[str, Any] | None = None
+    ctx: JobContext,
+    engines: list[str],
+    params: dict[str, Any] | None = None,
+    *,
+    skip_over_limit: bool = True,
 ) -> dict[str, Any]:
+    """Train each engine in turn. One whose limits the data exceeds is skipped, with the
+    reason in its outcome, or, without `skip_over_limit` (an engine asked for by name),
+    refused: the job fails with the reason and nothing is registered."""
     # Imported here: training pulls in the heavy engines, which the API process never needs.
     from recommender.training.pipeline import train_engine
 
@@ -81,6 +89,11 @@ def _train_engines(
             outcomes[name] = train_engine(
                 ctx.db, ctx.settings, name, report, task_id=ctx.task_id, params=params
             )
+        except EngineLimitError as error:
+            if not skip_over_limit:
+                raise
+            log.warning("training %s skipped: %s", name, error)
+            outcomes[name] = {"status": "skipped", "reason": str(error)}
         except Exception as error:  # one engine failing must not stop the others
             log.exception("training %s failed", name)
             message = f"{type(error).__name__}: {error}"
@@ -103,14 +116,17 @@ def train(
 ) -> dict[str, Any]:
     """Fit, evaluate and register one engine, the `engines` named, or every trainable one;
     activate what passed. `params` (only with one engine) override the configured
-    hyper-parameters; `trigger` says who asked (a request or the schedule).
+    hyper-parameters; `trigger` says who asked (a request or the schedule). One engine asked
+    for alone is refused when the data exceeds its limits; among several it is skipped.
     """
     if engine:
         engines = [canonical_name(engine)]
     else:
         engines = [canonical_name(name) for name in engines or trainable_engines()]
     with _locked(ctx) as lock:
-        trained = _train_engines(ctx, engines, params if engine else None)
+        trained = _train_engines(
+            ctx, engines, params if engine else None, skip_over_limit=not engine
+        )
     return {"engines": trained, "lock": lock.span()}
 
 

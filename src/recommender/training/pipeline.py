@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from recommender.activity.usage import build_interactions, weights_from
 from recommender.config import Settings
 from recommender.engines import canonical_name, engine_class
-from recommender.engines.base import Model, TrainingOptions
+from recommender.engines.base import Engine, Model, TrainingOptions
 from recommender.evaluation.datasets import from_interactions
 from recommender.evaluation.params import read_params
 from recommender.evaluation.protocols import Split, temporal_loo
@@ -64,13 +64,28 @@ def read_store(db: Database, settings: Settings) -> tuple[Interactions, dict[str
     return data, fingerprint
 
 
+def engine_for(
+    name: str, params: Mapping[str, Any] | None, settings: Settings | None = None
+) -> Engine:  # type: ignore[type-arg]
+    """The engine `name` with `params`, under the operator's item limit when one is set."""
+    limits = settings.max_items_by_engine if settings is not None else {}
+    return engine_class(name)(params, max_items=limits.get(name))
+
+
+def check_limits(name: str, data: Interactions, settings: Settings) -> None:
+    """Raise `EngineLimitError`, naming the engine and its limit, when `data` is larger than
+    the engine can fit; checked before any fitting, so a refusal costs nothing."""
+    engine_for(name, None, settings).check_limits(data)
+
+
 def _fit(
     name: str,
     params: Mapping[str, Any] | None,
     data: Interactions,
     options: TrainingOptions,
+    settings: Settings | None = None,
 ) -> tuple[Model, dict[str, Any]]:
-    engine = engine_class(name)(params)
+    engine = engine_for(name, params, settings)
     return engine.fit(data, options), engine.params.model_dump()
 
 
@@ -79,10 +94,11 @@ def evaluate_on(
     params: Mapping[str, Any] | None,
     split: Split,
     options: TrainingOptions,
+    settings: Settings | None = None,
 ) -> tuple[Fit, dict[str, float], dict[str, Any]]:
     """Fit on the split's training part (early-stopping engines stop on its validation fold)
     and measure on its held-out part; returns the parameters to refit with."""
-    engine = engine_class(name)(params)
+    engine = engine_for(name, params, settings)
     fitted = fit_for(engine, split.test, split.validation, options)
     result = evaluate_model(fitted.model, split.test, K, METRICS)
     return fitted, result.metrics, engine.params.model_dump() | fitted.fitted_params
@@ -98,13 +114,17 @@ def train_engine(
     params: Mapping[str, Any] | None = None,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Train one engine, register the version, and activate it if it passes the gate."""
+    """Train one engine, register the version, and activate it if it passes the gate.
+
+    Raises `EngineLimitError` before fitting anything when the store holds more services or
+    users than the engine declares it can fit."""
     name = canonical_name(engine)
     if params is None and settings.engine_params_file:
         params = read_params(Path(settings.engine_params_file)).get(name)
     started = time.perf_counter()
     progress(0.0, "reading the store")
     data, fingerprint = read_store(db, settings)
+    check_limits(name, data, settings)
     split = temporal_loo(from_interactions(data, "store"), seed)
     held_out = split.test.heldout.n_users
     if held_out == 0:
@@ -122,7 +142,9 @@ def train_engine(
 
     progress(0.05, "evaluating popularity")
     _, baseline, _ = evaluate_on("popularity", None, split, phase(0.05, 0.05, "popularity"))
-    evaluated, metrics, used = evaluate_on(name, params, split, phase(0.1, 0.4, "evaluation fit"))
+    evaluated, metrics, used = evaluate_on(
+        name, params, split, phase(0.1, 0.4, "evaluation fit"), settings
+    )
     progress(0.5, "fitting on all data")
     final_options = phase(0.5, 0.45, "final fit")
     if engine_class(name).learns_from_panels:
@@ -133,7 +155,7 @@ def train_engine(
             logged = load_transitions(conn, values=settings.rewards)
         final_options = replace(final_options, transitions=logged)
         fingerprint["transitions"] = len(logged)
-    final, _ = _fit(name, used, data, final_options)
+    final, _ = _fit(name, used, data, final_options, settings)
     curves = dict(evaluated.curves)
     artifact = final.to_artifact().to_bytes()
     progress(0.95, "registering")

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from recommender.cli import app
+from recommender.cli.catalog import demo_fixture
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("ENGINE_MAX_ITEMS", "ease=2")
+    from recommender.config import get_settings
+
+    get_settings.cache_clear()
+    dump = demo_fixture()["dump"]
+    (tmp_path / "dump.json").write_text(json.dumps(dump))
+    loaded = runner.invoke(app, ["load-dump", str(tmp_path / "dump.json")])
+    assert loaded.exit_code == 0, loaded.output
+    yield len(dump["services"])
+    get_settings.cache_clear()
+
+
+def test_train_refuses_an_engine_over_its_item_limit_by_name(store: int) -> None:
+    result = runner.invoke(app, ["train", "ease"])
+    assert result.exit_code == 1
+    said = " ".join(result.output.split())
+    assert "ease is limited to 2 services" in said and "ENGINE_MAX_ITEMS" in said
