@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 VOCABULARY_SIZES = {
     "categories": 200,
@@ -95,31 +98,67 @@ def generate_dump(n_services: int, n_users: int, *, seed: int = 0) -> dict[str, 
                 "required_services": [],
             }
         )
+    doc["services"] = services
+    doc["users"] = list(generate_users(rng, pick, n_services, n_users))
+    doc["projects"] = list(generate_projects(rng, n_services, n_users))
+    return doc
+
+
+def generate_users(
+    rng: np.random.Generator,
+    pick: Callable[[str, int, int], list[int]],
+    n_services: int,
+    n_users: int,
+) -> Iterator[dict[str, Any]]:
+    """Users one at a time, each with up to 20 services drawn by Zipf-like popularity."""
     popularity = 1.0 / np.arange(1, n_services + 1) ** 0.8
     popularity /= popularity.sum()
-    users = []
     for uid in range(1, n_users + 1):
         n_accessed = int(rng.integers(0, 21))
         accessed = rng.choice(
             n_services, size=min(n_accessed, n_services), replace=False, p=popularity
         )
-        users.append(
-            {
-                "id": uid,
-                "aai_uid": f"{uid}@aai.example.org",
-                "scientific_domains": pick("scientific_domains", 0, 3),
-                "categories": pick("categories", 0, 3),
-                "accessed_services": [int(s) + 1 for s in accessed],
-            }
-        )
-    doc["services"] = services
-    doc["users"] = users
-    doc["projects"] = [
-        {
+        yield {
+            "id": uid,
+            "aai_uid": f"{uid}@aai.example.org",
+            "scientific_domains": pick("scientific_domains", 0, 3),
+            "categories": pick("categories", 0, 3),
+            "accessed_services": [int(s) + 1 for s in accessed],
+        }
+
+
+def generate_projects(
+    rng: np.random.Generator, n_services: int, n_users: int
+) -> Iterator[dict[str, Any]]:
+    """One project, of one service, per ten users."""
+    for pid in range(1, n_users // 10 + 1):
+        yield {
             "id": pid,
             "user_id": int(rng.integers(1, n_users + 1)),
             "services": [int(rng.integers(1, n_services + 1))],
         }
-        for pid in range(1, n_users // 10 + 1)
-    ]
-    return doc
+
+
+def write_dump(path: Path, n_services: int, n_users: int, *, seed: int = 0) -> int:
+    """`generate_dump`'s catalogue written to `path` with users and projects streamed, so that
+    a million users never sit in memory at once; returns the file's size in bytes."""
+    catalogue = generate_dump(n_services, 0, seed=seed)
+    del catalogue["users"], catalogue["projects"]
+    rng = np.random.default_rng(seed + 1)
+
+    def pick(name: str, low: int, high: int) -> list[int]:
+        n = int(rng.integers(low, high + 1))
+        return sorted({int(v) for v in rng.integers(1, VOCABULARY_SIZES[name] + 1, n)})
+
+    with path.open("wb") as out:
+        out.write(orjson.dumps(catalogue)[:-1])
+        for name, rows in (
+            ("users", generate_users(rng, pick, n_services, n_users)),
+            ("projects", generate_projects(rng, n_services, n_users)),
+        ):
+            out.write(f',"{name}":['.encode())
+            for n, row in enumerate(rows):
+                out.write(b"," + orjson.dumps(row) if n else orjson.dumps(row))
+            out.write(b"]")
+        out.write(b"}")
+        return out.tell()

@@ -29,6 +29,15 @@ def recommender(*args: str, env: dict[str, str]) -> None:
 @contextmanager
 def running_server(env: dict[str, str], *extra: str, wait_s: float = 120) -> Iterator[int]:
     """Yields the port of a server that answered /health (any status) and is ready."""
+    with serving_process(env, *extra, wait_s=wait_s) as (port, _process):
+        yield port
+
+
+@contextmanager
+def serving_process(
+    env: dict[str, str], *extra: str, wait_s: float = 120
+) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """`running_server`, also yielding the process (to read its memory)."""
     port = free_port()
     process = subprocess.Popen(
         [str(BIN / "recommender"), "serve", "--port", str(port), *extra],
@@ -44,7 +53,7 @@ def running_server(env: dict[str, str], *extra: str, wait_s: float = 120) -> Ite
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("the server did not start") from None
                 time.sleep(0.3)
-        yield port
+        yield port, process
     finally:
         process.terminate()
         try:
