@@ -14,7 +14,8 @@ on `--postgres-url`'s server, dropped at the end.
 
 Each measured figure is then fitted as `fixed + per_user * users + per_service * services`
 (least squares over the sizes) and projected to larger marketplaces: the per-user and
-per-service costs of docs/scaling.md.
+per-service costs of docs/scaling.md. `--fit a.json b.json` fits the rows of several runs'
+`--out` files together.
 """
 
 from __future__ import annotations
@@ -201,7 +202,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="Also write the rows and fits as JSON here.")
+    parser.add_argument(
+        "--fit",
+        type=Path,
+        nargs="+",
+        help="Measure nothing: fit the rows of these --out files together.",
+    )
     args = parser.parse_args()
+    if args.fit:
+        report([row for path in args.fit for row in json.loads(path.read_text())["rows"]])
+        return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes.split(","):
