@@ -33,3 +33,21 @@ def test_train_refuses_an_engine_over_its_item_limit_by_name(store: int) -> None
     assert result.exit_code == 1
     said = " ".join(result.output.split())
     assert "ease is limited to 2 services" in said and "ENGINE_MAX_ITEMS" in said
+
+
+def test_the_engine_list_shows_each_limit_with_the_operators_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from recommender.config import get_settings
+
+    monkeypatch.setenv("ENGINE_MAX_ITEMS", "ials=5000")
+    monkeypatch.setenv("COLUMNS", "200")
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["engines"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[1]: line for line in result.output.splitlines() if "│" in line}
+    assert "20,000" in rows["ease"] and "per service pair" in rows["ease"]
+    assert "5,000" in rows["ials"]

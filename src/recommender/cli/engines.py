@@ -15,6 +15,7 @@ from recommender.engines import (
     engine_class,
     engine_names,
 )
+from recommender.engines.limits import EngineLimits
 from recommender.store import migrate, state
 from recommender.store.database import Database
 
@@ -26,14 +27,36 @@ app.add_typer(engines_app, name="engines")
 
 @engines_app.callback()
 def list_engines(ctx: typer.Context) -> None:
-    """List the known engines, whether jobs train them, and their aliases."""
+    """List the known engines, whether jobs train them, their aliases, their service limits
+    (ENGINE_MAX_ITEMS applied) and their estimated fitting memory."""
     if ctx.invoked_subcommand is not None:
         return
-    table = Table("engine", "trained by jobs", "aliases")
+    limits = get_settings().max_items_by_engine
+    table = Table("engine", "trained by jobs", "aliases", "service limit", "fitting memory")
     for name in engine_names():
         aliases = ", ".join(alias for alias, target in ALIASES.items() if target == name)
-        table.add_row(name, "yes" if engine_class(name).trainable else "no", aliases)
+        declared = engine_class(name)(max_items=limits.get(name)).limits()
+        table.add_row(
+            name,
+            "yes" if engine_class(name).trainable else "no",
+            aliases,
+            f"{declared.max_items:,}" if declared.max_items is not None else "none",
+            _memory(declared),
+        )
     console.print(table)
+
+
+def _memory(limits: EngineLimits) -> str:
+    parts = [
+        f"{value:,.0f} B per {unit}"
+        for value, unit in (
+            (limits.bytes_per_user, "user"),
+            (limits.bytes_per_item, "service"),
+            (limits.bytes_per_item_pair, "service pair"),
+        )
+        if value
+    ]
+    return ", ".join(parts) or "not declared"
 
 
 @engines_app.command()
