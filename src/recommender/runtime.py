@@ -82,7 +82,7 @@ class Runtime:
         The one way a served panel is written, whoever serves it (HTTP or the CLI). Once
         committed, it is also offered to the databus publisher, if one is configured: a
         non-blocking hand-over, never a wait on the broker."""
-        stored = self.writer.submit(partial(impressions.write, impression=impression))
+        stored = self.writer.submit_item(impressions.write_many, impression)
         if self.publisher is not None:
             stored.add_done_callback(partial(self._announce, impression))
         return stored

@@ -68,6 +68,17 @@ def write(conn: Connection, impression: Impression) -> int:
     )
 
 
+# One multi-row statement; ids come back in the order of the rows.
+_INSERT_MANY = insert(Recommendation).returning(Recommendation.id, sort_by_parameter_order=True)
+
+
+def write_many(conn: Connection, shown: list[Impression]) -> list[int]:
+    """Store impressions in one statement; returns their ids, in order."""
+    now = utcnow()
+    rows = [impression.__dict__ | {"created_at": now} for impression in shown]
+    return [int(i) for i in conn.execute(_INSERT_MANY, rows).scalars()]
+
+
 def exists(conn: Connection, recommendation_id: int) -> bool:
     return conn.execute(_EXISTS, {"id": recommendation_id}).first() is not None
 
