@@ -60,12 +60,7 @@ class Impression:
 
 def write(conn: Connection, impression: Impression) -> int:
     """Store one impression; returns its id (the response's `recommendation_id`)."""
-    values = impression.__dict__ | {"created_at": utcnow()}
-    return int(
-        conn.execute(
-            insert(Recommendation).values(values).returning(Recommendation.id)
-        ).scalar_one()
-    )
+    return write_many(conn, [impression])[0]
 
 
 # One multi-row statement; ids come back in the order of the rows.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -73,17 +74,22 @@ class Decision:
     experiment: str | None = None
 
     def response(self, recommendation_id: int) -> RecommendationResponse:
-        return RecommendationResponse(
-            panel_id=self.impression.panel_id,
-            recommendations=self.impression.service_ids,
-            scores=self.impression.scores,
-            explanations=[e.long for e in self.explanations],
-            explanations_short=[e.short for e in self.explanations],
-            engine_version=self.impression.engine,
-            recommendation_id=recommendation_id,
-            experiment=self.experiment,
-            arm=self.impression.arm,
-        )
+        return RecommendationResponse(**self.answer(recommendation_id))
+
+    def answer(self, recommendation_id: int) -> dict[str, Any]:
+        """The response's fields as plain data, ready to serialise without validation (every
+        value was built here with its declared type)."""
+        return {
+            "panel_id": self.impression.panel_id,
+            "recommendations": self.impression.service_ids,
+            "scores": self.impression.scores,
+            "explanations": [e.long for e in self.explanations],
+            "explanations_short": [e.short for e in self.explanations],
+            "engine_version": self.impression.engine,
+            "recommendation_id": recommendation_id,
+            "experiment": self.experiment,
+            "arm": self.impression.arm,
+        }
 
 
 @dataclass(frozen=True)
