@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 from recommender.arrays import FloatArray, IntArray
 from recommender.catalog.snapshot import CatalogSnapshot
 from recommender.engines.base import Model, Query
-from recommender.engines.ranking import rank
+from recommender.engines.ranking import best_k, rank
 
 Mask = NDArray[np.bool_]
 # Alignments kept per serving state: a handful of models, each with one or two id arrays.
@@ -77,7 +77,5 @@ def top_k(
     where = alignments.of(ids)
     allowed = np.flatnonzero((where >= 0) & mask[where])
     allowed = allowed[np.isfinite(scores[allowed])]
-    if allowed.shape[0] > k:
-        allowed = allowed[np.argpartition(-scores[allowed], k - 1)[:k]]
-    allowed = allowed[np.lexsort((ids[allowed], -scores[allowed]))]
+    allowed = allowed[best_k(scores[allowed], ids[allowed], k)]
     return ids[allowed], np.asarray(scores[allowed], dtype=np.float32)
