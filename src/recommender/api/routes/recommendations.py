@@ -7,7 +7,7 @@ import asyncio
 import orjson
 from fastapi import APIRouter, Response
 
-from recommender.api.deps import ClientAccess, RuntimeDep
+from recommender.api.deps import ClientRuntime
 from recommender.api.errors import VALIDATION_RESPONSES
 from recommender.contract.recommendations import RecommendationRequest, RecommendationResponse
 from recommender.observability.metrics import EXPERIMENT_IMPRESSIONS, RECOMMENDATIONS
@@ -22,9 +22,8 @@ JSON = "application/json"
     response_model=RecommendationResponse,
     responses=VALIDATION_RESPONSES,
     summary="Recommend services for a panel",
-    dependencies=[ClientAccess],
 )
-async def post_recommendations(body: RecommendationRequest, runtime: RuntimeDep) -> Response:
+async def post_recommendations(body: RecommendationRequest, runtime: ClientRuntime) -> Response:
     """Ranks the services allowed by `candidates` and `search_data` for this visitor and
     stores the answer as an impression whose id comes back as `recommendation_id`."""
     # Ranking is about a millisecond of CPU: it runs on the event loop, which is cheaper
