@@ -39,10 +39,39 @@ def serving_process(
 ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     """`running_server`, also yielding the process (to read its memory)."""
     port = free_port()
-    process = subprocess.Popen(
-        [str(BIN / "recommender"), "serve", "--port", str(port), *extra],
-        env={**os.environ, "LOG_LEVEL": "warning", **env},
-    )
+    with _serving(
+        [str(BIN / "recommender"), "serve", "--port", str(port), *extra], port, env, wait_s
+    ) as process:
+        yield port, process
+
+
+@contextmanager
+def running_echo(workers: int = 1, wait_s: float = 60) -> Iterator[int]:
+    """Yields the port of `benchmarks.echo` (the bare framework) under uvicorn."""
+    port = free_port()
+    command = [
+        str(BIN / "python"),
+        "-m",
+        "uvicorn",
+        "--factory",
+        "benchmarks.echo:create_app",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--workers",
+        str(workers),
+    ]
+    with _serving(command, port, {}, wait_s):
+        yield port
+
+
+@contextmanager
+def _serving(
+    command: list[str], port: int, env: dict[str, str], wait_s: float
+) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(command, env={**os.environ, "LOG_LEVEL": "warning", **env})
     try:
         deadline = time.monotonic() + wait_s
         while True:
@@ -53,7 +82,7 @@ def serving_process(
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("the server did not start") from None
                 time.sleep(0.3)
-        yield port, process
+        yield process
     finally:
         process.terminate()
         try:

@@ -2,6 +2,13 @@
 
     python benchmarks/serving.py --services 1000,10000 --users 10000 --concurrency 50
     python benchmarks/serving.py --services 10000 --online --rounds 3
+    python -m benchmarks.serving --services 10000 --concurrency 1,50 --workers 1,2,4 --echo \
+        --redis-url redis://127.0.0.1:6379/13
+
+With `--echo`, a bare FastAPI app that parses the same bodies (`benchmarks/echo.py`) is
+driven first with the same client, concurrencies and worker counts, and a last table gives
+the service's throughput as a share of the echo's. After the service's runs, the impressions
+and user actions in the store are counted against the 200 and 204 answers sent.
 
 For each catalogue size: a generated dump is loaded into a fresh SQLite database, a real
 server is started (`recommender serve`, the embedded default), and a closed-loop client on
@@ -22,16 +29,20 @@ import asyncio
 import json
 import random
 import tempfile
+import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import orjson
+from sqlalchemy import create_engine, func, select, text
 
 from benchmarks.generated import generate_dump
-from benchmarks.http_load import Request, run_load
-from benchmarks.server import recommender, running_server
+from benchmarks.http_load import LoadResult, Request, run_load
+from benchmarks.server import recommender, running_echo, running_server
+from recommender.store.schema import Recommendation, UserAction
 
 
 def request_mix(n_services: int, n_users: int, seed: int) -> Any:
@@ -112,12 +123,24 @@ VARIANTS: dict[str, dict[str, str]] = {
 }
 
 
+def fresh_database(args: argparse.Namespace, work: Path, n_services: int) -> str:
+    """A new SQLite file, or a new database on the PostgreSQL server of `--postgres`."""
+    if not args.postgres:
+        return f"sqlite:///{work / f'bench-{n_services}.db'}"
+    name = f"recommender_serving_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return str(args.postgres).rsplit("/", 1)[0] + f"/{name}"
+
+
 def load_store(
     n_services: int, n_users: int, args: argparse.Namespace, work: Path
 ) -> dict[str, str]:
     dump_file = work / f"dump-{n_services}-{n_users}.json"
     dump_file.write_bytes(orjson.dumps(generate_dump(n_services, n_users, seed=args.seed)))
-    env = {"DATABASE_URL": f"sqlite:///{work / f'bench-{n_services}.db'}"}
+    env = {"DATABASE_URL": fresh_database(args, work, n_services)}
     recommender("load-dump", str(dump_file), env=env)
     return env
 
@@ -186,44 +209,111 @@ def bench_online(
     }
 
 
+def drive(
+    port: int, mix: Any, concurrency: int, args: argparse.Namespace, answered: Counter[int]
+) -> tuple[LoadResult, Counter[int]]:
+    """A warm-up, then the measured run; `answered` counts every status, warm-up included."""
+    warm = asyncio.run(
+        run_load("127.0.0.1", port, mix, concurrency=concurrency, duration_s=args.warmup)
+    )
+    result = asyncio.run(
+        run_load("127.0.0.1", port, mix, concurrency=concurrency, duration_s=args.duration)
+    )
+    for run in (warm, result):
+        for codes in run.statuses.values():
+            answered.update(codes)
+    result.latencies_ms["recommendations (all)"] = [
+        value
+        for kind, values in result.latencies_ms.items()
+        if kind.startswith("rec")
+        for value in values
+    ]
+    return result, answered
+
+
+def outcome_of(
+    server: str, n_services: int, n_users: int, concurrency: int, result: LoadResult
+) -> dict[str, Any]:
+    return {
+        "server": server,
+        "services": n_services,
+        "users": n_users,
+        "concurrency": concurrency,
+        "errors": result.errors,
+        "statuses": result.statuses,
+        "latency": result.summary(),
+    }
+
+
+def stored_counts(database_url: str) -> tuple[int, int]:
+    """(impressions, user actions) in the store."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            shown = conn.execute(select(func.count()).select_from(Recommendation)).scalar_one()
+            acted = conn.execute(select(func.count()).select_from(UserAction)).scalar_one()
+    finally:
+        engine.dispose()
+    return int(shown), int(acted)
+
+
+def bench_echo(n_services: int, n_users: int, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The bare framework (`benchmarks.echo`) under the same load, for comparison."""
+    outcomes = []
+    for workers in (int(w) for w in str(args.workers).split(",")):
+        with running_echo(workers) as port:
+            mix = request_mix(n_services, n_users, args.seed)
+            for concurrency in (int(c) for c in str(args.concurrency).split(",")):
+                result, _ = drive(port, mix, concurrency, args, Counter())
+                outcomes.append(
+                    outcome_of(f"echo x{workers}", n_services, n_users, concurrency, result)
+                )
+    return outcomes
+
+
 def bench_size(
     n_services: int, n_users: int, args: argparse.Namespace, work: Path
 ) -> list[dict[str, Any]]:
-    """Load one catalogue, start one server, and drive it at each concurrency in turn."""
+    """Load one catalogue, then for each worker count start the service and drive it at each
+    concurrency in turn; afterwards every 200 must have its impression and every 204 its
+    stored action."""
     env = load_store(n_services, n_users, args, work)
-    outcomes = []
+    if args.train:
+        recommender("train", args.train, env=env)
     # The rate limiter would answer most of this traffic with 429: it is measured apart.
-    with running_server(env | {"RATE_LIMIT_PER_S": "0"}) as port:
-        mix = request_mix(n_services, n_users, args.seed)
-        for concurrency in (int(c) for c in str(args.concurrency).split(",")):
-            asyncio.run(
-                run_load("127.0.0.1", port, mix, concurrency=concurrency, duration_s=args.warmup)
-            )
-            result = asyncio.run(
-                run_load("127.0.0.1", port, mix, concurrency=concurrency, duration_s=args.duration)
-            )
-            result.latencies_ms["recommendations (all)"] = [
-                value
-                for kind, values in result.latencies_ms.items()
-                if kind.startswith("rec")
-                for value in values
-            ]
-            outcomes.append(
-                {
-                    "services": n_services,
-                    "users": n_users,
-                    "concurrency": concurrency,
-                    "errors": result.errors,
-                    "statuses": result.statuses,
-                    "latency": result.summary(),
-                }
-            )
+    env |= {"RATE_LIMIT_PER_S": "0", "DEFAULT_ENGINE": args.engine}
+    if args.redis_url:
+        env["REDIS_URL"] = args.redis_url
+    outcomes = []
+    answered: Counter[int] = Counter()
+    for workers in (int(w) for w in str(args.workers).split(",")):
+        extra = ("--workers", str(workers)) if workers > 1 else ()
+        with running_server(env, *extra) as port:
+            mix = request_mix(n_services, n_users, args.seed)
+            for concurrency in (int(c) for c in str(args.concurrency).split(",")):
+                result, answered = drive(port, mix, concurrency, args, answered)
+                outcomes.append(
+                    outcome_of(f"service x{workers}", n_services, n_users, concurrency, result)
+                )
+    shown, acted = stored_counts(env["DATABASE_URL"])
+    durability = {
+        "answered_200": answered[200],
+        "impressions_stored": shown,
+        "answered_204": answered[204],
+        "actions_stored": acted,
+    }
+    print("\ndurability:", durability)
+    if shown < answered[200] or acted < answered[204]:
+        print("NOT DURABLE: answers without their stored rows")
+    outcomes.append({"services": n_services, "durability": durability})
     return outcomes
 
 
 def print_table(outcome: dict[str, Any]) -> None:
+    if "durability" in outcome:
+        return
     print(
-        f"\n{outcome['services']} services, {outcome['users']} users, "
+        f"\n{outcome['server']}: {outcome['services']} services, {outcome['users']} users, "
         f"concurrency {outcome['concurrency']}, connection errors {outcome['errors']}"
     )
     print(f"{'kind':24} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
@@ -242,6 +332,34 @@ def print_table(outcome: dict[str, Any]) -> None:
         print("NOT A VALID RUN: answers other than 200/204:", refused)
 
 
+def print_ratios(results: list[dict[str, Any]]) -> None:
+    """Service against echo, at the same size, workers and concurrency."""
+    echo = {
+        (r["services"], r["server"].split()[-1], r["concurrency"]): r
+        for r in results
+        if r.get("server", "").startswith("echo")
+    }
+    print(
+        f"\n{'services':>8} {'workers':>7} {'in flight':>9} {'rec/s':>8} {'echo/s':>8} "
+        f"{'ratio':>6} {'p50 ms':>7} {'echo p50':>8} {'p99 ms':>7}"
+    )
+    for r in results:
+        if not r.get("server", "").startswith("service"):
+            continue
+        workers = r["server"].split()[-1]
+        base = echo.get((r["services"], workers, r["concurrency"]))
+        if base is None:
+            continue
+        mine = r["latency"]["recommendations (all)"]
+        theirs = base["latency"]["recommendations (all)"]
+        print(
+            f"{r['services']:>8} {workers:>7} {r['concurrency']:>9} "
+            f"{mine['throughput_rps']:>8} {theirs['throughput_rps']:>8} "
+            f"{mine['throughput_rps'] / max(theirs['throughput_rps'], 1e-9):>6.2f} "
+            f"{mine['p50_ms']:>7} {theirs['p50_ms']:>8} {mine['p99_ms']:>7}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -257,6 +375,18 @@ def main() -> None:
         "--online", action="store_true", help="compare sessions + experiment with neither"
     )
     parser.add_argument("--rounds", type=int, default=3, help="with --online: rounds per variant")
+    parser.add_argument(
+        "--workers", default="1", help="server processes, one or several comma-separated"
+    )
+    parser.add_argument(
+        "--echo", action="store_true", help="also drive a bare FastAPI echo of the same bodies"
+    )
+    parser.add_argument("--engine", default="popularity", help="DEFAULT_ENGINE of the service")
+    parser.add_argument("--train", help="train this engine after loading the dump")
+    parser.add_argument(
+        "--postgres", help="admin URL of a PostgreSQL server: each run gets a new database"
+    )
+    parser.add_argument("--redis-url", help="REDIS_URL of the service (needed by --workers > 1)")
     args = parser.parse_args()
     results = []
     if args.online:
@@ -282,9 +412,15 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         for n_services in (int(s) for s in args.services.split(",")):
+            if args.echo:
+                for outcome in bench_echo(n_services, args.users, args):
+                    results.append(outcome)
+                    print_table(outcome)
             for outcome in bench_size(n_services, args.users, args, Path(tmp)):
                 results.append(outcome)
                 print_table(outcome)
+    if args.echo:
+        print_ratios(results)
     if args.output:
         args.output.write_text(json.dumps(results, indent=2))
 

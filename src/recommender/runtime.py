@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from concurrent.futures import Future
 from functools import partial
 from typing import Any
@@ -70,9 +71,13 @@ class Runtime:
         if not self.settings.redis_url:
             schedule.tick(self.jobs_db, self.settings, self.executor.submit)
 
-    def search(self, query: str) -> set[int] | None:
-        """Services whose text matches a portal's full-text query (the store's search index);
-        None when the query has no words."""
+    def search(self, query: str) -> Collection[int] | None:
+        """Services whose text matches a portal's full-text query; None when the query has
+        no words. From the catalogue's own index when it has one, else the store's."""
+        catalog = self.serving.current.catalog
+        if catalog.text is not None:
+            mask = catalog.text.matching(search.terms(query))
+            return None if mask is None else catalog.service_ids[mask]
         with self.db.engine.connect() as conn:
             return search.matching_services(conn, query)
 
@@ -82,7 +87,7 @@ class Runtime:
         The one way a served panel is written, whoever serves it (HTTP or the CLI). Once
         committed, it is also offered to the databus publisher, if one is configured: a
         non-blocking hand-over, never a wait on the broker."""
-        stored = self.writer.submit(partial(impressions.write, impression=impression))
+        stored = self.writer.submit_item(impressions.write_many, impression)
         if self.publisher is not None:
             stored.add_done_callback(partial(self._announce, impression))
         return stored

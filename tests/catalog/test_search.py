@@ -4,6 +4,8 @@ import pytest
 
 from recommender.catalog import search
 from recommender.catalog.loader import replace_catalog
+from recommender.catalog.snapshot import load_snapshot
+from recommender.catalog.text_index import words
 from recommender.store.database import Database
 from tests.factories import dump, service
 
@@ -45,3 +47,24 @@ def test_matching_services(catalogue: Database, query: str, expected: set[int]) 
 def test_query_without_words_is_no_filter(catalogue: Database) -> None:
     with catalogue.engine.connect() as conn:
         assert search.matching_services(conn, "?!") is None
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["cloud", "CLOUD compute", "machine", "note", "exchange data", "nothing matches", "?!"],
+)
+def test_the_catalogue_index_finds_what_the_store_finds(catalogue: Database, query: str) -> None:
+    with catalogue.engine.connect() as conn:
+        snapshot = load_snapshot(conn)
+        expected = search.matching_services(conn, query)
+        if conn.dialect.name != "sqlite":
+            assert snapshot.text is None  # English stemming stays the store's
+            return
+    assert snapshot.text is not None
+    mask = snapshot.text.matching(search.terms(query))
+    found = None if mask is None else set(snapshot.service_ids[mask].tolist())
+    assert found == expected
+
+
+def test_words_fold_case_and_accents() -> None:
+    assert words("Café_Données GPU-2") == ["cafe", "donnees", "gpu", "2"]

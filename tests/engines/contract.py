@@ -137,6 +137,22 @@ class EngineContract:
         for row, query in enumerate(queries):
             assert_same_scores(batch[row], model.score(query, data.item_ids))
 
+    def test_whole_catalogue_scores_match_single(self, trained: Any) -> None:
+        """What serving ranks from (`score_all`, `ordering`) agrees with `score`."""
+        model, data, _ = trained
+        if not self.repeatable:
+            return
+        for query in (self.query_for(data, 1), Query()):
+            every = model.score_all(query)
+            if every is not None:
+                ids, scores = every
+                assert_same_scores(scores, model.score(query, ids))
+            ordered = model.ordering(query)
+            if ordered is not None:
+                ids, scores = ordered
+                assert_same_scores(scores, model.score(query, ids))
+                assert (np.diff(scores) <= 0).all(), "best first"
+
     def test_artifact_round_trip(self, trained: Any) -> None:
         model, data, _ = trained
         query = self.query_for(data, 1)

@@ -60,12 +60,18 @@ class Impression:
 
 def write(conn: Connection, impression: Impression) -> int:
     """Store one impression; returns its id (the response's `recommendation_id`)."""
-    values = impression.__dict__ | {"created_at": utcnow()}
-    return int(
-        conn.execute(
-            insert(Recommendation).values(values).returning(Recommendation.id)
-        ).scalar_one()
-    )
+    return write_many(conn, [impression])[0]
+
+
+# One multi-row statement; ids come back in the order of the rows.
+_INSERT_MANY = insert(Recommendation).returning(Recommendation.id, sort_by_parameter_order=True)
+
+
+def write_many(conn: Connection, shown: list[Impression]) -> list[int]:
+    """Store impressions in one statement; returns their ids, in order."""
+    now = utcnow()
+    rows = [impression.__dict__ | {"created_at": now} for impression in shown]
+    return [int(i) for i in conn.execute(_INSERT_MANY, rows).scalars()]
 
 
 def exists(conn: Connection, recommendation_id: int) -> bool:

@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 from sqlalchemy import Connection, select
 
 from recommender.arrays import IntArray
+from recommender.catalog.text_index import TextIndex
 from recommender.store import state
 from recommender.store.arrays import fetch_array
 from recommender.store.schema import Base, Service, User
@@ -85,6 +86,9 @@ class CatalogSnapshot:
     worldwide: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     names: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
     users: UserDirectory | None = None
+    # The full-text index where it matches the store's search (SQLite's word prefixes);
+    # None where the store must be asked (PostgreSQL stems English words).
+    text: TextIndex | None = None
 
     @property
     def n_services(self) -> int:
@@ -96,7 +100,11 @@ class CatalogSnapshot:
 
     def positions(self, service_ids: Iterable[int]) -> IntArray:
         """Positions of the given service ids that exist in this catalogue."""
-        wanted = np.fromiter(service_ids, dtype=np.int64)
+        wanted = (
+            service_ids.astype(np.int64, copy=False)
+            if isinstance(service_ids, np.ndarray)
+            else np.fromiter(service_ids, dtype=np.int64)
+        )
         if wanted.shape[0] == 0 or self.n_services == 0:
             return np.empty(0, dtype=np.int64)
         pos = np.minimum(np.searchsorted(self.service_ids, wanted), self.n_services - 1)
@@ -181,7 +189,15 @@ def load_snapshot(conn: Connection) -> CatalogSnapshot:
         worldwide=np.asarray(worldwide, dtype=np.int64),
         names=names,
         users=_load_users(conn),
+        text=_text_index(conn) if conn.dialect.name == "sqlite" else None,
     )
+
+
+def _text_index(conn: Connection) -> TextIndex:
+    rows = conn.execute(
+        select(Service.name, Service.tagline, Service.description).order_by(Service.id)
+    )
+    return TextIndex.build([" ".join(part or "" for part in row) for row in rows])
 
 
 def _load_users(conn: Connection) -> UserDirectory:

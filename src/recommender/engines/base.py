@@ -99,6 +99,18 @@ class Model(ABC):
             out[row] = self.score(query, items)
         return out
 
+    def score_all(self, query: Query) -> tuple[IntArray, FloatArray] | None:
+        """(sorted item ids, scores) of every item the model knows, when one pass computes
+        them all (a matrix-vector product, say); None when only `score` can. Serving ranks a
+        whole catalogue from this without mapping candidate ids first."""
+        return None
+
+    def ordering(self, query: Query) -> tuple[IntArray, FloatArray] | None:
+        """(item ids best first, their scores), for queries the model ranks the same for
+        everyone (popularity without context); built once, so serving walks it instead of
+        scoring. None when the ranking depends on the visitor."""
+        return None
+
     @property
     def fitted_params(self) -> dict[str, Any]:
         """Parameters the fit chose itself (for example the best epoch count)."""

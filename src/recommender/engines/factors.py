@@ -69,6 +69,12 @@ class FactorModel(Model):
         out[pos < 0] = np.nan
         return out.astype(np.float32, copy=False)
 
+    def score_all(self, query: Query) -> tuple[IntArray, FloatArray]:
+        vector = self._user_vector(query)
+        if vector is None:
+            return self.item_ids, np.asarray(self.popularity, dtype=np.float32)
+        return self.item_ids, self.item_factors @ vector + self.item_bias
+
     def score_batch(self, queries: Sequence[Query], items: IntArray) -> FloatArray:
         pos = self.item_index(items)
         rows = positions(

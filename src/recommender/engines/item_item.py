@@ -71,6 +71,9 @@ class ItemItemModel(Model):
         pos = self.item_index(items)
         return gather(self._all_scores(history_positions(self.item_index, query)), pos)
 
+    def score_all(self, query: Query) -> tuple[IntArray, FloatArray]:
+        return self.item_ids, self._all_scores(history_positions(self.item_index, query))
+
     def score_batch(self, queries: Sequence[Query], items: IntArray) -> FloatArray:
         pos = self.item_index(items)
         histories = history_matrix(self.item_index, queries)

@@ -67,6 +67,8 @@ class PopularityModel(Model):
         self.smoothing = smoothing
         self._share = counts / max(n_users, 1)
         self._index = IdIndex(item_ids)
+        self._every = np.arange(item_ids.shape[0])
+        self._order: tuple[IntArray, FloatArray] | None = None
         # Dense copies of small context tables: a row of a dense array is a view, while a
         # sparse row costs a conversion per request.
         self._dense = {
@@ -117,6 +119,18 @@ class PopularityModel(Model):
 
     def knows(self, query: Query) -> bool:
         return True
+
+    def score_all(self, query: Query) -> tuple[IntArray, FloatArray]:
+        return self.item_ids, self._scores_at(query, self._every)
+
+    def ordering(self, query: Query) -> tuple[IntArray, FloatArray] | None:
+        if self._context_rows(query):
+            return None
+        if self._order is None:
+            # Ties by id: the ids are sorted and the sort is stable.
+            order = np.argsort(-self._share, kind="stable")
+            self._order = (self.item_ids[order], self._share[order].astype(np.float32))
+        return self._order
 
     def score(self, query: Query, items: IntArray) -> FloatArray:
         pos = self._positions(np.asarray(items, dtype=np.int64))

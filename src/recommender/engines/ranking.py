@@ -15,10 +15,20 @@ def rank(model: Model, query: Query, items: IntArray, k: int) -> tuple[IntArray,
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
     scores = model.score(query, items)
     finite = np.flatnonzero(np.isfinite(scores))
-    if finite.shape[0] > k:
-        # argpartition keeps this linear in the number of candidates.
-        top = finite[np.argpartition(-scores[finite], k - 1)[:k]]
-    else:
-        top = finite
-    top = top[np.lexsort((items[top], -scores[top]))]
+    top = finite[best_k(scores[finite], items[finite], k)]
     return items[top], scores[top]
+
+
+def best_k(scores: FloatArray, ids: IntArray, k: int) -> IntArray:
+    """Positions of the k highest of finite `scores`, best first, ties by id, also among
+    the ties at the k-th score (a partition alone would take any of them)."""
+    if scores.shape[0] > k:
+        # Partitioning keeps this linear in the number of candidates.
+        kth = np.partition(scores, scores.shape[0] - k)[scores.shape[0] - k]
+        above = np.flatnonzero(scores > kth)
+        tied = np.flatnonzero(scores == kth)
+        tied = tied[np.argsort(ids[tied], kind="stable")][: k - above.shape[0]]
+        top = np.concatenate([above, tied])
+    else:
+        top = np.arange(scores.shape[0])
+    return top[np.lexsort((ids[top], -scores[top]))]

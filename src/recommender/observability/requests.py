@@ -3,6 +3,7 @@ and one log line per request."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import time
@@ -15,6 +16,15 @@ from recommender.observability.metrics import REQUEST_SECONDS
 
 log = logging.getLogger("recommender.requests")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Unique across processes and restarts by a random prefix, then a counter: uuid4 reads the
+# system's random source on every request, a call that gives up the interpreter lock and
+# then waits for it behind the writer thread.
+_PREFIX = uuid.uuid4().hex[:16]
+_COUNTER = itertools.count(1)
+
+
+def _new_id() -> str:
+    return f"{_PREFIX}{next(_COUNTER):016x}"
 
 
 class RequestContext:
@@ -26,7 +36,7 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        current = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        current = incoming if _SAFE_ID.match(incoming) else _new_id()
         token = request_id.set(current)
         who = caller.set(None)
         started = time.perf_counter()
@@ -48,18 +58,19 @@ class RequestContext:
             # Unmatched paths share one label, so random URLs cannot flood the metrics.
             template = getattr(route, "path", "unmatched")
             REQUEST_SECONDS.labels(scope["method"], template, str(status)).observe(elapsed)
-            log.info(
-                "%s %s %s",
-                scope["method"],
-                scope["path"],
-                status,
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                    "caller": caller.get() or "anonymous",
-                },
-            )
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "%s %s %s",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                        "caller": caller.get() or "anonymous",
+                    },
+                )
             caller.reset(who)
             request_id.reset(token)

@@ -38,6 +38,21 @@ def select_candidates(
     exclude: Collection[int] = (),
 ) -> IntArray:
     """Ids of recommendable services that pass every filter (OR within one, AND across)."""
+    mask = candidate_mask(
+        catalog, candidates=candidates, search=search, search_hits=search_hits, exclude=exclude
+    )
+    return catalog.service_ids[mask]
+
+
+def candidate_mask(
+    catalog: CatalogSnapshot,
+    *,
+    candidates: Collection[int] = (),
+    search: SearchData | None = None,
+    search_hits: Collection[int] | None = None,
+    exclude: Collection[int] = (),
+) -> NDArray[np.bool_]:
+    """`select_candidates` as a mask over the catalogue's positions (`service_ids`)."""
     mask = catalog.recommendable.copy()
     if candidates:
         mask &= _any_of(catalog, [catalog.positions(candidates)])
@@ -60,4 +75,4 @@ def select_candidates(
         mask &= _any_of(catalog, [catalog.positions(search_hits)])
     if exclude:
         mask[catalog.positions(exclude)] = False
-    return catalog.service_ids[mask]
+    return mask

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -12,12 +13,12 @@ from recommender.arrays import IntArray
 from recommender.catalog.snapshot import UserProfile
 from recommender.contract.recommendations import RecommendationRequest, RecommendationResponse
 from recommender.engines.base import Explanation, Query
-from recommender.engines.ranking import rank
 from recommender.experiments.assignment import bucket, choose_arm, visitor_key
 from recommender.registry.loading import LoadedModel
-from recommender.serving.candidates import select_candidates
+from recommender.serving.candidates import candidate_mask
 from recommender.serving.models import LAST_RESORT, choose
 from recommender.serving.state import ServingState
+from recommender.serving.topk import top_k
 from recommender.sessions.events import NOBODY, Recent
 
 
@@ -73,17 +74,22 @@ class Decision:
     experiment: str | None = None
 
     def response(self, recommendation_id: int) -> RecommendationResponse:
-        return RecommendationResponse(
-            panel_id=self.impression.panel_id,
-            recommendations=self.impression.service_ids,
-            scores=self.impression.scores,
-            explanations=[e.long for e in self.explanations],
-            explanations_short=[e.short for e in self.explanations],
-            engine_version=self.impression.engine,
-            recommendation_id=recommendation_id,
-            experiment=self.experiment,
-            arm=self.impression.arm,
-        )
+        return RecommendationResponse(**self.answer(recommendation_id))
+
+    def answer(self, recommendation_id: int) -> dict[str, Any]:
+        """The response's fields as plain data, ready to serialise without validation (every
+        value was built here with its declared type)."""
+        return {
+            "panel_id": self.impression.panel_id,
+            "recommendations": self.impression.service_ids,
+            "scores": self.impression.scores,
+            "explanations": [e.long for e in self.explanations],
+            "explanations_short": [e.short for e in self.explanations],
+            "engine_version": self.impression.engine,
+            "recommendation_id": recommendation_id,
+            "experiment": self.experiment,
+            "arm": self.impression.arm,
+        }
 
 
 @dataclass(frozen=True)
@@ -132,13 +138,14 @@ def decide(
     catalog = state.catalog
     visitor = visitor or Visitor.of(state, request)
     seen = set(visitor.profile.accessed.tolist()) if visitor.profile is not None else set()
-    candidates = select_candidates(
+    mask = candidate_mask(
         catalog,
         candidates=request.candidates,
         search=request.search_data,
         search_hits=search_hits,
         exclude=seen | (recent.excluded if exclude_opened else recent.ordered),
     )
+    allowed = int(np.count_nonzero(mask))
     query = _query(request, visitor, recent)
     assignment = assign(state, request, visitor)
     requested = assignment.engine if assignment is not None else request.engine_version
@@ -146,13 +153,15 @@ def decide(
     models = state.models
     chosen = choose(models, requested, state.default_engine, fallback, query, first=first)
     k = request.panel_size
-    ids, scores = rank(chosen.model, query, candidates, k)
+    alignments = state.alignments
+    ids, scores = top_k(chosen.model, query, catalog, mask, k, alignments)
     explanations = chosen.model.explain(query, ids, catalog)
-    if ids.shape[0] < min(k, candidates.shape[0]):
+    if ids.shape[0] < min(k, allowed):
         # Services the engine cannot score yet (new ones) are filled in by popularity.
         popular = models[LAST_RESORT].model
-        rest = candidates[~np.isin(candidates, ids)]
-        more_ids, more_scores = rank(popular, query, rest, k - ids.shape[0])
+        rest = mask.copy()
+        rest[catalog.positions(ids.tolist())] = False
+        more_ids, more_scores = top_k(popular, query, catalog, rest, k - ids.shape[0], alignments)
         explanations += popular.explain(query, more_ids, catalog)
         ids = np.concatenate([ids, more_ids])
         scores = np.concatenate([scores, more_scores])
@@ -172,7 +181,7 @@ def decide(
         catalog_version=catalog.version,
         search_data=request.search_data.model_dump(exclude_defaults=True),
         candidates=list(request.candidates) or None,
-        candidate_count=int(candidates.shape[0]),
+        candidate_count=allowed,
         service_ids=[int(i) for i in ids],
         scores=[round(float(s), 6) for s in scores],
         experiment_id=assignment.experiment_id if assignment is not None else None,

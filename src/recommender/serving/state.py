@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlalchemy import Connection, func, select
 
@@ -22,6 +23,7 @@ from recommender.experiments import records as experiments
 from recommender.experiments.records import ExperimentRecord
 from recommender.registry.loading import LoadedModel, load_active, load_versions
 from recommender.serving.models import AUTO
+from recommender.serving.topk import Alignments
 from recommender.store import state as stored_state
 from recommender.store.database import Database
 from recommender.store.schema import UserAction
@@ -65,10 +67,15 @@ class ServingState:
     # Versions running experiments pin, by (engine, version).
     pinned: Mapping[tuple[str, int], LoadedModel] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def models(self) -> dict[str, LoadedModel]:
         # Registry versions win over the in-process rebuilds of the same engine.
         return {**self.builtin, **self.registry}
+
+    @cached_property
+    def alignments(self) -> Alignments:
+        """Where each model's items sit in this state's catalogue, computed once."""
+        return Alignments(self.catalog)
 
     def experiment_on(self, panel_id: str) -> ExperimentRecord | None:
         for experiment in self.experiments:

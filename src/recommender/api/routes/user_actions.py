@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter, Response
 
 from recommender.activity import actions
-from recommender.api.deps import ClientAccess, RuntimeDep
+from recommender.api.deps import ClientRuntime
 from recommender.api.errors import VALIDATION_RESPONSES
 from recommender.contract.user_actions import UserActionIn
 from recommender.observability.metrics import (
@@ -27,9 +27,8 @@ router = APIRouter(tags=["user actions"])
     response_class=Response,
     responses=VALIDATION_RESPONSES,
     summary="Record a user action",
-    dependencies=[ClientAccess],
 )
-async def post_user_action(body: UserActionIn, runtime: RuntimeDep) -> Response:
+async def post_user_action(body: UserActionIn, runtime: ClientRuntime) -> Response:
     """Answers 204 only once the action is committed."""
     users = runtime.serving.current.catalog.users
     by_aai_uid = users.by_aai_uid if users is not None else None

@@ -1,0 +1,81 @@
+"""The best k services of a catalogue mask for one model, without scoring what filters exclude."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from numpy.typing import NDArray
+
+from recommender.arrays import FloatArray, IntArray
+from recommender.catalog.snapshot import CatalogSnapshot
+from recommender.engines.base import Model, Query
+from recommender.engines.ranking import best_k, rank
+
+Mask = NDArray[np.bool_]
+# Alignments kept per serving state: a handful of models, each with one or two id arrays.
+MAX_ALIGNED = 64
+
+
+class Alignments:
+    """Catalogue positions of a model's id arrays, computed once per (catalogue, array).
+
+    Arrays are keyed by identity and held, so an id is never reused while it is cached.
+    """
+
+    def __init__(self, catalog: CatalogSnapshot) -> None:
+        self._catalog = catalog
+        self._cache: dict[int, tuple[IntArray, IntArray]] = {}
+        self._lock = threading.Lock()
+
+    def of(self, ids: IntArray) -> IntArray:
+        """Per id, its position in the catalogue, or -1."""
+        found = self._cache.get(id(ids))
+        if found is not None and found[0] is ids:
+            return found[1]
+        catalog = self._catalog
+        if catalog.n_services == 0:
+            aligned = np.full(ids.shape[0], -1, dtype=np.int64)
+        else:
+            pos = np.minimum(np.searchsorted(catalog.service_ids, ids), catalog.n_services - 1)
+            aligned = np.where(catalog.service_ids[pos] == ids, pos, -1)
+        with self._lock:
+            if len(self._cache) >= MAX_ALIGNED:
+                self._cache.clear()
+            self._cache[id(ids)] = (ids, aligned)
+        return aligned
+
+
+def _empty() -> tuple[IntArray, FloatArray]:
+    return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+
+
+def top_k(
+    model: Model,
+    query: Query,
+    catalog: CatalogSnapshot,
+    mask: Mask,
+    k: int,
+    alignments: Alignments,
+) -> tuple[IntArray, FloatArray]:
+    """The k best services among `mask` by the model's scores, best first (ties by id);
+    services the model cannot score are left out, as `rank` does."""
+    if k <= 0 or not mask.any():
+        return _empty()
+    ordered = model.ordering(query)
+    if ordered is not None:
+        ids, scores = ordered
+        where = alignments.of(ids)
+        # Walk the visitor-independent order: the first k that pass the filters.
+        keep = np.flatnonzero((where >= 0) & mask[where])[:k]
+        finite = keep[np.isfinite(scores[keep])]
+        return ids[finite], scores[finite]
+    every = model.score_all(query)
+    if every is None:
+        return rank(model, query, catalog.service_ids[mask], k)
+    ids, scores = every
+    where = alignments.of(ids)
+    allowed = np.flatnonzero((where >= 0) & mask[where])
+    allowed = allowed[np.isfinite(scores[allowed])]
+    allowed = allowed[best_k(scores[allowed], ids[allowed], k)]
+    return ids[allowed], np.asarray(scores[allowed], dtype=np.float32)

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recommender.catalog.snapshot import CatalogSnapshot
+from recommender.engines.base import Query
+from recommender.engines.item_item import ItemItemModel
+from recommender.engines.popularity import PopularityModel
+from recommender.engines.ranking import rank
+from recommender.serving.topk import Alignments, top_k
+
+SERVICE_IDS = np.arange(10, 30, dtype=np.int64)
+
+
+def catalogue() -> CatalogSnapshot:
+    n = SERVICE_IDS.shape[0]
+    return CatalogSnapshot(
+        version=1,
+        dump_id=1,
+        service_ids=SERVICE_IDS,
+        recommendable=np.ones(n, dtype=bool),
+        order_types=np.full(n, "open_access", dtype=object),
+        ratings=np.full(n, np.nan),
+    )
+
+
+def popularity() -> PopularityModel:
+    # Knows 5..24: some ids the catalogue lacks, and the catalogue's 25..29 unknown to it.
+    items = np.arange(5, 25, dtype=np.int64)
+    counts = np.asarray([(i * 7) % 5 for i in range(items.shape[0])], dtype=np.float32)
+    return PopularityModel(items, counts, n_users=10, context={}, smoothing=5.0)
+
+
+def item_item() -> ItemItemModel:
+    items = np.arange(5, 25, dtype=np.int64)
+    rng = np.random.default_rng(0)
+    weights = rng.random((items.shape[0], items.shape[0])).astype(np.float32)
+    return ItemItemModel(items, weights, popularity=np.zeros(items.shape[0], dtype=np.float32))
+
+
+@pytest.mark.parametrize("model", [popularity(), item_item()], ids=["popularity", "item-item"])
+@pytest.mark.parametrize("k", [1, 3, 50])
+def test_the_panel_is_the_one_ranking_the_candidates_gives(model: object, k: int) -> None:
+    catalog = catalogue()
+    rng = np.random.default_rng(k)
+    query = Query(history=np.array([12, 13], dtype=np.int64))
+    for _ in range(5):
+        mask = rng.random(SERVICE_IDS.shape[0]) < 0.6
+        ids, scores = top_k(model, query, catalog, mask, k, Alignments(catalog))  # type: ignore[arg-type]
+        want_ids, want_scores = rank(model, query, SERVICE_IDS[mask], k)  # type: ignore[arg-type]
+        assert ids.tolist() == want_ids.tolist()
+        np.testing.assert_allclose(scores, want_scores)
+        assert set(ids.tolist()) <= set(SERVICE_IDS[mask].tolist())
+
+
+def test_popularity_without_context_walks_its_order_and_skips_what_filters_exclude() -> None:
+    catalog = catalogue()
+    model = popularity()
+    ordered = model.ordering(Query())
+    assert ordered is not None
+    best = [int(i) for i in ordered[0] if 10 <= i < 30]
+    mask = np.ones(SERVICE_IDS.shape[0], dtype=bool)
+    mask[best[0] == SERVICE_IDS] = False
+    ids, _ = top_k(model, Query(), catalog, mask, 3, Alignments(catalog))
+    assert ids.tolist() == best[1:4]
+
+
+def test_nothing_allowed_gives_an_empty_panel() -> None:
+    catalog = catalogue()
+    mask = np.zeros(SERVICE_IDS.shape[0], dtype=bool)
+    ids, scores = top_k(popularity(), Query(), catalog, mask, 3, Alignments(catalog))
+    assert ids.shape == (0,) and scores.shape == (0,)
