@@ -128,14 +128,15 @@ def collect(
     )
 
 
-def _offline_steps(
+def _offline_choices(
     data: Interactions, params: Mapping[str, Any] | None, seed: int, device: str
-) -> int:
-    """The updates early stopping picks on each user's latest interaction held out."""
+) -> dict[str, Any]:
+    """The updates early stopping picks on each user's latest interaction held out, and the
+    share of the agent's scores that ranks them best."""
     split = temporal_loo(from_interactions(data, "practice"), seed)
     options = TrainingOptions(seed=seed, device=device, validation=validation_on(split.test))
     probe = RLEngine(params).fit(split.test.train, options)
-    return int(probe.fitted_params.get("steps", RLEngine(params).params.steps))
+    return {"steps": RLEngine(params).params.steps} | probe.fitted_params
 
 
 def train_online(
@@ -153,8 +154,8 @@ def train_online(
     """Fit the RL engine offline (usage and logged panels, stopped early as `fit_engine`
     does), then online in `env`; `fallback` answers visitors the policy does not know."""
     schedule = schedule or OnlineSchedule()
-    steps = _offline_steps(data, params, seed, device)
-    engine = RLEngine({**dict(params or {}), "steps": steps})
+    engine = RLEngine({**dict(params or {}), **_offline_choices(data, params, seed, device)})
+    steps = engine.params.steps
     options = TrainingOptions(seed=seed, device=device, transitions=transitions)
     run = RLTraining(engine.params, data, options)
     run.train(steps)

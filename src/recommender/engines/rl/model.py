@@ -1,5 +1,6 @@
-"""A trained RL policy as numpy arrays: the actor's state encoder and query head, served like
-every other engine (the critics are needed only to train)."""
+"""A trained RL policy as numpy arrays: the actor's state encoder and query head, with the
+implicit-ALS model whose scores it corrects, served like every other engine (the critics are
+needed only to train)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from numpy.typing import NDArray
 from recommender.arrays import FloatArray, IntArray
 from recommender.engines.base import Artifact, Explanation, Model, Names, Query
 from recommender.engines.features import FeatureSpace
+from recommender.engines.ials import IALSModel
 from recommender.engines.lookup import IdIndex
 from recommender.engines.ncf.model import recent_positions
 
@@ -27,6 +29,8 @@ _ARRAYS = (
     "head.bias",
     "popularity",
 )
+# Arrays of the collaborative model are stored under this prefix in the agent's artifact.
+COLLABORATIVE = "collaborative."
 
 
 def _mean_rows(table: Matrix, rows: IntArray) -> FloatArray:
@@ -39,11 +43,19 @@ class RLModel(Model):
     engine: ClassVar[str] = "rl"
 
     def __init__(
-        self, arrays: Mapping[str, NDArray[Any]], features: FeatureSpace, meta: Mapping[str, Any]
+        self,
+        arrays: Mapping[str, NDArray[Any]],
+        features: FeatureSpace,
+        meta: Mapping[str, Any],
+        collaborative: IALSModel | None = None,
     ) -> None:
         self.arrays = dict(arrays)
         self.features = features
         self.meta = dict(meta)
+        self.collaborative = collaborative
+        # Without a collaborative model (or in artifacts older than it) the agent ranks alone.
+        self.correction = float(self.meta.get("correction", 1.0)) if collaborative else 1.0
+        self.spreads = tuple(float(v) for v in self.meta.get("spreads", (1.0, 1.0)))
         self.item_ids: IntArray = self.arrays["item_ids"]
         self.item_index = IdIndex(self.item_ids)
         self.history_length = int(self.meta["history_length"])
@@ -98,6 +110,19 @@ class RLModel(Model):
         return np.asarray(self.score_batch([query], items)[0], dtype=np.float32)
 
     def score_batch(self, queries: Sequence[Query], items: IntArray) -> FloatArray:
+        c = self.correction
+        if self.collaborative is None or c >= 1.0:
+            return self.agent_scores(queries, items)
+        collaborative = self.collaborative.score_batch(queries, items)
+        if c <= 0.0:
+            return collaborative
+        agent = self.agent_scores(queries, items)
+        spread_collaborative, spread_agent = self.spreads
+        blended = (1.0 - c) * collaborative / spread_collaborative + c * agent / spread_agent
+        return np.asarray(blended, dtype=np.float32)
+
+    def agent_scores(self, queries: Sequence[Query], items: IntArray) -> FloatArray:
+        """The actor's own scores, before the collaborative ones are blended in."""
         pos = self.item_index(items)
         known = np.maximum(pos, 0)
         if not queries:
@@ -142,15 +167,24 @@ class RLModel(Model):
 
     # -- artifact ------------------------------------------------------------------------
 
+    def with_correction(self, correction: float, spreads: tuple[float, float]) -> RLModel:
+        """The same agent and collaborative model, blended with another share."""
+        meta = {**self.meta, "correction": correction, "spreads": list(spreads)}
+        return RLModel(self.arrays, self.features, meta, self.collaborative)
+
     def to_artifact(self) -> Artifact:
-        return Artifact(
-            arrays={**self.arrays, **self.features.to_arrays()},
-            meta={"engine": self.engine, **self.meta, "vocabularies": list(self.features.names)},
-        )
+        arrays = {**self.arrays, **self.features.to_arrays()}
+        meta = {**self.meta, "vocabularies": list(self.features.names)}
+        if self.collaborative is not None:
+            inner = self.collaborative.to_artifact()
+            arrays |= {COLLABORATIVE + name: value for name, value in inner.arrays.items()}
+            meta["collaborative"] = dict(inner.meta)
+        return Artifact(arrays=arrays, meta={"engine": self.engine, **meta})
 
     @classmethod
     def from_artifact(cls, artifact: Artifact) -> Self:
-        meta = {k: v for k, v in artifact.meta.items() if k not in ("engine", "vocabularies")}
+        skipped = ("engine", "vocabularies", "collaborative")
+        meta = {k: v for k, v in artifact.meta.items() if k not in skipped}
         layers = int(meta["encoder_layers"])
         wanted = [*_ARRAYS] + [
             f"encoder.{k}.{part}" for k in range(layers) for part in ("weight", "bias")
@@ -159,8 +193,19 @@ class RLModel(Model):
         if missing:
             raise ValueError(f"rl artifact lacks arrays {missing}")
         names = list(artifact.meta.get("vocabularies", []))
+        inner = {
+            name[len(COLLABORATIVE) :]: value
+            for name, value in artifact.arrays.items()
+            if name.startswith(COLLABORATIVE)
+        }
+        collaborative = (
+            IALSModel.from_artifact(Artifact(arrays=inner, meta=artifact.meta["collaborative"]))
+            if inner
+            else None
+        )
         return cls(
             {name: artifact.arrays[name] for name in wanted},
             FeatureSpace.from_arrays(artifact.arrays, names),
             meta,
+            collaborative,
         )

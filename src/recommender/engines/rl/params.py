@@ -59,6 +59,26 @@ class RLParams(EngineParams):
     stop_metric: Literal["NDCG", "HR"] = Field(
         default="NDCG", description="Validation metric at 10 that early stopping follows."
     )
+    collaborative_factors: int = Field(
+        default=128,
+        ge=0,
+        description="Length of the user and service vectors of the implicit-ALS model whose "
+        "scores the agent's correct (0: no collaborative score, the agent alone).",
+    )
+    collaborative_regularization: float = Field(
+        default=50.0, ge=0, description="L2 penalty of that implicit-ALS model."
+    )
+    collaborative_alpha: float = Field(
+        default=5.0, gt=0, description="Confidence per unit of weight of that implicit-ALS model."
+    )
+    correction: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Share of the agent's scores against the collaborative ones, both scaled "
+        "to unit spread (0: the implicit-ALS ranking, 1: the agent alone). None: the share "
+        "that ranks the validation fold best, or an even blend without one.",
+    )
     threads: int = Field(
         default=1,
         ge=0,

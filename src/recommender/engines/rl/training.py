@@ -1,6 +1,7 @@
 """Training the RL engine: TD3+BC updates on the experience (chronological usage, logged
 panels, and whatever a caller adds, such as episodes played online), stopped early on the
-validation fold."""
+validation fold, then blended with the collaborative model it corrects in the share that
+ranks that fold best."""
 
 from __future__ import annotations
 
@@ -17,7 +18,15 @@ from recommender.engines.base import TrainingOptions, Validation
 from recommender.engines.early_stopping import EarlyStopping
 from recommender.engines.features import FeatureSpace
 from recommender.engines.hardware import training_device
+from recommender.engines.ials import IALSModel
 from recommender.engines.lookup import user_share
+from recommender.engines.rl.blend import (
+    EVEN,
+    best_correction,
+    collaborative_model,
+    sample_queries,
+    spread,
+)
 from recommender.engines.rl.experience import (
     Experience,
     combined,
@@ -92,7 +101,13 @@ class Sampler:
         )
 
 
-def export(actor: Actor, data: Interactions, space: FeatureSpace, meta: dict[str, Any]) -> RLModel:
+def export(
+    actor: Actor,
+    data: Interactions,
+    space: FeatureSpace,
+    meta: dict[str, Any],
+    collaborative: IALSModel | None = None,
+) -> RLModel:
     def array(tensor: Tensor) -> NDArray[np.float32]:
         return np.ascontiguousarray(tensor.detach().cpu().numpy(), dtype=np.float32)
 
@@ -113,7 +128,8 @@ def export(actor: Actor, data: Interactions, space: FeatureSpace, meta: dict[str
     for k, layer in enumerate(linear):
         arrays[f"encoder.{k}.weight"] = array(layer.weight)
         arrays[f"encoder.{k}.bias"] = array(layer.bias)
-    return RLModel(arrays, space, {**meta, "encoder_layers": len(linear)})
+    meta = {**meta, "encoder_layers": len(linear), "correction": 1.0}
+    return RLModel(arrays, space, meta, collaborative)
 
 
 def networks(
@@ -182,6 +198,10 @@ class RLTraining:
         if options.transitions is not None:
             parts.append(from_transitions(options.transitions, data, self.space, p.history_length))
         self.offline = combined(parts)
+        self.collaborative = collaborative_model(data, p, options.seed)
+        self.correction = p.correction
+        self._spread_queries = sample_queries(data, options.seed)
+        self._collaborative_spread: float | None = None
         self.actor, critics = networks(p, data, self.space, options.seed, self.device)
         self.learner = learner(p, self.actor, critics)
         self.sampler = Sampler(self.offline, self.actor.encoder.vectors, self.device)
@@ -213,7 +233,8 @@ class RLTraining:
         message = f"step {step}: critic loss {critic:.4f}"
         if validation is None:
             return message, None
-        figures = validation.evaluate(self.model())
+        # Early stopping follows the agent alone: the blend is chosen once it is trained.
+        figures = validation.evaluate(self.model(correction=1.0))
         for name in _RECORDED:
             self.curves[f"val_{validation.label(name)}"].append(figures[name])
         message += ", validation " + " ".join(
@@ -248,15 +269,51 @@ class RLTraining:
         if stopping.best_state is not None:
             self.actor.load_state_dict(stopping.best_state)
             self.fitted = {"steps": stopping.best_at}
+        if validation is not None:
+            self._choose_correction(validation)
 
-    def model(self) -> RLModel:
+    def _choose_correction(self, validation: Validation) -> None:
+        """The share of the agent that ranks the validation fold best, unless it is fixed."""
+        if self.collaborative is None or self.params.correction is not None:
+            return
+        agent = self.model(correction=1.0)
+        spreads = self._spreads(agent)
+        best, figures = best_correction(
+            lambda c: agent.with_correction(c, spreads),
+            validation.evaluate,
+            self.params.stop_metric,
+        )
+        self.correction = best
+        self.fitted = {**self.fitted, "correction": best}
+        label = validation.label(self.params.stop_metric)
+        self.curves[f"val_{label}_by_correction"] = [figures[c] for c in sorted(figures)]
+
+    def _spreads(self, agent: RLModel) -> tuple[float, float]:
+        """How far the collaborative model's and the agent's scores spread for one query."""
+        assert self.collaborative is not None
+        items = self.data.item_ids
+        if self._collaborative_spread is None:
+            self._collaborative_spread = spread(
+                self.collaborative.score_batch(self._spread_queries, items)
+            )
+        return self._collaborative_spread, spread(agent.agent_scores(self._spread_queries, items))
+
+    def model(self, correction: float | None = None) -> RLModel:
+        """The policy as it is, blended with the collaborative model in share `correction`
+        (by default the chosen one, or an even blend before any is chosen)."""
         meta: dict[str, Any] = {
             "history_length": self.params.history_length,
             "transitions": len(self.experience),
             "curves": self.curves,
             "fitted": self.fitted,
         }
-        return export(self.actor, self.data, self.space, meta)
+        agent = export(self.actor, self.data, self.space, meta, self.collaborative)
+        if self.collaborative is None:
+            return agent
+        share = correction if correction is not None else self.correction
+        share = EVEN if share is None else share
+        spreads = (1.0, 1.0) if share >= 1.0 else self._spreads(agent)
+        return agent.with_correction(share, spreads)
 
 
 def fit(params: RLParams, data: Interactions, options: TrainingOptions) -> RLModel:
