@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from recommender.engines.base import Query, TrainingOptions
+from recommender.engines.base import Artifact, Query, TrainingOptions
 from recommender.engines.features import FeatureSpace
+from recommender.engines.ials import IALSEngine
 from recommender.engines.rl import RLEngine, RLModel
+from recommender.engines.rl.blend import CORRECTIONS
 from recommender.engines.rl.experience import from_interactions, from_transitions
 from recommender.engines.rl.network import Actor, Critic, State, direction
 from recommender.engines.rl.td3 import (
@@ -278,3 +280,43 @@ def test_early_stopping_keeps_the_best_check_of_its_stop_metric(metric: str) -> 
     assert len(checks) == len(model.curves["critic"]) >= 2
     # 160 transitions: 200 updates (the fewest), checked every 50.
     assert model.fitted_params["steps"] == 50 * (int(np.argmax(checks)) + 1)
+
+
+def test_with_no_share_of_its_own_the_agent_ranks_as_implicit_als() -> None:
+    # Where the order of uses says nothing, the agent must not fall below the collaborative
+    # model it corrects: its share 0 is that model's ranking, score for score.
+    data = two_walks()
+    agent = RLEngine({**SMALL, "correction": 0.0, "collaborative_factors": 8}).fit(
+        data, TrainingOptions(seed=0)
+    )
+    als = IALSEngine({"factors": 8, "threads": 1}).fit(data, TrainingOptions(seed=0))
+    items = data.item_ids
+    for query in (Query(user_id=3, history=data.history(3)), Query(history=np.array([20, 21]))):
+        assert np.allclose(agent.score(query, items), als.score(query, items))
+
+
+def test_validation_chooses_the_share_and_the_refit_keeps_it() -> None:
+    validation = temporal_loo(from_dataset(two_walks(), "walks"), seed=0).validation
+    probe = RLEngine(SMALL).fit(
+        validation.train, TrainingOptions(seed=0, validation=validation_on(validation))
+    )
+    chosen = probe.fitted_params["correction"]
+    by_share = probe.curves["val_NDCG@10_by_correction"]
+    assert len(by_share) == len(CORRECTIONS)
+    assert by_share[CORRECTIONS.index(chosen)] == max(by_share)
+    # Never below the collaborative ranking (share 0) on the fold it was chosen on.
+    assert max(by_share) >= by_share[0]
+    again = RLEngine({**SMALL, **probe.fitted_params}).fit(validation.train)
+    assert again.correction == chosen
+
+
+def test_an_agent_saved_before_the_collaborative_model_still_serves(walked: RLModel) -> None:
+    artifact = walked.to_artifact()
+    older = Artifact(
+        arrays={k: v for k, v in artifact.arrays.items() if not k.startswith("collaborative.")},
+        meta={k: v for k, v in artifact.meta.items() if k not in ("collaborative", "correction")},
+    )
+    loaded = RLModel.from_artifact(older)
+    visitor = Query(history=np.array([20, 21], dtype=np.int64))
+    items = np.array([10, 11, 12, 13, 14, 22, 23, 24])
+    assert np.allclose(loaded.score(visitor, items), walked.agent_scores([visitor], items)[0])
