@@ -6,9 +6,10 @@
 A synthetic marketplace goes into a SQLite store the way the API takes it; then, each timed
 on its own: rebuilding journeys and SARS from the stored impressions and actions (what the
 `train` job does incrementally before a fit), reading them back, building the experience
-(service vectors from implicit ALS plus the feature projection, the state table), a fixed
-number of TD3+BC updates, and a default offline fit (no validation fold, so it takes the
-engine's whole update budget). Times are scaled to 100,000 transitions where they grow
+(service vectors from implicit ALS plus the feature projection, the state table, the
+implicit-ALS model the agent corrects), a fixed number of TD3+BC updates, a default offline
+fit (no validation fold, so it takes the engine's whole update budget) and the export of the
+fitted policy (with the spreads its blend with the collaborative model needs). Times are scaled to 100,000 transitions where they grow
 with the log; updates cost the same whatever the log's size (a batch is 256 transitions).
 """
 
@@ -93,6 +94,10 @@ def main() -> None:
         fresh.train(default_steps)
         fitted = time.perf_counter() - started
 
+        started = time.perf_counter()
+        fresh.model()
+        exported = time.perf_counter() - started
+
     batch = engine.params.batch_size
     scale = PER / max(n, 1)
     print(
@@ -110,7 +115,10 @@ def main() -> None:
         f"{built * PER / max(added, 1):.1f} |"
     )
     print(f"| read usage and SARS back | {read:.1f} | {read * scale:.1f} |")
-    print(f"| experience and service vectors ({n:,}) | {prepared:.1f} | {prepared * scale:.1f} |")
+    print(
+        f"| experience, service vectors and collaborative model ({n:,}) | {prepared:.1f} | "
+        f"{prepared * scale:.1f} |"
+    )
     print(
         f"| one pass of updates ({PER // batch:,} x {batch}) | "
         f"{per_update * (n / batch):.1f} | {per_update * PER / batch:.1f} |"
@@ -121,6 +129,7 @@ def main() -> None:
         f"| default offline fit ({default_steps:,} updates; {steps_per:,} for 100k) | "
         f"{fitted:.1f} | {per_update * steps_per:.1f} |"
     )
+    print(f"| export with the blend's spreads | {exported:.1f} | {exported * scale:.1f} |")
     print()
     print(f"one update of {batch} transitions: {per_update * 1000:.2f} ms")
 
