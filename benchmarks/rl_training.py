@@ -9,8 +9,9 @@ on its own: rebuilding journeys and SARS from the stored impressions and actions
 (service vectors from implicit ALS plus the feature projection, the state table, the
 implicit-ALS model the agent corrects), a fixed number of TD3+BC updates, a default offline
 fit (no validation fold, so it takes the engine's whole update budget) and the export of the
-fitted policy (with the spreads its blend with the collaborative model needs). Times are scaled to 100,000 transitions where they grow
-with the log; updates cost the same whatever the log's size (a batch is 256 transitions).
+fitted policy (with the spreads its blend with the collaborative model needs). Times are
+scaled to 100,000 transitions where they grow with the log; updates cost the same whatever
+the log's size (a batch is 256 transitions).
 """
 
 from __future__ import annotations
