@@ -42,18 +42,21 @@ def test_online_training_learns_from_the_episodes_it_played(
 ) -> None:
     logged = marketplace_data(market)
     env = MarketplaceEnv(market, steps=3, seed=11)
+    # The agent alone: blended with a collaborative model in a small share (as validation
+    # may choose here), what online rounds teach the actor would barely show in its panels.
+    alone = {**SMALL, "correction": 1.0}
     schedule = OnlineSchedule(
         episodes=40, episodes_per_round=20, updates_per_round=20, check_episodes=20
     )
     model = train_online(
         logged.interactions,
         env,
-        params=SMALL,
+        params=alone,
         transitions=logged.transitions,
         fallback=popularity,
         schedule=schedule,
     )
-    offline = fit_engine("rl", logged.interactions, SMALL, transitions=logged.transitions)
+    offline = fit_engine("rl", logged.interactions, alone, transitions=logged.transitions)
     # Its experience grew by the 40 episodes of 3 panels it played.
     assert model.meta["transitions"] == offline.meta["transitions"] + 120
     # What it learned from them changed the policy: the actor is not the offline one ...
