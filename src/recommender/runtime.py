@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Collection
 from concurrent.futures import Future
@@ -48,6 +49,7 @@ class Runtime:
             self.jobs_db, settings, on_finished=self.serving.refresh
         )
         self.writer = Writer(self.db)
+        self.searches = search.QueryCache()
         self.publisher = Publisher.from_settings(settings)
 
     def start(self, *, poll: bool = True) -> None:
@@ -73,13 +75,33 @@ class Runtime:
 
     def search(self, query: str) -> Collection[int] | None:
         """Services whose text matches a portal's full-text query; None when the query has
-        no words. From the catalogue's own index when it has one, else the store's."""
+        no words. From the catalogue's own index when it has one, else the store's (its
+        answers kept per catalogue version for the queries that come back)."""
+        catalog = self.serving.current.catalog
+        words = search.terms(query)
+        if catalog.text is not None:
+            mask = catalog.text.matching(words)
+            return None if mask is None else catalog.service_ids[mask]
+        if not words:
+            return None
+        cached = self.searches.get(catalog.version, words)
+        if cached is not None:
+            return cached
+        with self.db.engine.connect() as conn:
+            found = search.matching_services(conn, query)
+        return self.searches.put(catalog.version, words, found or ())
+
+    async def search_async(self, query: str) -> Collection[int] | None:
+        """`search` for the event loop: a query the store must answer runs on a thread, so
+        that other requests are served meanwhile."""
         catalog = self.serving.current.catalog
         if catalog.text is not None:
-            mask = catalog.text.matching(search.terms(query))
-            return None if mask is None else catalog.service_ids[mask]
-        with self.db.engine.connect() as conn:
-            return search.matching_services(conn, query)
+            return self.search(query)
+        words = search.terms(query)
+        cached = self.searches.get(catalog.version, words) if words else None
+        if cached is not None:
+            return cached
+        return await asyncio.to_thread(self.search, query)
 
     def store_impression(self, impression: impressions.Impression) -> Future[int]:
         """Store an impression through the writer: the future holds its id once committed.

@@ -86,6 +86,14 @@ def test_full_text_search(api: TestClient) -> None:
     assert recommend(api, search_data={"q": '"OR* -('})["recommendations"] == []
 
 
+def test_full_text_search_follows_a_new_catalogue(api: TestClient) -> None:
+    load_catalog(api, dump([service(1, name="Cloud storage"), service(2, name="Notebooks")]))
+    assert recommend(api, search_data={"q": "cloud"})["recommendations"] == [1]
+    # The same query again, after a dump that moves the word to another service.
+    load_catalog(api, dump([service(1, name="Storage"), service(2, name="Cloud notebooks")]))
+    assert recommend(api, search_data={"q": "cloud"})["recommendations"] == [2]
+
+
 def test_only_published_or_unverified_services(api: TestClient) -> None:
     services = [
         service(1, status="published"),

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import Connection, text
 
@@ -58,3 +61,32 @@ def rebuild(conn: Connection) -> None:
             )
         )
     # PostgreSQL's expression index follows the table by itself.
+
+
+class QueryCache:
+    """The store's answers to recent queries, per catalogue version, at most `size` of them.
+
+    Portals send the same few queries again and again; where the catalogue has no in-memory
+    index (PostgreSQL), asking the store for each would cost a round trip per request."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._answers: OrderedDict[tuple[int, tuple[str, ...]], frozenset[int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, version: int, words: Sequence[str]) -> frozenset[int] | None:
+        key = (version, tuple(words))
+        with self._lock:
+            hit = self._answers.get(key)
+            if hit is not None:
+                self._answers.move_to_end(key)
+            return hit
+
+    def put(self, version: int, words: Sequence[str], services: Collection[int]) -> frozenset[int]:
+        answer = frozenset(services)
+        with self._lock:
+            self._answers[(version, tuple(words))] = answer
+            self._answers.move_to_end((version, tuple(words)))
+            while len(self._answers) > self.size:
+                self._answers.popitem(last=False)
+        return answer

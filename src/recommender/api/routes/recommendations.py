@@ -34,12 +34,13 @@ async def post_recommendations(body: RecommendationRequest, runtime: ClientRunti
         body.unique_id, visitor.user_id, body.timestamp.timestamp()
     )
     q = body.search_data.q
+    search_hits = await runtime.search_async(q) if q else None
     decision = decide(
         state,
         body,
         visitor=visitor,
         recent=recent,
-        search_hits=runtime.search(q) if q else None,
+        search_hits=search_hits,
         fallback=runtime.settings.fallback_order,
         exclude_opened=runtime.settings.session_exclude_opened,
     )
