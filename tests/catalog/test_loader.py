@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 
 from recommender.activity import actions
 from recommender.catalog import uploads
@@ -16,6 +16,7 @@ from recommender.contract.user_actions import UserActionIn
 from recommender.store import state
 from recommender.store.database import Database
 from recommender.store.schema import CatalogDump, Project, Service, User, UserAction
+from tests.conftest import PostgresServer
 from tests.factories import dump, service, two_communities, user, user_action
 
 
@@ -156,3 +157,21 @@ def test_snapshot_reflects_the_catalogue(db: Database) -> None:
     assert profile is not None and profile.scientific_domains == (1,)
     assert snapshot.users.by_aai_uid["user3@aai.example.org"] == 3
     assert datetime.now(UTC)  # snapshot loading is pure read: nothing else to check
+
+
+@pytest.mark.postgres
+def test_postgresql_plans_with_the_loaded_catalogue(postgres_server: PostgresServer) -> None:
+    # Without statistics the planner takes a new catalogue for empty and scans every service
+    # for a full-text query instead of reading the search index.
+    url = postgres_server.new_database()
+    db = Database(url, pool_size=1)
+    try:
+        load(db, dump([service(i, name=f"Service {i}") for i in range(1, 31)]))
+        with db.engine.connect() as conn:
+            estimated = conn.exec_driver_sql(
+                "SELECT reltuples FROM pg_class WHERE relname = 'services'"
+            ).scalar_one()
+        assert estimated == 30
+    finally:
+        db.dispose()
+        postgres_server.drop(make_url(url).database or "")

@@ -130,8 +130,22 @@ def replace_catalog(
     counts["users"] = _load_users(conn, doc, ids, advance)
     counts["projects"] = _load_projects(conn, doc, ids, advance)
     search.rebuild(conn)
+    _refresh_statistics(conn)
     state.put(conn, state.CATALOG, str(dump_id))
     return counts
+
+
+def _refresh_statistics(conn: Connection) -> None:
+    """Give PostgreSQL's planner the new catalogue's statistics before it is served.
+
+    Until autovacuum gets to them, a freshly replaced table looks empty to the planner, which
+    then scans every service for a full-text query (a few hundred ms on 10,000 services)
+    instead of reading the search index (a few ms). ANALYZE may run inside the loading
+    transaction and counts the rows it inserted."""
+    if conn.dialect.name != "postgresql":
+        return
+    for table in catalog_tables():
+        conn.exec_driver_sql(f'ANALYZE "{table.name}"')
 
 
 def _load_services(
