@@ -29,7 +29,7 @@ from sqlalchemy import exc as sql_errors
 from recommender.config import Settings
 from recommender.contract.user_actions import UserActionIn
 from recommender.databus import connection, status
-from recommender.databus.ingest import Outcome, dead_letter, ingest
+from recommender.databus.ingest import Outcome, dead_letter, ingest_many
 from recommender.databus.messages import Incoming, Rejection, describe, incoming, read_action
 from recommender.store.schema import utcnow
 from recommender.store.writer import Writer, WriterStoppedError
@@ -234,7 +234,8 @@ class Subscriber:
         destination = headers.get("destination", self.settings.databus_actions_topic)
         message = incoming(destination, headers, body)
         content = read_action(body, self.settings.max_body_bytes)
-        result = self.writer.submit(partial(ingest, message=message, content=content))
+        # Shares its transaction's statements with the other messages the writer takes with it.
+        result = self.writer.submit_item(ingest_many, (message, content))
         ack_id = headers.get("ack") or headers.get("message-id", "")
         self._pending.put(Pending(session, ack_id, message, content, result))
         with self._lock:
