@@ -1,10 +1,11 @@
 """`recommender subscribe`: user actions from the databus into the store, none lost, none twice.
 
-A message travels through three threads. The STOMP receiver validates it and hands its write to
-the store writer, which commits writes in groups; the settler waits for each commit, in the order
-the messages came, and only then acknowledges the message (client-individual acks). If anything
-stops before the acknowledgement the broker delivers the message again, and its digest makes
-that delivery store nothing. A fourth thread reports state and counts to the store.
+A message travels through three threads. The STOMP receiver validates it and hands it to the
+store writer, which stores the messages of one transaction together (one statement of each kind
+for all of them, see `ingest`); the settler waits for each commit, in the order the messages
+came, and only then acknowledges the message (client-individual acks). If anything stops before
+the acknowledgement the broker delivers the message again, and its digest makes that delivery
+store nothing. A fourth thread reports state and counts to the store.
 
 The subscription is durable where the broker supports it (the headers of RabbitMQ, ActiveMQ and
 Artemis are all sent), so the broker keeps the topic's messages while no subscriber runs.
