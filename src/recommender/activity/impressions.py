@@ -6,30 +6,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
 
 from recommender.store.schema import Recommendation, utcnow
 
-# Built once: user actions look impressions up by the thousand a second.
-_EXISTS = select(Recommendation.id).where(Recommendation.id == bindparam("id"))
-_ARM_OF = select(Recommendation.engine, Recommendation.experiment_id, Recommendation.arm).where(
-    Recommendation.id == bindparam("id")
+# Built once: user actions look impressions up by the thousand a second, a group at a time.
+_LATEST_ON_PANELS = (
+    select(Recommendation.visit_id, Recommendation.panel_id, func.max(Recommendation.id))
+    .where(Recommendation.visit_id.in_(bindparam("visit_ids", expanding=True)))
+    .group_by(Recommendation.visit_id, Recommendation.panel_id)
 )
-_LATEST_ON_VISIT = (
-    select(Recommendation.id)
-    .where(Recommendation.visit_id == bindparam("visit_id"))
-    .order_by(Recommendation.id.desc())
-    .limit(1)
-)
-_LATEST_ON_PANEL = (
-    select(Recommendation.id)
-    .where(
-        Recommendation.visit_id == bindparam("visit_id"),
-        Recommendation.panel_id == bindparam("panel_id"),
-    )
-    .order_by(Recommendation.id.desc())
-    .limit(1)
-)
+_ARMS_OF = select(
+    Recommendation.id, Recommendation.engine, Recommendation.experiment_id, Recommendation.arm
+).where(Recommendation.id.in_(bindparam("ids", expanding=True)))
 
 
 @dataclass(frozen=True)
@@ -74,17 +63,22 @@ def write_many(conn: Connection, shown: list[Impression]) -> list[int]:
     return [int(i) for i in conn.execute(_INSERT_MANY, rows).scalars()]
 
 
-def exists(conn: Connection, recommendation_id: int) -> bool:
-    return conn.execute(_EXISTS, {"id": recommendation_id}).first() is not None
+def latest_on_panels(conn: Connection, visit_ids: set[str]) -> dict[str, dict[str, int]]:
+    """For each page visit, the latest impression of each panel shown on it."""
+    found: dict[str, dict[str, int]] = {}
+    if visit_ids:
+        rows = conn.execute(_LATEST_ON_PANELS, {"visit_ids": sorted(visit_ids)})
+        for visit_id, panel_id, latest in rows:
+            found.setdefault(str(visit_id), {})[str(panel_id)] = int(latest)
+    return found
 
 
-def find_by_panel(conn: Connection, visit_id: str, panel_id: str | None) -> int | None:
-    """The latest impression shown on a page visit's panel (how old-style clicks are linked)."""
+def on_panel(panels: dict[str, int], panel_id: str | None) -> int | None:
+    """Of one visit's `latest_on_panels`, the panel `panel_id`'s (or, without one, the visit's
+    latest impression: how old-style clicks are linked)."""
     if panel_id:
-        row = conn.execute(_LATEST_ON_PANEL, {"visit_id": visit_id, "panel_id": panel_id}).first()
-    else:
-        row = conn.execute(_LATEST_ON_VISIT, {"visit_id": visit_id}).first()
-    return None if row is None else int(row[0])
+        return panels.get(panel_id)
+    return max(panels.values(), default=None)
 
 
 @dataclass(frozen=True)
@@ -96,8 +90,11 @@ class Shown:
     arm: str | None
 
 
-def arm_of(conn: Connection, recommendation_id: int) -> Shown | None:
-    row = conn.execute(_ARM_OF, {"id": recommendation_id}).first()
-    if row is None:
-        return None
-    return Shown(engine=str(row[0]), experiment_id=row[1], arm=row[2])
+def arms_of(conn: Connection, recommendation_ids: set[int]) -> dict[int, Shown]:
+    """Who served each of these impressions; ids that name none are left out."""
+    if not recommendation_ids:
+        return {}
+    rows = conn.execute(_ARMS_OF, {"ids": sorted(recommendation_ids)})
+    return {
+        int(row[0]): Shown(engine=str(row[1]), experiment_id=row[2], arm=row[3]) for row in rows
+    }

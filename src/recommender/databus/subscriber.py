@@ -1,10 +1,11 @@
 """`recommender subscribe`: user actions from the databus into the store, none lost, none twice.
 
-A message travels through three threads. The STOMP receiver validates it and hands its write to
-the store writer, which commits writes in groups; the settler waits for each commit, in the order
-the messages came, and only then acknowledges the message (client-individual acks). If anything
-stops before the acknowledgement the broker delivers the message again, and its digest makes
-that delivery store nothing. A fourth thread reports state and counts to the store.
+A message travels through three threads. The STOMP receiver validates it and hands it to the
+store writer, which stores the messages of one transaction together (one statement of each kind
+for all of them, see `ingest`); the settler waits for each commit, in the order the messages
+came, and only then acknowledges the message (client-individual acks). If anything stops before
+the acknowledgement the broker delivers the message again, and its digest makes that delivery
+store nothing. A fourth thread reports state and counts to the store.
 
 The subscription is durable where the broker supports it (the headers of RabbitMQ, ActiveMQ and
 Artemis are all sent), so the broker keeps the topic's messages while no subscriber runs.
@@ -29,7 +30,7 @@ from sqlalchemy import exc as sql_errors
 from recommender.config import Settings
 from recommender.contract.user_actions import UserActionIn
 from recommender.databus import connection, status
-from recommender.databus.ingest import Outcome, dead_letter, ingest
+from recommender.databus.ingest import Outcome, dead_letter, ingest_many
 from recommender.databus.messages import Incoming, Rejection, describe, incoming, read_action
 from recommender.store.schema import utcnow
 from recommender.store.writer import Writer, WriterStoppedError
@@ -234,7 +235,8 @@ class Subscriber:
         destination = headers.get("destination", self.settings.databus_actions_topic)
         message = incoming(destination, headers, body)
         content = read_action(body, self.settings.max_body_bytes)
-        result = self.writer.submit(partial(ingest, message=message, content=content))
+        # Shares its transaction's statements with the other messages the writer takes with it.
+        result = self.writer.submit_item(ingest_many, (message, content))
         ack_id = headers.get("ack") or headers.get("message-id", "")
         self._pending.put(Pending(session, ack_id, message, content, result))
         with self._lock:
