@@ -17,6 +17,10 @@ Afterwards the same anonymous visitors (`--anonymous` sessions, common random nu
 server with sessions on and one with sessions off, naming a history-reading engine, and the
 offline simulator (the same marketplace, engines fitted on its whole log) ranks the same
 engines, to compare with the online ranking.
+
+With a `random` arm (`--arms popularity,random,ncf`), the server's off-policy estimates of
+the other arms' engines (or `--estimate`), replaying the random arm's panels, are taken at the
+end of the last day and set beside each arm's measured rate.
 """
 
 from __future__ import annotations
@@ -143,9 +147,26 @@ def rates(panels: list[Panel]) -> dict[str, float]:
     return {
         "panels": len(panels),
         "ctr_per_panel": sum(p.clicked > 0 for p in panels) / max(len(panels), 1),
+        "clicks_per_panel": sum(p.clicked for p in panels) / max(len(panels), 1),
         "ctr_per_shown": sum(p.clicked for p in panels) / max(shown, 1),
         "orders_per_shown": sum(p.ordered for p in panels) / max(shown, 1),
     }
+
+
+def estimates(client: httpx.Client, experiment: int, engines: list[str]) -> dict[str, Any]:
+    """The server's off-policy estimates of each engine, replaying the random arm's panels slot
+    by slot and anywhere in the panel, and at arm level where the engine is an arm."""
+    found: dict[str, Any] = {}
+    for engine in engines:
+        for method in ("slot", "item", "arm"):
+            response = client.get(
+                f"/experiments/{experiment}/estimates",
+                params={"engine": engine, "method": method},
+            )
+            found[f"{engine}/{method}"] = (
+                response.json() if response.status_code == 200 else {"error": response.text}
+            )
+    return found
 
 
 def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -225,6 +246,12 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
             episode += args.sessions
             all_panels += panels
             serve_s = time.perf_counter() - began
+            if day == args.days - 1 and "random" in arms:
+                # Before the day's scheduled training: the models replayed are the ones
+                # that served the arms at the end of the experiment.
+                targets = [a for a in arms if a != "random"] if args.estimate is None else []
+                targets += [e for e in (args.estimate or "").split(",") if e.strip()]
+                out["estimates"] = estimates(client, experiment["id"], targets)
             began = time.perf_counter()
             trained = wait_for_training(client, wall, args.training_timeout)
             daily.append(
@@ -374,6 +401,37 @@ def summary(results: list[dict[str, Any]]) -> str:
             offline = statistics.fmean(r["offline"][arm]["ctr"] for r in results)
             ret = statistics.fmean(r["offline"][arm]["mean_return"] for r in results)
             lines.append(f"| {arm} | {online:.4f} | {offline:.4f} | {ret:.3f} |")
+    if "estimates" in results[0]:
+        lines += [
+            "",
+            "## Off-policy estimates from the random arm vs each arm's measured rate",
+            "",
+            "Clicked services per panel: IPS and SNIPS [95 %] from the server, the arm's own rate "
+            "measured by the client; `arm` estimates clicked panels per panel (CTR).",
+            "",
+            "| engine | method | IPS | SNIPS | used / impressions | arm: clicks per panel | "
+            "arm: CTR |",
+            "|---|---|---:|---:|---:|---:|---:|",
+        ]
+        for r in results:
+            for key, found in r["estimates"].items():
+                engine, method = key.split("/")
+                totals = r["client_totals"].get(engine, {}).get("all", {})
+                measured = (
+                    f"{totals['clicks_per_panel']:.4f} | {totals['ctr_per_panel']:.4f}"
+                    if totals
+                    else "- | -"
+                )
+                if "error" in found:
+                    lines.append(f"| {engine} | {method} | - | - | - | {measured} |")
+                    continue
+                ips, snips = found["ips"], found["snips"]
+                lines.append(
+                    f"| {engine} | {method} | {ips['value']:.4f} [{ips['low']:.4f}, "
+                    f"{ips['high']:.4f}] | {snips['value']:.4f} [{snips['low']:.4f}, "
+                    f"{snips['high']:.4f}] | {found['used']} / {found['impressions']} | "
+                    f"{measured} |"
+                )
     lines += ["", "## Anonymous visitors, sessions on vs off (CTR per panel)", ""]
     keys = sorted({k for r in results for k in r["sessions"]})
     for key in keys:
@@ -415,6 +473,11 @@ def main() -> None:
         help="expected actions per panel, to schedule about one training a day",
     )
     parser.add_argument("--arms", default="popularity,ials,ncf,rl")
+    parser.add_argument(
+        "--estimate",
+        help="engines to estimate off-policy from a random arm (default, when --arms has "
+        "random: every other arm's engine)",
+    )
     parser.add_argument("--session-engines", default="ials,ncf")
     parser.add_argument(
         "--anonymous",

@@ -245,3 +245,32 @@ def test_an_unknown_experiment_is_a_404(client: TestClient) -> None:
     assert client.get("/experiments/999").status_code == 404
     assert client.post("/experiments/999/stop").status_code == 404
     assert client.post("/experiments/999/promote/a").status_code == 404
+
+
+def test_random_arm_impressions_keep_what_they_drew_from_and_the_query(api: TestClient) -> None:
+    marketplace = two_communities()
+    used = {u["id"]: u["accessed_services"] for u in marketplace["users"]}
+    load_catalog(api, marketplace)
+    experiment = start(api)
+    candidates = [1, 2, 3, 7, 8, 9, 10]
+    for user_id in range(1, 21):
+        panel(api, unique_id=f"ctx-{user_id}", user_id=user_id, candidates=candidates)
+    with runtime_of(api).db.engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                Recommendation.user_id,
+                Recommendation.arm,
+                Recommendation.candidate_count,
+                Recommendation.context,
+            ).where(Recommendation.experiment_id == experiment["id"])
+        ).all()
+    assert {arm for _, arm, _, _ in rows} == {"control", "random"}
+    for user_id, arm, count, context in rows:
+        if arm == "control":
+            assert context is None
+            continue
+        # What the user already uses is never shown, so never drawn from.
+        assert context["allowed"] == sorted(set(candidates) - set(used[user_id]))
+        assert count == len(context["allowed"])
+        assert context["history"] == used[user_id]
+        assert context["scientific_domains"] and context["categories"]

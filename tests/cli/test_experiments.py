@@ -50,3 +50,19 @@ def test_bad_arms_are_refused_with_the_reason(store: str) -> None:
     assert code == 2 and "NAME=ENGINE" in output
     code, output = run("show", "9")
     assert code == 1 and "no experiment 9" in output
+
+
+def test_estimate_prints_both_estimators_or_names_what_is_wrong(store: str) -> None:
+    code, output = run("start", "pop-vs-ease", "--arm", "c=popularity", "--arm", "t=ease")
+    assert code == 0, output
+    code, output = run("estimate", "1", "--engine", "popularity")
+    assert code == 0, output
+    assert "IPS" in output and "SNIPS" in output and "0 impressions" in output
+    code, output = run("estimate", "1", "--engine", "gpt")
+    assert code == 1 and "engine" in output
+    code, output = run("estimate", "1", "--engine", "popularity", "--method", "slot")
+    assert code == 1 and "method" in output and "no random arm" in output
+    code, output = run("estimate", "1", "--engine", "popularity", "--method", "bandit")
+    assert code == 1 and "method" in output
+    code, output = run("estimate", "9", "--engine", "popularity")
+    assert code == 1 and "no experiment 9" in output

@@ -45,6 +45,8 @@ class Impression:
     propensity: float = 1.0
     # One per service, as the answer gave them; imported panels may have none.
     explanations: list[str] = field(default_factory=list)
+    # What a random arm drew from and the query it saw (see `Recommendation.context`).
+    context: dict[str, Any] | None = None
 
 
 def write(conn: Connection, impression: Impression) -> int:

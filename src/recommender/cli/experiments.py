@@ -12,11 +12,14 @@ from recommender.cli.output import console, report_error
 from recommender.config import get_settings
 from recommender.experiments import lifecycle, records, report
 from recommender.experiments.assignment import Arm
+from recommender.runtime import Runtime
+from recommender.serving import replay
 from recommender.store import migrate
 from recommender.store.database import Database
 
 experiments_app = typer.Typer(
-    help="A/B experiments: list, start, show the report, stop, promote an arm.",
+    help="A/B experiments: list, start, show the report, estimate an engine off-policy, stop, "
+    "promote an arm.",
     invoke_without_command=True,
 )
 app.add_typer(experiments_app, name="experiments")
@@ -146,6 +149,50 @@ def show(experiment_id: int = typer.Argument(...)) -> None:
         )
     console.print(table)
     console.print(found.method)
+
+
+@experiments_app.command("estimate")
+def estimate(
+    experiment_id: int = typer.Argument(...),
+    engine: str = typer.Option(..., "--engine", help="The engine whose click rate to estimate."),
+    method: str | None = typer.Option(
+        None,
+        help="arm (the engine's arms by their propensity), slot or item (the random arm's "
+        "panels replayed with the engine); default: arm if an arm serves it, else slot.",
+    ),
+) -> None:
+    """Off-policy estimate (IPS and SNIPS) of an engine's click rate on the experiment's log."""
+    settings = get_settings()
+    runtime = Runtime(settings)
+    try:
+        runtime.start(poll=False)
+        with runtime.db.snapshot() as conn:
+            found = replay.estimate(
+                runtime.serving.current,
+                conn,
+                experiment_id,
+                engine,
+                settings.fallback_order,
+                method,
+            )
+    except (records.ExperimentNotFoundError, records.InvalidExperimentError) as error:
+        raise _fail(error) from None
+    finally:
+        runtime.close()
+    table = Table(
+        "estimator",
+        "value [95 %]",
+        title=f"{found.engine} on experiment {found.experiment_id} ({found.method}): "
+        f"{found.estimand}",
+    )
+    for name, value in (("IPS", found.ips), ("SNIPS", found.snips)):
+        table.add_row(name, f"{value.value:.4f} [{value.low:.4f}, {value.high:.4f}]")
+    console.print(table)
+    console.print(
+        f"{found.impressions} impressions of {found.visitors} visitors, {found.used} with a "
+        f"non-zero weight, {found.skipped} left out"
+    )
+    console.print(found.assumptions)
 
 
 @experiments_app.command("stop")

@@ -9,16 +9,17 @@ from typing import Any
 import numpy as np
 
 from recommender.activity import impressions
-from recommender.arrays import IntArray
+from recommender.arrays import FloatArray, IntArray
 from recommender.catalog.snapshot import UserProfile
 from recommender.contract.recommendations import RecommendationRequest, RecommendationResponse
 from recommender.engines.base import Explanation, Query
 from recommender.experiments.assignment import bucket, choose_arm, visitor_key
+from recommender.experiments.logged import UNIFORM_ENGINE
 from recommender.registry.loading import LoadedModel
 from recommender.serving.candidates import candidate_mask
 from recommender.serving.models import LAST_RESORT, choose
 from recommender.serving.state import ServingState
-from recommender.serving.topk import top_k
+from recommender.serving.topk import Mask, top_k
 from recommender.sessions.events import NOBODY, Recent
 
 
@@ -62,6 +63,46 @@ def _query(request: RecommendationRequest, visitor: Visitor, recent: Recent) -> 
         history=_history(profile, recent),
         scientific_domains=tuple(dict.fromkeys(domains)),
         categories=tuple(dict.fromkeys(categories)),
+    )
+
+
+def panel(
+    state: ServingState, chosen: LoadedModel, query: Query, mask: Mask, k: int
+) -> tuple[IntArray, FloatArray, int]:
+    """The k best services of `mask` by the chosen model, and how many of them it ranked:
+    services it cannot score yet (new ones) are filled in by popularity after those."""
+    catalog = state.catalog
+    alignments = state.alignments
+    ids, scores = top_k(chosen.model, query, catalog, mask, k, alignments)
+    own = int(ids.shape[0])
+    if own < min(k, int(np.count_nonzero(mask))):
+        popular = state.models[LAST_RESORT].model
+        rest = mask.copy()
+        rest[catalog.positions(ids.tolist())] = False
+        more_ids, more_scores = top_k(popular, query, catalog, rest, k - own, alignments)
+        ids = np.concatenate([ids, more_ids])
+        scores = np.concatenate([scores, more_scores])
+    return ids, scores, own
+
+
+def replay_context(allowed: IntArray, query: Query) -> dict[str, Any]:
+    """What a uniformly random panel drew from and the query it was asked with: enough for
+    another engine to rank the same request later (off-policy estimates replay it)."""
+    return {
+        "allowed": [int(i) for i in allowed],
+        "history": [int(i) for i in query.history],
+        "scientific_domains": [int(i) for i in query.scientific_domains],
+        "categories": [int(i) for i in query.categories],
+    }
+
+
+def query_of(user_id: int | None, context: dict[str, Any]) -> Query:
+    """The query `replay_context` stored, as an engine reads it."""
+    return Query(
+        user_id=user_id,
+        history=np.asarray(context.get("history", []), dtype=np.int64),
+        scientific_domains=tuple(int(i) for i in context.get("scientific_domains", [])),
+        categories=tuple(int(i) for i in context.get("categories", [])),
     )
 
 
@@ -152,19 +193,11 @@ def decide(
     first = assignment.pinned if assignment is not None else None
     models = state.models
     chosen = choose(models, requested, state.default_engine, fallback, query, first=first)
-    k = request.panel_size
-    alignments = state.alignments
-    ids, scores = top_k(chosen.model, query, catalog, mask, k, alignments)
-    explanations = chosen.model.explain(query, ids, catalog)
-    if ids.shape[0] < min(k, allowed):
-        # Services the engine cannot score yet (new ones) are filled in by popularity.
-        popular = models[LAST_RESORT].model
-        rest = mask.copy()
-        rest[catalog.positions(ids.tolist())] = False
-        more_ids, more_scores = top_k(popular, query, catalog, rest, k - ids.shape[0], alignments)
-        explanations += popular.explain(query, more_ids, catalog)
-        ids = np.concatenate([ids, more_ids])
-        scores = np.concatenate([scores, more_scores])
+    ids, scores, own = panel(state, chosen, query, mask, request.panel_size)
+    explanations = chosen.model.explain(query, ids[:own], catalog)
+    if own < ids.shape[0]:
+        explanations += models[LAST_RESORT].model.explain(query, ids[own:], catalog)
+    random_arm = assignment is not None and chosen.engine == UNIFORM_ENGINE
 
     impression = impressions.Impression(
         requested_at=request.timestamp,
@@ -188,6 +221,7 @@ def decide(
         arm=assignment.arm if assignment is not None else None,
         propensity=assignment.propensity if assignment is not None else 1.0,
         explanations=[e.long for e in explanations],
+        context=replay_context(catalog.service_ids[mask], query) if random_arm else None,
     )
     return Decision(
         impression=impression,

@@ -368,6 +368,10 @@ class Recommendation(Base):
     propensity: Mapped[float] = mapped_column(Float, default=1.0)
     # What the visitor read beside each service (null for impressions stored before 0007).
     explanations: Mapped[list[str] | None] = mapped_column(Json)
+    # For impressions of a uniformly random experiment arm: the services it drew from
+    # (`allowed`) and the query another engine would have ranked them with (`history`,
+    # `scientific_domains`, `categories`), so off-policy estimates can replay the panel.
+    context: Mapped[dict[str, Any] | None] = mapped_column(Json)
 
     __table_args__ = (
         Index("ix_recommendations_visit_panel", "visit_id", "panel_id"),

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
 from recommender.api.deps import AdminAccess, ConnectionDep, RuntimeDep
 from recommender.api.errors import VALIDATION_RESPONSES, ErrorBody
 from recommender.api.schemas.experiments import (
+    EstimateOut,
     ExperimentIn,
     ExperimentList,
     ExperimentOut,
     ReportOut,
 )
+from recommender.engines import name_pattern
 from recommender.experiments import lifecycle, records, report
 from recommender.experiments.assignment import Arm
+from recommender.serving import replay
 
 router = APIRouter(tags=["experiments"], dependencies=[AdminAccess])
 
@@ -71,6 +74,50 @@ def get_experiment(experiment_id: ExperimentId, runtime: RuntimeDep) -> ReportOu
     rates with 95 % intervals, the difference from the first arm, and a verdict once the
     sequential test reaches one (`method` says how)."""
     return ReportOut.of(report.current(runtime.db, experiment_id))
+
+
+@router.get(
+    "/experiments/{experiment_id}/estimates",
+    response_model=EstimateOut,
+    responses={**VALIDATION_RESPONSES, **NOT_FOUND},
+    summary="Off-policy estimate of an engine's click rate on the experiment's log",
+)
+def estimate_engine(
+    experiment_id: ExperimentId,
+    runtime: RuntimeDep,
+    conn: ConnectionDep,
+    engine: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=64,
+            examples=["ncf"],
+            json_schema_extra={"pattern": name_pattern()},
+            description="The engine whose policy (always serve it) is estimated.",
+        ),
+    ],
+    method: Annotated[
+        Literal["arm", "slot", "item"] | None,
+        Query(description="Default: `arm` when an arm serves the engine, else `slot`."),
+    ] = None,
+) -> EstimateOut:
+    """IPS and SNIPS, each with a 95 % interval clustered by visitor, and how many
+    impressions they rest on. `arm` weights the engine's arms by their propensity; `slot` and
+    `item` rank the contexts the experiment's `random` arm logged again with the engine and
+    weight the services both panels hold (same slot, or anywhere) by the chance the random
+    panel showed them there. `assumptions` says when each is unbiased. A 400 names the field:
+    an engine that is unknown, not loaded or no arm's (for `arm`), or a `method` needing a
+    random arm the experiment lacks."""
+    return EstimateOut.of(
+        replay.estimate(
+            runtime.serving.current,
+            conn,
+            experiment_id,
+            engine,
+            runtime.settings.fallback_order,
+            method,
+        )
+    )
 
 
 @router.post(

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from recommender.contract.common import Payload
 from recommender.engines import name_pattern
+from recommender.experiments import off_policy
 from recommender.experiments.records import ExperimentRecord
 from recommender.experiments.report import ArmReport, DayReport, ExperimentReport
 
@@ -170,4 +171,40 @@ class ReportOut(BaseModel):
             method=report.method,
             arms=[ArmReportOut.of(arm) for arm in report.arms],
             days=[DayOut.of(day) for day in report.days],
+        )
+
+
+class EstimateOut(BaseModel):
+    experiment_id: int
+    engine: str = Field(description="The engine whose policy is estimated (canonical name).")
+    method: Literal["arm", "slot", "item"] = Field(
+        description="`arm`: the engine's arms weighted by their propensity; `slot` / `item`: "
+        "the random arm's panels replayed with the engine, matched slot by slot or anywhere."
+    )
+    estimand: str
+    ips: Rate = Field(description="Inverse propensity scoring, with its 95 % interval.")
+    snips: Rate = Field(description="Self-normalised IPS, with its 95 % interval.")
+    impressions: int = Field(description="Logged impressions the estimate averages over.")
+    used: int = Field(description="Impressions with a non-zero weight.")
+    visitors: int
+    skipped: int = Field(
+        description="Random-arm impressions left out: no stored context, or a service they "
+        "drew from is no longer in the catalogue."
+    )
+    assumptions: str
+
+    @classmethod
+    def of(cls, estimate: off_policy.Estimate) -> EstimateOut:
+        return cls(
+            experiment_id=estimate.experiment_id,
+            engine=estimate.engine,
+            method=estimate.method,
+            estimand=estimate.estimand,
+            ips=Rate(**estimate.ips.__dict__),
+            snips=Rate(**estimate.snips.__dict__),
+            impressions=estimate.impressions,
+            used=estimate.used,
+            visitors=estimate.visitors,
+            skipped=estimate.skipped,
+            assumptions=estimate.assumptions,
         )
