@@ -101,7 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     refused = refusal(engine)
     if refused:
         parser.exit(2, refused + "\n")
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # The first process speaks for all: the others take the same steps and decisions.
+    first = os.environ.get("RANK", "0") == "0"
+    logging.basicConfig(
+        level=logging.INFO if first else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     run(engine, args.result)
     return 0
 
