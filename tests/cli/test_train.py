@@ -51,3 +51,35 @@ def test_the_engine_list_shows_each_limit_with_the_operators_own(
     rows = {line.split()[1]: line for line in result.output.splitlines() if "│" in line}
     assert "20,000" in rows["ease"] and "per service pair" in rows["ease"]
     assert "5,000" in rows["ials"]
+
+
+def test_train_refuses_processes_for_an_engine_that_trains_in_one(store: int) -> None:
+    result = runner.invoke(app, ["train", "ials", "--processes", "2"])
+    assert result.exit_code == 2
+    assert "ials trains in one process only" in " ".join(result.output.split())
+
+
+@pytest.mark.slow
+def test_ncf_trains_across_two_processes_and_registers_once(
+    store: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import select
+
+    from recommender.config import get_settings
+    from recommender.store.database import Database
+    from recommender.store.schema import ModelVersion, Task
+
+    monkeypatch.setenv("ENGINE_PARAMS_FILE", str(Path(__file__).parents[1] / "engine_params.toml"))
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["train", "ncf", "--processes", "2"])
+    assert result.exit_code == 0, result.output
+    assert "ncf" in result.output
+    db = Database(get_settings().database_url, pool_size=1)
+    try:
+        with db.engine.connect() as conn:
+            models = conn.execute(select(ModelVersion.engine, ModelVersion.version)).all()
+            jobs = conn.execute(select(Task.name, Task.state)).all()
+    finally:
+        db.dispose()
+    assert [tuple(row) for row in models] == [("ncf", 1)]
+    assert [tuple(row) for row in jobs] == [("train", "succeeded")]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +20,7 @@ from recommender.engines import UnknownEngineError, canonical_name
 from recommender.store import migrate
 from recommender.store.database import Database
 from recommender.tasks import records
+from recommender.tasks.distributed import refusal
 from recommender.tasks.runner import run_task
 
 
@@ -85,10 +90,40 @@ def _run_here(name: str, **args: Any) -> dict[str, Any] | None:
         db.dispose()
 
 
+def _run_across(engine: str, processes: int) -> dict[str, Any]:
+    """The training job of `engine` run by `processes` processes that torchrun starts here."""
+    with tempfile.TemporaryDirectory() as folder:
+        result = Path(folder) / "result.json"
+        command = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc-per-node={processes}",
+            "-m",
+            "recommender.tasks.distributed",
+            engine,
+            f"--result={result}",
+        ]
+        finished = subprocess.run(command, check=False)
+        if finished.returncode != 0 or not result.exists():
+            raise RuntimeError(f"the {processes} training processes exited with an error")
+        outcome: dict[str, Any] = json.loads(result.read_text(encoding="utf-8"))
+        return outcome
+
+
 @app.command()
 def train(
     engine: str | None = typer.Argument(
         None, help="Engine to train; all trainable ones if omitted."
+    ),
+    processes: int = typer.Option(
+        1,
+        "--processes",
+        min=1,
+        help="Train one engine (ncf) across this many processes on this machine, with "
+        "PyTorch's DistributedDataParallel started by torchrun (one per GPU with "
+        "TRAINING_DEVICE=cuda).",
     ),
 ) -> None:
     """Train, evaluate and register models here and now (recorded as a job, like the API's)."""
@@ -97,8 +132,16 @@ def train(
     except UnknownEngineError as error:
         report_error(error)
         raise typer.Exit(code=2) from None
+    if processes > 1:
+        refused = "--processes needs one engine" if name is None else refusal(name)
+        if refused:
+            report_error(refused)
+            raise typer.Exit(code=2)
     try:
-        result = _run_here("train", engine=name) or {}
+        if processes > 1 and name is not None:
+            result = _run_across(name, processes)
+        else:
+            result = _run_here("train", engine=name) or {}
     except InvalidSettingsError:
         raise
     except Exception as error:

@@ -204,6 +204,9 @@ class Engine(ABC, Generic[ParamsT]):
     # Engines that learn from the logged panels and their rewards (`TrainingOptions.
     # transitions`) as well as from the usage matrix.
     learns_from_panels: ClassVar[bool] = False
+    # Engines whose fit trains across the processes of a `torch.distributed` process group
+    # (DistributedDataParallel) when one is initialised; the others would each fit alone.
+    distributed: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -95,13 +95,15 @@ def evaluate_on(
     split: Split,
     options: TrainingOptions,
     settings: Settings | None = None,
+    *,
+    measure: bool = True,
 ) -> tuple[Fit, dict[str, float], dict[str, Any]]:
     """Fit on the split's training part (early-stopping engines stop on its validation fold)
-    and measure on its held-out part; returns the parameters to refit with."""
+    and, with `measure`, measure on its held-out part; returns the parameters to refit with."""
     engine = engine_for(name, params, settings)
     fitted = fit_for(engine, split.test, split.validation, options)
-    result = evaluate_model(fitted.model, split.test, K, METRICS)
-    return fitted, result.metrics, engine.params.model_dump() | fitted.fitted_params
+    metrics = evaluate_model(fitted.model, split.test, K, METRICS).metrics if measure else {}
+    return fitted, metrics, engine.params.model_dump() | fitted.fitted_params
 
 
 def train_engine(
@@ -113,11 +115,14 @@ def train_engine(
     task_id: str | None = None,
     params: Mapping[str, Any] | None = None,
     seed: int = 0,
+    primary: bool = True,
 ) -> dict[str, Any]:
     """Train one engine, register the version, and activate it if it passes the gate.
 
     Raises `EngineLimitError` before fitting anything when the store holds more services or
-    users than the engine declares it can fit."""
+    users than the engine declares it can fit. When several processes train one model
+    together, the others (`primary` false) take part in both fits, and measure and register
+    nothing: they return an empty outcome."""
     name = canonical_name(engine)
     if params is None and settings.engine_params_file:
         params = read_params(Path(settings.engine_params_file)).get(name)
@@ -140,14 +145,16 @@ def train_engine(
             progress=within(progress, start, start + span, label),
         )
 
-    progress(0.05, "evaluating popularity")
-    _, baseline, _ = evaluate_on("popularity", None, split, phase(0.05, 0.05, "popularity"))
+    baseline: dict[str, float] = {}
+    if primary:
+        progress(0.05, "evaluating popularity")
+        _, baseline, _ = evaluate_on("popularity", None, split, phase(0.05, 0.05, "popularity"))
     evaluated, metrics, used = evaluate_on(
-        name, params, split, phase(0.1, 0.4, "evaluation fit"), settings
+        name, params, split, phase(0.1, 0.4, "evaluation fit"), settings, measure=primary
     )
     progress(0.5, "fitting on all data")
     final_options = phase(0.5, 0.45, "final fit")
-    if engine_class(name).learns_from_panels:
+    if engine_class(name).learns_from_panels and primary:
         # Only the final fit sees the logged panels: their rewards would tell the evaluation
         # fit about the held-out interactions.
         extend_transitions(db, settings)
@@ -156,6 +163,8 @@ def train_engine(
         final_options = replace(final_options, transitions=logged)
         fingerprint["transitions"] = len(logged)
     final, _ = _fit(name, used, data, final_options, settings)
+    if not primary:
+        return {}
     curves = dict(evaluated.curves)
     artifact = final.to_artifact().to_bytes()
     progress(0.95, "registering")

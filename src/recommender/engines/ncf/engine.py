@@ -15,6 +15,7 @@ class NCFEngine(Engine[NCFParams]):
     params_type = NCFParams
     model_type = NCFModel
     uses_validation = True
+    distributed = True
 
     def fit(self, data: Interactions, options: TrainingOptions | None = None) -> NCFModel:
         # Here rather than at the top: the training code imports PyTorch.

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from torch import Tensor
 from recommender.engines.base import TrainingOptions, Validation
 from recommender.engines.early_stopping import EarlyStopping
 from recommender.engines.features import FeatureSpace, padded
+from recommender.engines.ncf.distributed import Objective, Ranks
 from recommender.engines.ncf.model import NCFModel
 from recommender.engines.ncf.network import NeuMFNetwork
 from recommender.engines.ncf.params import NCFParams
@@ -68,7 +70,20 @@ class HeadFit:
 def head_loss(net: NeuMFNetwork, people: People, item_features: Tensor) -> Tensor:
     logits = net.head_logits(people.features, people.history, item_features)
     losses = torch.nn.functional.cross_entropy(logits, people.targets, reduction="none")
-    return (losses * people.weights).mean()
+    weighted = losses * people.weights
+    # A process's share of a global batch may be empty; it still takes part in the step.
+    return weighted.mean() if weighted.numel() else weighted.sum()
+
+
+class _HeadObjective(Objective):
+    """The head's loss on a batch, times the weight of this process's share."""
+
+    def __init__(self, net: NeuMFNetwork, item_features: Tensor) -> None:
+        super().__init__(net, net.head_parameters())
+        self.item_features = item_features
+
+    def forward(self, people: People, share: float) -> Tensor:
+        return head_loss(self.net, people, self.item_features) * share
 
 
 def held_out_people(
@@ -133,25 +148,28 @@ class _HeadTraining:
         net: NeuMFNetwork,
         train: TrainingSet,
         user_features: Tensor,
+        item_features: Tensor,
         p: NCFParams,
         options: TrainingOptions,
-        device: torch.device,
+        ranks: Ranks,
     ) -> None:
         self.net, self.train, self.user_features, self.p = net, train, user_features, p
-        self.device = device
+        self.device, self.ranks = user_features.device, ranks
+        self.objective = ranks.wrap(_HeadObjective(net, item_features))
         self.parameters = net.head_parameters()
         self.optimiser = torch.optim.Adam(self.parameters, lr=p.head_learning_rate)
         # Its own random draws, so the rest of the fit draws the same with or without a head.
         self.rng = np.random.default_rng([options.seed, 1])
         n_pairs = train.n_pairs
         self.batch = min(p.batch_size, max(SMALLEST_BATCH, -(-n_pairs // p.min_steps_per_epoch)))
-        self.weights = torch.from_numpy(train.weights).to(device)
+        self.weights = torch.from_numpy(train.weights).to(self.device)
 
     def _tensor(self, values: NDArray[Any]) -> Tensor:
         return torch.from_numpy(values).to(self.device)
 
-    def epoch(self, item_features: Tensor) -> float:
-        """One pass over every training pair in a fresh order; the mean batch loss."""
+    def epoch(self) -> float:
+        """One pass over every training pair in a fresh order, each process taking its share
+        of every batch (all draw the same batches); the mean batch loss."""
         train, n_pairs = self.train, self.train.n_pairs
         order = self.rng.permutation(n_pairs)
         total, batches = 0.0, 0
@@ -161,19 +179,20 @@ class _HeadTraining:
             history = head_history(
                 self.rng, train, users, items, self.net.n_items, self.p.head_history_dropout
             )
+            mine = self.ranks.share(chosen.shape[0])
             people = People(
-                features=self.user_features[self._tensor(users)],
-                history=self._tensor(history),
-                targets=self._tensor(items),
-                weights=self.weights[self._tensor(chosen)],
+                features=self.user_features[self._tensor(users[mine])],
+                history=self._tensor(history[mine]),
+                targets=self._tensor(items[mine]),
+                weights=self.weights[self._tensor(chosen[mine])],
             )
-            loss = head_loss(self.net, people, item_features)
+            loss = self.objective(people, self.ranks.weight(chosen.shape[0]))
             self.optimiser.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
+            loss.backward()
             self.optimiser.step()
             total += float(loss.detach().item())
             batches += 1
-        return total / max(batches, 1)
+        return self.ranks.mean(total / max(batches, 1))
 
     def state(self) -> list[Tensor]:
         return [tensor.detach().clone() for tensor in self.parameters]
@@ -219,12 +238,15 @@ def fit_head(
     options: TrainingOptions,
     held_out: People | None,
     model: Callable[[], NCFModel],
+    ranks: Ranks | None = None,
 ) -> HeadFit:
     """Fit the softmax head on every training pair, for `head_epochs` passes at most. With
     held-out people (and `options.validation`), it stops on `head_stop_metric` and keeps its
-    best pass; `model` exports the network as it is, for a ranking stop metric."""
-    device = user_features.device
-    run = _HeadTraining(net, train, user_features, p, options, device)
+    best pass; `model` exports the network as it is, for a ranking stop metric. With
+    `ranks`, the processes share every batch and the first one alone checks the held-out
+    people."""
+    ranks = ranks or Ranks()
+    run = _HeadTraining(net, train, user_features, item_features, p, options, ranks)
     validation = options.validation if held_out is not None else None
     stopping: EarlyStopping[list[Tensor]] = EarlyStopping(
         p.head_stop_metric, p.patience, lower_is_better=p.head_stop_metric == _LOSS
@@ -234,13 +256,15 @@ def fit_head(
     curves: dict[str, list[float]] = {"head_loss": [], "head_epoch_s": []}
     for epoch in range(1, p.head_epochs + 1):
         began = time.perf_counter()
-        curves["head_loss"].append(run.epoch(item_features))
+        curves["head_loss"].append(run.epoch())
         curves["head_epoch_s"].append(time.perf_counter() - began)
         message = f"softmax head, epoch {epoch}: loss {curves['head_loss'][-1]:.4f}"
         if validation is None or held_out is None:
             options.progress(epoch / planned, message)
             continue
-        figures = _checked(net, held_out, item_features, validation, p.head_stop_metric, model)
+        figures = ranks.decide(
+            partial(_checked, net, held_out, item_features, validation, p.head_stop_metric, model)
+        )
         for name, value in figures.items():
             key = "head_val_loss" if name == _LOSS else f"head_val_{validation.label(name)}"
             curves.setdefault(key, []).append(value)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 from torch import Tensor
 
 from recommender.arrays import IntArray
@@ -20,6 +21,7 @@ from recommender.engines.features import FeatureSpace
 from recommender.engines.hardware import training_device
 from recommender.engines.ials import IALSEngine
 from recommender.engines.lookup import positions
+from recommender.engines.ncf.distributed import Objective, Ranks, fused_parameters
 from recommender.engines.ncf.export import export
 from recommender.engines.ncf.head import (
     SMALLEST_BATCH,
@@ -53,6 +55,7 @@ class _Setup:
     user_features: Tensor
     item_features: Tensor
     device: torch.device
+    ranks: Ranks
 
     def model(self, meta: dict[str, Any]) -> NCFModel:
         return export(self.net, self.data, self.active, self.space, self.train, meta)
@@ -86,6 +89,7 @@ def _setup(p: NCFParams, data: Interactions, options: TrainingOptions) -> _Setup
         user_features=torch.from_numpy(train.user_features).to(device),
         item_features=torch.from_numpy(train.item_features).to(device),
         device=device,
+        ranks=Ranks.current(),
     )
 
 
@@ -120,7 +124,15 @@ def _head(p: NCFParams, s: _Setup, options: TrainingOptions) -> HeadFit:
     # alone whoever it has no id vector for.
     meta = {"history_length": p.history_length, "head": True, "head_weight": 0.0}
     return fit_head(
-        s.net, s.train, s.user_features, s.item_features, p, options, held, lambda: s.model(meta)
+        s.net,
+        s.train,
+        s.user_features,
+        s.item_features,
+        p,
+        options,
+        held,
+        lambda: s.model(meta),
+        s.ranks,
     )
 
 
@@ -154,13 +166,18 @@ def _loss(logits: Tensor, weights: Tensor, kind: str) -> Tensor:
     if kind == "bpr":
         margin = logits[:, :1] - logits[:, 1:]
         per_positive = -torch.nn.functional.logsigmoid(margin).mean(dim=1)
-        return (per_positive * weights).mean()
+        return _mean(per_positive * weights)
     labels = torch.zeros_like(logits)
     labels[:, 0] = 1.0
     sample = torch.ones_like(logits)
     sample[:, 0] = weights
     losses = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels, reduction="none")
-    return (losses * sample).sum(dim=1).mean() / logits.shape[1]
+    return _mean((losses * sample).sum(dim=1)) / logits.shape[1]
+
+
+def _mean(values: Tensor) -> Tensor:
+    # A process's share of a global batch may be empty; it still takes part in the step.
+    return values.mean() if values.numel() else values.sum()
 
 
 def _l2(net: NeuMFNetwork, users: Tensor, items: Tensor) -> Tensor:
@@ -178,16 +195,38 @@ def _l2(net: NeuMFNetwork, users: Tensor, items: Tensor) -> Tensor:
     return penalty
 
 
-class _FusedTraining:
-    """The fused branches' gradient steps over sampled negatives."""
+class _FusedObjective(Objective):
+    """The fused branches' loss on a batch, times the weight of this process's share."""
 
-    def __init__(self, p: NCFParams, s: _Setup, rng: np.random.Generator) -> None:
-        self.p, self.s, self.rng = p, s, rng
+    def __init__(self, p: NCFParams, s: _Setup) -> None:
+        super().__init__(s.net, fused_parameters(s.net))
+        self.p, self.s = p, s
+
+    def forward(
+        self, users: Tensor, history: Tensor, items: Tensor, weights: Tensor, share: float
+    ) -> Tensor:
+        p, s = self.p, self.s
+        fused, content = self.net(
+            users, s.user_features[users], history, items, s.item_features[items]
+        )
+        loss = _loss(fused, weights, p.loss) + p.content_weight * _loss(content, weights, p.loss)
+        if p.l2 > 0:
+            loss = loss + p.l2 * _l2(self.net, users, items) / max(users.shape[0], 1)
+        return loss * share
+
+
+class _FusedTraining:
+    """The fused branches' gradient steps over sampled negatives, each process taking its
+    share of every batch (all draw the same batches: the same seed, the same draws)."""
+
+    def __init__(self, p: NCFParams, s: _Setup, rng: np.random.Generator, ranks: Ranks) -> None:
+        self.p, self.s, self.rng, self.ranks = p, s, rng, ranks
         self.optimiser = _optimiser(p, s.net)
         self.batch_size, self.passes = _batching(p, s.train.n_pairs)
+        self.objective = ranks.wrap(_FusedObjective(p, s))
 
-    def _tensor(self, values: IntArray) -> Tensor:
-        return torch.from_numpy(values).to(self.s.device)
+    def _tensor(self, values: NDArray[Any]) -> Tensor:
+        return torch.from_numpy(np.ascontiguousarray(values)).to(self.s.device)
 
     def epoch(self) -> float:
         """`passes` passes over the positives in fresh orders; the mean batch loss."""
@@ -208,27 +247,20 @@ class _FusedTraining:
                 s.data.n_items,
                 p.history_dropout,
             )
-            total += self._step(
-                self._tensor(users),
-                self._tensor(history),
-                self._tensor(np.concatenate([items[:, None], drawn], axis=1)),
-                torch.from_numpy(s.train.weights[chosen]).to(s.device),
+            mine = self.ranks.share(chosen.shape[0])
+            loss = self.objective(
+                self._tensor(users[mine]),
+                self._tensor(history[mine]),
+                self._tensor(np.concatenate([items[:, None], drawn], axis=1)[mine]),
+                self._tensor(s.train.weights[chosen[mine]]),
+                self.ranks.weight(chosen.shape[0]),
             )
+            self.optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimiser.step()
+            total += float(loss.detach().item())
             batches += 1
-        return total / max(batches, 1)
-
-    def _step(self, users: Tensor, history: Tensor, items: Tensor, weights: Tensor) -> float:
-        p, s = self.p, self.s
-        fused, content = s.net(
-            users, s.user_features[users], history, items, s.item_features[items]
-        )
-        loss = _loss(fused, weights, p.loss) + p.content_weight * _loss(content, weights, p.loss)
-        if p.l2 > 0:
-            loss = loss + p.l2 * _l2(s.net, users, items) / users.shape[0]
-        self.optimiser.zero_grad(set_to_none=True)
-        loss.backward()  # type: ignore[no-untyped-call]
-        self.optimiser.step()
-        return float(loss.detach().item())
+        return self.ranks.mean(total / max(batches, 1))
 
 
 def _validation_curves(validation: Validation | None) -> dict[str, list[float]]:
@@ -247,7 +279,7 @@ def _fit_fused(
     """Train the fused branches for `epochs` passes at most, checking the validation fold
     after each (ranked by the fused score alone); returns the stopping rule and the curves."""
     validation = options.validation
-    fused = _FusedTraining(p, s, np.random.default_rng(options.seed))
+    fused = _FusedTraining(p, s, np.random.default_rng(options.seed), s.ranks)
     stopping: EarlyStopping[NetState] = EarlyStopping(p.stop_metric, p.patience)
     # Seconds of each epoch's gradient steps (ranking the validation fold not included).
     curves: dict[str, list[float]] = {"loss": [], "epoch_s": [], **_validation_curves(validation)}
@@ -260,7 +292,8 @@ def _fit_fused(
         stop = False
         if validation is not None:
             s.net.eval()
-            figures = validation.evaluate(s.model(meta))
+            # The first process ranks the fold; every process then takes the same decision.
+            figures = s.ranks.decide(lambda: dict(validation.evaluate(s.model(meta))))
             for name in _RECORDED:
                 curves[f"val_{validation.label(name)}"].append(figures[name])
             message += ", validation " + " ".join(
@@ -294,7 +327,10 @@ def fit(p: NCFParams, data: Interactions, options: TrainingOptions) -> NCFModel:
     s.net.eval()
     weight = p.head_weight
     if head.epochs and weight is None and options.validation is not None and s.train.n_pairs:
-        weight, said = choose_head_weight(s.model(meta), options.validation, p.stop_metric)
+        validation = options.validation
+        weight, said = s.ranks.decide(
+            lambda: choose_head_weight(s.model(meta), validation, p.stop_metric)
+        )
         fitted["head_weight"] = weight
         log.info("ncf: %s", said)
         options.progress(1.0, said)
