@@ -8,6 +8,7 @@ and counts its own cases, so the tests pass or fail alike in any order or alone.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,14 +83,20 @@ def _has_inputs(operation: schemathesis.APIOperation) -> bool:
     return bool(list(operation.iter_parameters())) or bool(operation.body)
 
 
-# The document does not depend on the app's state: one built without starting it names the
-# operations.
-OPERATIONS = {
-    operation.label: _has_inputs(operation)
-    for operation in (
-        result.ok() for result in _schema(_app(Path("/nonexistent"))).get_all_operations()
-    )
-}
+def _operations() -> dict[str, bool]:
+    # The document does not depend on the app's state: one built without starting it names
+    # the operations. Its folder is a fresh one: building the app may create the database
+    # file, and one left by another checkout could hold another schema revision.
+    with tempfile.TemporaryDirectory() as folder:
+        return {
+            operation.label: _has_inputs(operation)
+            for operation in (
+                result.ok() for result in _schema(_app(Path(folder))).get_all_operations()
+            )
+        }
+
+
+OPERATIONS = _operations()
 
 
 @pytest.fixture
