@@ -83,9 +83,9 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from recommender.api.app import create_app
+        from recommender.api.app import server_app
 
-        return create_app()
+        return server_app()
 
 
 def serve_with_gunicorn(

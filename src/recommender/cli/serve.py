@@ -54,7 +54,7 @@ def serve(
     port = port or settings.port
     if workers == 1:
         uvicorn.run(
-            "recommender.api.app:create_app",
+            "recommender.api.app:server_app",
             factory=True,
             host=bind,
             port=port,
