@@ -6,16 +6,20 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any
 
-from fastapi import FastAPI, Response
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from recommender import __version__
 from recommender.api import errors, openapi
 from recommender.api.allow import AllowEveryMethod
+from recommender.api.hot import HotPaths, HotRoute, ServiceApp
 from recommender.api.limits import BodySizeLimit
 from recommender.api.ratelimit import RateLimit, TokenBuckets
 from recommender.api.routes import (
@@ -33,6 +37,8 @@ from recommender.api.routes import (
 )
 from recommender.api.security import Tokens
 from recommender.config import Settings, get_settings
+from recommender.contract.recommendations import RecommendationRequest
+from recommender.contract.user_actions import UserActionIn
 from recommender.observability.errors import init_sentry
 from recommender.observability.metrics import StoreCollector, exposition
 from recommender.observability.requests import RequestContext
@@ -58,6 +64,10 @@ def freeze_startup_objects() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+def _route(router: APIRouter, path: str) -> APIRoute:
+    return next(r for r in router.routes if isinstance(r, APIRoute) and r.path == path)
 
 
 def server_app() -> FastAPI:
@@ -95,7 +105,7 @@ def create_app(
         finally:
             await run_in_threadpool(own.close)
 
-    app = FastAPI(
+    app = ServiceApp(
         title="marketplace-recommender",
         version=__version__,
         description=DESCRIPTION,
@@ -108,29 +118,42 @@ def create_app(
     app.state.tokens = tokens
     errors.install(app)
     openapi.install(app)
-    # Added innermost first: a request meets the request context, CORS, the rate limit and
-    # the body cap, in that order, before any route.
-    app.add_middleware(
-        BodySizeLimit,
-        default=settings.max_body_bytes,
-        per_path={"/database_dumps": settings.max_dump_bytes, "/update": settings.max_dump_bytes},
-    )
-    if settings.rate_limit_per_s > 0:
-        app.add_middleware(
-            RateLimit,
-            buckets=TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst),
-            paths=PUBLIC_PATHS,
-        )
+    # A request meets the request context, CORS, the rate limit and the body cap, in that
+    # order, before any route; the hot paths meet the same ones (they read the body
+    # themselves, and `Allow` only concerns 405s).
+    outer: list[tuple[Any, dict[str, Any]]] = [(RequestContext, {})]
     if settings.cors_origin_list:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origin_list,
-            allow_methods=["GET", "POST", "PUT"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
-            expose_headers=["X-Task-Id", "X-Request-Id"],
+        outer.append(
+            (
+                CORSMiddleware,
+                {
+                    "allow_origins": settings.cors_origin_list,
+                    "allow_methods": ["GET", "POST", "PUT"],
+                    "allow_headers": ["Authorization", "Content-Type", "X-Request-Id"],
+                    "expose_headers": ["X-Task-Id", "X-Request-Id"],
+                },
+            )
         )
-    app.add_middleware(AllowEveryMethod, document=app.openapi)
-    app.add_middleware(RequestContext)
+    if settings.rate_limit_per_s > 0:
+        buckets = TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst)
+        outer.append((RateLimit, {"buckets": buckets, "paths": PUBLIC_PATHS}))
+    stack = [
+        outer[0],
+        (AllowEveryMethod, {"document": app.openapi}),
+        *outer[1:],
+        (
+            BodySizeLimit,
+            {
+                "default": settings.max_body_bytes,
+                "per_path": {
+                    "/database_dumps": settings.max_dump_bytes,
+                    "/update": settings.max_dump_bytes,
+                },
+            },
+        ),
+    ]
+    for middleware, options in reversed(stack):  # added innermost first
+        app.add_middleware(middleware, **options)
     for module in (
         recommendations,
         experiments,
@@ -145,6 +168,21 @@ def create_app(
         app.include_router(module.router)
 
     app.include_router(docs.router)
+    app.hot = HotPaths(
+        app,
+        {
+            "/recommendations": HotRoute(
+                RecommendationRequest,
+                recommendations.recommend,
+                _route(recommendations.router, "/recommendations"),
+            ),
+            "/user_actions": HotRoute(
+                UserActionIn, user_actions.record, _route(user_actions.router, "/user_actions")
+            ),
+        },
+        body_limit=settings.max_body_bytes,
+        wraps=[partial(middleware, **options) for middleware, options in outer],
+    )
     app.include_router(dashboard.router)
     app.mount(docs.STATIC, StaticFiles(packages=[("recommender.api", "static")]), name="static")
 

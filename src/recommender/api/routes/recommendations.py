@@ -11,6 +11,7 @@ from recommender.api.deps import ClientRuntime
 from recommender.api.errors import VALIDATION_RESPONSES
 from recommender.contract.recommendations import RecommendationRequest, RecommendationResponse
 from recommender.observability.metrics import EXPERIMENT_IMPRESSIONS, RECOMMENDATIONS
+from recommender.runtime import Runtime
 from recommender.serving.recommend import Visitor, decide
 
 router = APIRouter(tags=["recommendations"])
@@ -26,6 +27,11 @@ JSON = "application/json"
 async def post_recommendations(body: RecommendationRequest, runtime: ClientRuntime) -> Response:
     """Ranks the services allowed by `candidates` and `search_data` for this visitor and
     stores the answer as an impression whose id comes back as `recommendation_id`."""
+    return await recommend(body, runtime)
+
+
+async def recommend(body: RecommendationRequest, runtime: Runtime) -> Response:
+    """The route's work, also served by `api.hot` without the framework's layers."""
     # Ranking is about a millisecond of CPU: it runs on the event loop, which is cheaper
     # than a hop to a worker thread; only the commit of the impression is waited for.
     state = runtime.serving.current

@@ -17,6 +17,7 @@ from recommender.observability.metrics import (
     EXPERIMENT_ORDERS,
     USER_ACTIONS,
 )
+from recommender.runtime import Runtime
 
 router = APIRouter(tags=["user actions"])
 
@@ -30,6 +31,11 @@ router = APIRouter(tags=["user actions"])
 )
 async def post_user_action(body: UserActionIn, runtime: ClientRuntime) -> Response:
     """Answers 204 only once the action is committed."""
+    return await record(body, runtime)
+
+
+async def record(body: UserActionIn, runtime: Runtime) -> Response:
+    """The route's work, also served by `api.hot` without the framework's layers."""
     users = runtime.serving.current.catalog.users
     by_aai_uid = users.by_aai_uid if users is not None else None
     stored = await asyncio.wrap_future(
