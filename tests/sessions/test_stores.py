@@ -116,3 +116,25 @@ async def test_without_redis_serving_goes_on_without_sessions() -> None:
     assert store.recent("b1", 1, 102.0).session == ()
     assert (await store.recent_async("b1", 1, 102.0)).orders == frozenset()
     store.close()
+
+
+def test_a_session_read_again_shows_every_action_added_since(store: SessionStore) -> None:
+    store.add([action(1, 10, 100.0)])
+    assert store.recent("b1", None, 101.0).session == (10,)
+    store.add([action(2, 11, 102.0)])
+    assert store.recent("b1", None, 103.0).session == (10, 11)
+    # Logged in: the user's key joins the browser's, and what the user did elsewhere counts.
+    store.add([action(3, 12, 104.0, browser="b2", user=7)])
+    assert store.recent("b1", 7, 105.0).session == (10, 11, 12)
+    assert store.recent("b1", None, 105.0).session == (10, 11)
+    # The same run, read after the gap: over.
+    assert store.recent("b1", None, 102.0 + GAP + 1).session == ()
+
+
+def test_a_visitor_forgotten_and_seen_again_starts_afresh() -> None:
+    store = LocalSessions(gap_s=GAP, max_visitors=1, max_events=5)
+    store.add([action(1, 10, 100.0, browser="a")])
+    assert store.recent("a", None, 101.0).session == (10,)
+    store.add([action(2, 11, 102.0, browser="b")])  # "a" is forgotten
+    store.add([action(3, 12, 103.0, browser="a")])
+    assert store.recent("a", None, 104.0).session == (12,)

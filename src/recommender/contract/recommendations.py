@@ -22,6 +22,14 @@ PANEL_SIZES = {"v1": 3, "v2": 2}
 DEFAULT_PANEL: Literal["v1"] = "v1"
 # What a request may name: a panel, or one of the ways the original said "the default panel".
 PanelName = Literal["v1", "v2", "service", ""]
+
+
+# A mutable default is deep-copied into every request that leaves the field out, a cost on
+# the busiest route; a factory makes the same empty list, and the schema still says [].
+def _empty() -> Any:
+    return Field(default_factory=list, json_schema_extra={"default": []})
+
+
 # The id lists of a search accept null for "no filter", as the portal sends it.
 NullableIdList = IdList | None
 Countries = Annotated[list[ShortText], Field(max_length=1000)]
@@ -31,15 +39,15 @@ class SearchData(Payload):
     """The portal's search context: OR within a filter, AND across filters."""
 
     q: Annotated[str, Field(strict=True, max_length=1024)] | None = None
-    categories: IdList = []
-    geographical_availabilities: Countries = []
+    categories: IdList = _empty()
+    geographical_availabilities: Countries = _empty()
     order_type: ShortText | None = None
-    providers: IdList = []
+    providers: IdList = _empty()
     rating: ShortText | None = None
-    related_platforms: IdList = []
-    scientific_domains: IdList = []
+    related_platforms: IdList = _empty()
+    scientific_domains: IdList = _empty()
     sort: ShortText | None = None
-    target_users: IdList = []
+    target_users: IdList = _empty()
 
     @field_validator(
         "categories",
@@ -78,7 +86,9 @@ class RecommendationRequest(Payload):
     )
     client_id: ClientId | None = None
     candidates: IdList = Field(
-        default=[], description="Recommend only among these services; empty = all."
+        default_factory=list,
+        description="Recommend only among these services; empty = all.",
+        json_schema_extra={"default": []},
     )
     search_data: SearchData = Field(default_factory=SearchData)
 

@@ -71,6 +71,11 @@ class PopularityModel(Model):
         self._order: tuple[IntArray, FloatArray] | None = None
         # Dense copies of small context tables: a row of a dense array is a view, while a
         # sparse row costs a conversion per request.
+        # Asked up to three times per request (ordering, scores, explanations).
+        self._value_rows = {
+            feature: {int(value): row for row, value in enumerate(values.tolist())}
+            for feature, (values, _, _) in context.items()
+        }
         self._dense = {
             feature: np.asarray(table.toarray(), dtype=np.float32)
             for feature, (_, table, _) in context.items()
@@ -89,11 +94,11 @@ class PopularityModel(Model):
         ):
             if feature not in self.context or not values:
                 continue
-            vocab = self.context[feature][0]
+            where = self._value_rows[feature]
             for value in dict.fromkeys(values):
-                pos = int(np.searchsorted(vocab, value))
-                if pos < vocab.shape[0] and vocab[pos] == value:
-                    rows.append((feature, int(value), pos))
+                row = where.get(int(value))
+                if row is not None:
+                    rows.append((feature, int(value), row))
         return rows
 
     def _row(self, feature: str, counts: sp.csr_matrix, row: int) -> FloatArray:
@@ -103,7 +108,8 @@ class PopularityModel(Model):
         return np.asarray(counts[row].toarray().ravel(), dtype=np.float32)
 
     def _scores_at(self, query: Query, pos: IntArray) -> FloatArray:
-        share = self._share[pos]
+        every = pos is self._every  # the whole catalogue: rows as they are, no gathering
+        share = self._share if every else self._share[pos]
         rows = self._context_rows(query)
         if not rows:
             return share.astype(np.float32)
@@ -111,7 +117,8 @@ class PopularityModel(Model):
         users = 0.0
         for feature, _value, row in rows:
             _, counts, per_value = self.context[feature]
-            hits += self._row(feature, counts, row)[pos]
+            values = self._row(feature, counts, row)
+            hits += values if every else values[pos]
             users += float(per_value[row])
         # Shrink the context's share towards the global share.
         m = self.smoothing

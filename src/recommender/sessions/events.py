@@ -42,13 +42,22 @@ def visitor_keys(unique_id: str, user_id: int | None) -> tuple[str, ...]:
 def current_session(events: Iterable[ServiceAction], now: float, gap: float) -> list[ServiceAction]:
     """The events of the session still going at `now`: the latest run of events without a
     silence longer than `gap`, provided the last of them is at most `gap` before `now`."""
+    run = latest_run(events, gap)
+    return run if still_going(run, now, gap) else []
+
+
+def latest_run(events: Iterable[ServiceAction], gap: float) -> list[ServiceAction]:
+    """The latest run of events without a silence longer than `gap`, oldest first (each
+    event once), whether or not it is still going."""
     ordered = sorted({e.id: e for e in events}.values(), key=lambda e: (e.at, e.id))
-    if not ordered or now - ordered[-1].at > gap:
-        return []
     start = len(ordered) - 1
     while start > 0 and ordered[start].at - ordered[start - 1].at <= gap:
         start -= 1
-    return ordered[start:]
+    return ordered[max(start, 0) :]
+
+
+def still_going(run: Sequence[ServiceAction], now: float, gap: float) -> bool:
+    return bool(run) and now - run[-1].at <= gap
 
 
 def recent(session: Sequence[ServiceAction], orders: Iterable[int]) -> Recent:
