@@ -50,7 +50,7 @@ def candidate_mask(
     candidates: Collection[int] = (),
     search: SearchData | None = None,
     search_hits: Collection[int] | None = None,
-    exclude: Collection[int] = (),
+    exclude: Collection[int] | IntArray = (),
 ) -> NDArray[np.bool_]:
     """`select_candidates` as a mask over the catalogue's positions (`service_ids`)."""
     mask = catalog.recommendable.copy()
@@ -73,6 +73,6 @@ def candidate_mask(
             mask &= np.nan_to_num(catalog.ratings, nan=-np.inf) >= floor
     if search_hits is not None:
         mask &= _any_of(catalog, [catalog.positions(search_hits)])
-    if exclude:
+    if len(exclude):
         mask[catalog.positions(exclude)] = False
     return mask

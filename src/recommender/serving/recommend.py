@@ -52,6 +52,16 @@ def _history(profile: UserProfile | None, recent: Recent) -> IntArray:
     return np.fromiter(latest, dtype=np.int64, count=len(latest))
 
 
+def _excluded(visitor: Visitor, recent: Recent, exclude_opened: bool) -> IntArray:
+    """Services never shown to this visitor: what their profile used, what they ordered,
+    and what this session opened (unless `exclude_opened` is false)."""
+    now = recent.excluded if exclude_opened else recent.ordered
+    listed = np.fromiter(now, dtype=np.int64, count=len(now))
+    if visitor.profile is None:
+        return listed
+    return np.concatenate([visitor.profile.accessed, listed]) if now else visitor.profile.accessed
+
+
 def _query(request: RecommendationRequest, visitor: Visitor, recent: Recent) -> Query:
     profile = visitor.profile
     domains = (profile.scientific_domains if profile else ()) + tuple(
@@ -178,13 +188,12 @@ def decide(
     """
     catalog = state.catalog
     visitor = visitor or Visitor.of(state, request)
-    seen = set(visitor.profile.accessed.tolist()) if visitor.profile is not None else set()
     mask = candidate_mask(
         catalog,
         candidates=request.candidates,
         search=request.search_data,
         search_hits=search_hits,
-        exclude=seen | (recent.excluded if exclude_opened else recent.ordered),
+        exclude=_excluded(visitor, recent, exclude_opened),
     )
     allowed = int(np.count_nonzero(mask))
     query = _query(request, visitor, recent)
