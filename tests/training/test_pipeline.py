@@ -113,7 +113,9 @@ def test_rl_learns_from_posted_panels_and_actions_and_is_served(tmp_path: Path) 
     # same interests, the baseline its gate compares it with.
     market = generate(SynthConfig(services=60, users=600, days=7, seed=2))
     url = f"sqlite:///{tmp_path / 'rl.db'}"
-    with TestClient(create_app(make_settings(url, tmp_path, engine_params_file=None))) as api:
+    # The portal's replay posts thousands of actions as fast as it can: no rate limit here.
+    settings = make_settings(url, tmp_path, engine_params_file=None, rate_limit_per_s=0)
+    with TestClient(create_app(settings)) as api:
         load_catalog(api, market.dump)
         # Panels are asked for and then clicked, as the portal does: each click names the
         # impression it came from by visit and panel.

@@ -14,7 +14,7 @@ from recommender.arrays import DoubleArray, IntArray
 from recommender.catalog.loader import SERVICE_LINKS, USER_LINKS
 from recommender.config import Settings
 from recommender.interactions import Interactions
-from recommender.store.arrays import fetch_array
+from recommender.store.arrays import CHUNK_ROWS, fetch_array
 from recommender.store.schema import Base, Project, Service, User, UserAction
 
 # feature -> (vocabulary table, link table, value column); the vocabulary shares the name.
@@ -69,13 +69,17 @@ def _multi_hot(
 
 
 def build_interactions(
-    conn: Connection, weights: InteractionWeights | None = None, *, features: bool = True
+    conn: Connection,
+    weights: InteractionWeights | None = None,
+    *,
+    features: bool = True,
+    events: bool = True,
 ) -> Interactions:
     """Everything the store knows about who used what, as one weighted matrix.
 
     Rows are the dump's users plus logged-in users seen only in actions; columns are every
     service of the catalogue, used or not. Events from the dump (accessed services, projects)
-    have no time and come first; actions follow in time order.
+    have no time and come first; actions follow in time order (kept only with `events`).
     """
     weights = weights or InteractionWeights()
     tables = Base.metadata.tables
@@ -93,7 +97,8 @@ def build_interactions(
         users.append(pairs[:, 0])
         items.append(pairs[:, 1])
         values.append(np.full(pairs.shape[0], weight, dtype=np.float32))
-        times.append(at if at is not None else np.full(pairs.shape[0], np.nan))
+        if events:  # without the event log, times are never read
+            times.append(at if at is not None else np.full(pairs.shape[0], np.nan))
 
     accessed = tables["user_accessed_services"]
     add(
@@ -119,21 +124,29 @@ def build_interactions(
     for is_order, weight in ((True, weights.order), (False, weights.click)):
         if weight <= 0:
             continue
-        rows = conn.execute(
+        result = conn.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(
             select(UserAction.user_id, UserAction.service_id, UserAction.timestamp)
             .where(logged_in, UserAction.is_order.is_(is_order))
             .order_by(UserAction.timestamp)
-        ).all()
-        pairs = np.asarray([(u, s) for u, s, _ in rows], dtype=np.int64).reshape(len(rows), 2)
-        at = np.asarray([t.timestamp() for _, _, t in rows], dtype=np.float64)
-        add(pairs, weight, at)
+        )
+        for rows in result.partitions():
+            pairs = np.asarray([(u, s) for u, s, _ in rows], dtype=np.int64).reshape(-1, 2)
+            at = np.asarray([t.timestamp() for _, _, t in rows], dtype=np.float64)
+            add(pairs, weight, at)
 
-    user_arr = np.concatenate(users) if users else np.empty(0, dtype=np.int64)
-    item_arr = np.concatenate(items) if items else np.empty(0, dtype=np.int64)
-    # Actions may name services a later dump removed: those events are dropped.
-    known = np.isin(item_arr, service_ids)
+    # Each array is cut down to the known services as it is joined, and the parts let go:
+    # every serving process does this at start, over every user's interactions.
+    user_arr = _joined(users, np.int64)
+    item_arr = _joined(items, np.int64)
+    # Actions may name services a later dump removed: those events are dropped. (The ids
+    # are sorted: a bisection needs no sorted copy of the events, as `isin` would.)
+    known = _among(item_arr, service_ids)
+    user_arr, item_arr = user_arr[known], item_arr[known]
+    value_arr = _joined(values, np.float32)[known]
+    time_arr = _joined(times, np.float64)[known] if times else None
+    del known
     dump_users = np.asarray(conn.execute(select(User.id)).scalars().all(), dtype=np.int64)
-    user_ids = np.unique(np.concatenate([dump_users, user_arr[known]]))
+    user_ids = np.unique(np.concatenate([dump_users, user_arr]))
 
     user_features, item_features, vocab = {}, {}, {}
     if features:
@@ -143,16 +156,32 @@ def build_interactions(
             item_features[name], vocab[name] = _multi_hot(conn, spec, service_ids, "service_id")
 
     return Interactions.from_events(
-        user_arr[known],
-        item_arr[known],
-        (np.concatenate(values) if values else np.empty(0, dtype=np.float32))[known],
-        (np.concatenate(times) if times else np.empty(0))[known],
+        user_arr,
+        item_arr,
+        value_arr,
+        time_arr,
         user_ids=user_ids,
         item_ids=service_ids,
         user_features=user_features,
         item_features=item_features,
         feature_vocab=vocab,
+        keep_events=events,
     )
+
+
+def _joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+    """The parts end to end; the list is emptied so that they can be freed."""
+    joined = np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+    parts.clear()
+    return joined
+
+
+def _among(ids: IntArray, sorted_ids: IntArray) -> np.ndarray:
+    """Which of `ids` are in `sorted_ids`."""
+    if sorted_ids.shape[0] == 0:
+        return np.zeros(ids.shape[0], dtype=bool)
+    found = np.minimum(np.searchsorted(sorted_ids, ids), sorted_ids.shape[0] - 1)
+    return np.asarray(sorted_ids[found] == ids)
 
 
 def weights_from(settings: Settings) -> InteractionWeights:

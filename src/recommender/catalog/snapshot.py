@@ -11,9 +11,10 @@ from numpy.typing import NDArray
 from sqlalchemy import Connection, select
 
 from recommender.arrays import IntArray
+from recommender.catalog.aai_index import AaiIndex
 from recommender.catalog.text_index import TextIndex
 from recommender.store import state
-from recommender.store.arrays import fetch_array
+from recommender.store.arrays import CHUNK_ROWS, fetch_array
 from recommender.store.schema import Base, Service, User
 
 RECOMMENDABLE_STATUSES = frozenset({"published", "unverified"})
@@ -201,8 +202,11 @@ def _text_index(conn: Connection) -> TextIndex:
 
 
 def _load_users(conn: Connection) -> UserDirectory:
-    users = conn.execute(select(User.id, User.aai_uid).order_by(User.id)).all()
-    ids = np.asarray([u[0] for u in users], dtype=np.int64)
+    ids = fetch_array(conn, select(User.id).order_by(User.id), 1).ravel()
+    identities = conn.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(
+        select(User.aai_uid, User.id).where(User.aai_uid.is_not(None))
+    )
+    by_aai_uid = AaiIndex((str(aai), int(uid)) for aai, uid in identities)
     tables = Base.metadata.tables
     accessed = tables["user_accessed_services"]
     domains = tables["user_scientific_domains"]
@@ -225,5 +229,5 @@ def _load_users(conn: Connection) -> UserDirectory:
         categories=_csr(
             fetch_array(conn, select(categories.c.user_id, categories.c.category_id), 2), ids
         ),
-        by_aai_uid={aai: int(uid) for uid, aai in users if aai},
+        by_aai_uid=by_aai_uid,
     )

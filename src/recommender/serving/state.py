@@ -85,7 +85,8 @@ class ServingState:
 
 
 def _fit_builtin(conn: Connection) -> dict[str, LoadedModel]:
-    data = build_interactions(conn, POPULARITY_EVIDENCE)
+    # Every serving process does this at start: counts need the matrix, not the event log.
+    data = build_interactions(conn, POPULARITY_EVIDENCE, events=False)
     return {
         "popularity": LoadedModel("popularity", PopularityEngine().fit(data)),
         "random": LoadedModel("random", RandomEngine().fit(data)),
