@@ -127,6 +127,7 @@ def measure(size: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 )
             )
             row["api_rss_after_mb"] = round(api.memory_info().rss / 2**20)
+            row["api_peak_mb"] = peak_rss_mb(process.pid)
         latencies = np.asarray([v for values in result.latencies_ms.values() for v in values])
         row |= {
             "requests": int(latencies.shape[0]),
@@ -136,6 +137,17 @@ def measure(size: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "p99_ms": round(float(np.percentile(latencies, 99)), 1),
         }
     return row
+
+
+def peak_rss_mb(pid: int) -> int | None:
+    """The largest resident size the process ever had (start-up included), from the kernel."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024)
+    except OSError:
+        pass
+    return None
 
 
 def fit(rows: list[dict[str, Any]], metric: str) -> tuple[float, float, float] | None:
@@ -152,14 +164,16 @@ def fit(rows: list[dict[str, Any]], metric: str) -> tuple[float, float, float] |
 def report(rows: list[dict[str, Any]]) -> dict[str, Any]:
     print(
         f"{'services':>9} {'users':>9} {'dump MB':>8} {'load s':>7} {'load peak MB':>12} "
-        f"{'start s':>8} {'API MB':>7} {'API MB after':>12} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'start s':>8} {'API MB':>7} {'API MB after':>12} {'API peak MB':>11} {'p50 ms':>7} "
+        f"{'p99 ms':>7} "
         f"{'requests':>8} {'errors':>6}"
     )
     for r in rows:
         print(
             f"{r['services']:>9,} {r['users']:>9,} {r['dump_mb']:>8} {r['load_s']:>7} "
             f"{r['load_peak_mb']:>12} {r['start_s']:>8} {r['api_rss_mb']:>7} "
-            f"{r['api_rss_after_mb']:>12} {r['p50_ms']:>7} {r['p99_ms']:>7} "
+            f"{r['api_rss_after_mb']:>12} {r.get('api_peak_mb') or '-':>11} {r['p50_ms']:>7} "
+            f"{r['p99_ms']:>7} "
             f"{r['requests']:>8} {r['errors']:>6}"
         )
     fits: dict[str, Any] = {}
