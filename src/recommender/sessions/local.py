@@ -94,10 +94,14 @@ class LocalSessions:
         return dataclasses.replace(seen, orders=orders) if orders else seen
 
     def _view(self, keys: tuple[str, ...]) -> _View | None:
-        """The visitor's latest run, sorted once per change rather than on every request."""
-        stamp = tuple(self._versions.get(key, 0) for key in keys)
-        if not any(stamp):
+        """The visitor's latest run, sorted once per change rather than on every request.
+
+        Kept under the keys that have events: a logged-in user who did nothing in another
+        browser shares the view of the browser's own key."""
+        keys = tuple(key for key in keys if key in self._versions)
+        if not keys:
             return None
+        stamp = tuple(self._versions[key] for key in keys)
         view = self._views.get(keys)
         if view is None or view.stamp != stamp:
             run = latest_run([e for key in keys for e in self._events.get(key, ())], self.gap_s)
