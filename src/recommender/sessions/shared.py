@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -37,16 +39,40 @@ def _member(event: ServiceAction) -> str:
     return f"{event.id}|{event.service_id}|{int(event.ordered)}|{user}|{event.unique_id}"
 
 
-# Each visitor key's events as one JSON array (member, score, member, score...): read as
-# separate replies, redis-py's parser spent twice as long on a 50-event session as all the
+# Every visitor key has a version beside its events, drawn from one counter that only grows,
+# so a version is never seen twice even after a key expired. A read names the version this
+# process already holds for each key and gets back only the version when nothing changed,
+# else the version and the events as one JSON array (member, score, member, score...): read
+# as separate replies, redis-py's parser spent longer on a 50-event session than all the
 # rest of serving the request.
 _READ_SESSIONS = """
 local out = {}
-for i, key in ipairs(KEYS) do
-  out[i] = cjson.encode(redis.call('ZRANGE', key, 0, -1, 'WITHSCORES'))
+for i = 1, #KEYS, 2 do
+  local version = redis.call('GET', KEYS[i + 1]) or '0'
+  if version == ARGV[(i + 1) / 2] then
+    out[#out + 1] = version
+  else
+    local events = cjson.encode(redis.call('ZRANGE', KEYS[i], 0, -1, 'WITHSCORES'))
+    out[#out + 1] = version .. '\\n' .. events
+  end
 end
 return out
 """
+# One event into each of a visitor's keys: KEYS are (events, version) pairs and the counter
+# last; ARGV the score, the member, the events kept and the time to live. The events change
+# before the version does, so a version never names events older than itself.
+_WRITE_EVENT = """
+local counter = KEYS[#KEYS]
+for i = 1, #KEYS - 1, 2 do
+  redis.call('ZADD', KEYS[i], ARGV[1], ARGV[2])
+  redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -(tonumber(ARGV[3]) + 1))
+  redis.call('EXPIRE', KEYS[i], ARGV[4])
+  redis.call('SET', KEYS[i + 1], redis.call('INCR', counter), 'EX', ARGV[4])
+end
+return 1
+"""
+# Keys whose events this process holds, with their versions.
+CACHED_KEYS = 100_000
 
 
 def _events(encoded: bytes) -> list[ServiceAction]:
@@ -94,6 +120,8 @@ class RedisSessions:
             url, socket_connect_timeout=TIMEOUT_S, socket_timeout=TIMEOUT_S
         )
         self._warned_at = -math.inf
+        self._held: OrderedDict[str, tuple[bytes, list[ServiceAction]]] = OrderedDict()
+        self._held_lock = threading.Lock()
 
     def _unavailable(self, error: Exception) -> None:
         """Serving goes on without sessions while Redis is away; said once a minute."""
@@ -112,11 +140,25 @@ class RedisSessions:
                 pipe.sadd(f"{self.prefix}o:{event.user_id}", event.service_id)
             if not self.enabled:
                 continue
-            for key in visitor_keys(event.unique_id, event.user_id):
-                name = f"{self.prefix}s:{key}"
-                pipe.zadd(name, {_member(event): event.at})
-                pipe.zremrangebyrank(name, 0, -(self._max_events + 1))
-                pipe.expire(name, self._ttl)
+            keys = [
+                name
+                for key in visitor_keys(event.unique_id, event.user_id)
+                for name in self._names(key)
+            ]
+            pipe.eval(
+                _WRITE_EVENT,
+                len(keys) + 1,
+                *keys,
+                f"{self.prefix}counter",
+                event.at,
+                _member(event),
+                self._max_events,
+                self._ttl,
+            )
+
+    def _names(self, key: str) -> tuple[str, str]:
+        """The Redis keys of a visitor key's events and of their version."""
+        return f"{self.prefix}s:{key}", f"{self.prefix}v:{key}"
 
     def add(self, events: Sequence[ServiceAction]) -> None:
         if not events:
@@ -147,49 +189,67 @@ class RedisSessions:
         except UNAVAILABLE as error:
             self._unavailable(error)
 
-    def _view(self, replies: list[object], with_orders: bool, now: float) -> Recent:
-        orders = {int(s) for s in replies[-1]} if with_orders else set()  # type: ignore[attr-defined]
-        sessions = replies[:-1] if with_orders else replies
+    def _view(
+        self, keys: tuple[str, ...], replies: list[Any], with_orders: bool, now: float
+    ) -> Recent:
+        orders = {int(s) for s in replies[-1]} if with_orders else set()
         if not self.enabled:
             return Recent(orders=frozenset(orders)) if orders else NOBODY
-        events = [e for reply in sessions for encoded in reply for e in _events(encoded)]  # type: ignore[attr-defined]
+        events = [
+            e for key, reply in zip(keys, replies[0], strict=True) for e in self._read(key, reply)
+        ]
         return recent(current_session(events, now, self.gap_s), orders)
 
-    def _queue(
-        self,
-        pipe: Pipe,
-        unique_id: str,
-        user_id: int | None,
-    ) -> None:
+    def _read(self, key: str, reply: bytes) -> list[ServiceAction]:
+        """A key's events from a read's reply: the ones held when only the version came back."""
+        version, _, encoded = reply.partition(b"\n")
+        with self._held_lock:
+            held = self._held.get(key)
+            if not encoded and held is not None and held[0] == version:
+                self._held.move_to_end(key)
+                return held[1]
+        events = _events(encoded) if encoded else []
+        with self._held_lock:
+            self._held[key] = (version, events)
+            self._held.move_to_end(key)
+            while len(self._held) > CACHED_KEYS:
+                self._held.popitem(last=False)
+        return events
+
+    def _queue(self, pipe: Pipe, keys: tuple[str, ...], user_id: int | None) -> None:
         if self.enabled:
-            keys = [f"{self.prefix}s:{key}" for key in visitor_keys(unique_id, user_id)]
-            pipe.eval(_READ_SESSIONS, len(keys), *keys)
+            with self._held_lock:
+                versions = [self._held.get(key, (b"", []))[0] for key in keys]
+            names = [name for key in keys for name in self._names(key)]
+            pipe.eval(_READ_SESSIONS, len(names), *names, *versions)
         if user_id is not None:
             pipe.smembers(f"{self.prefix}o:{user_id}")
 
     def recent(self, unique_id: str, user_id: int | None, now: float) -> Recent:
         if not self.enabled and user_id is None:
             return NOBODY
+        keys = visitor_keys(unique_id, user_id)
         try:
             with self._sync.pipeline(transaction=False) as pipe:
-                self._queue(pipe, unique_id, user_id)
+                self._queue(pipe, keys, user_id)
                 replies = pipe.execute()
         except UNAVAILABLE as error:
             self._unavailable(error)
             return NOBODY
-        return self._view(replies, user_id is not None, now)
+        return self._view(keys, replies, user_id is not None, now)
 
     async def recent_async(self, unique_id: str, user_id: int | None, now: float) -> Recent:
         if not self.enabled and user_id is None:
             return NOBODY
+        keys = visitor_keys(unique_id, user_id)
         try:
             async with self._async.pipeline(transaction=False) as pipe:
-                self._queue(pipe, unique_id, user_id)
+                self._queue(pipe, keys, user_id)
                 replies = await pipe.execute()
         except UNAVAILABLE as error:
             self._unavailable(error)
             return NOBODY
-        return self._view(replies, user_id is not None, now)
+        return self._view(keys, replies, user_id is not None, now)
 
     def close(self) -> None:
         self._sync.close()
