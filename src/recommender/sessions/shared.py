@@ -71,8 +71,9 @@ for i = 1, #KEYS - 1, 2 do
 end
 return 1
 """
-# Keys whose events this process holds, with their versions.
-CACHED_KEYS = 100_000
+# Keys whose events this process holds, with their versions: the visitors active right now.
+# At most 50 events of about 150 bytes each per key, so 75 MB at worst, far less in practice.
+CACHED_KEYS = 10_000
 
 
 def _events(encoded: bytes) -> list[ServiceAction]:
