@@ -74,6 +74,9 @@ return 1
 # Keys whose events this process holds, with their versions: the visitors active right now.
 # At most 50 events of about 150 bytes each per key, so 75 MB at worst, far less in practice.
 CACHED_KEYS = 10_000
+# A key's version and its events, as this process last read them.
+_Held = tuple[bytes, list[ServiceAction]]
+_NOTHING_HELD: _Held = (b"", [])
 
 
 def _events(encoded: bytes) -> list[ServiceAction]:
@@ -121,7 +124,7 @@ class RedisSessions:
             url, socket_connect_timeout=TIMEOUT_S, socket_timeout=TIMEOUT_S
         )
         self._warned_at = -math.inf
-        self._held: OrderedDict[str, tuple[bytes, list[ServiceAction]]] = OrderedDict()
+        self._held: OrderedDict[str, _Held] = OrderedDict()
         self._held_lock = threading.Lock()
 
     def _unavailable(self, error: Exception) -> None:
@@ -191,25 +194,29 @@ class RedisSessions:
             self._unavailable(error)
 
     def _view(
-        self, keys: tuple[str, ...], replies: list[Any], with_orders: bool, now: float
+        self,
+        keys: tuple[str, ...],
+        sent: list[_Held],
+        replies: list[Any],
+        with_orders: bool,
+        now: float,
     ) -> Recent:
         orders = {int(s) for s in replies[-1]} if with_orders else set()
         if not self.enabled:
             return Recent(orders=frozenset(orders)) if orders else NOBODY
         events = [
-            e for key, reply in zip(keys, replies[0], strict=True) for e in self._read(key, reply)
+            e
+            for key, held, reply in zip(keys, sent, replies[0], strict=True)
+            for e in self._read(key, held, reply)
         ]
         return recent(current_session(events, now, self.gap_s), orders)
 
-    def _read(self, key: str, reply: bytes) -> list[ServiceAction]:
-        """A key's events from a read's reply: the ones held when only the version came back."""
+    def _read(self, key: str, sent: _Held, reply: bytes) -> list[ServiceAction]:
+        """A key's events from a read's reply. Only the version back means the events of
+        the version this request sent: taken from what it sent, since another request may
+        have replaced or dropped what this process holds meanwhile."""
         version, _, encoded = reply.partition(b"\n")
-        with self._held_lock:
-            held = self._held.get(key)
-            if not encoded and held is not None and held[0] == version:
-                self._held.move_to_end(key)
-                return held[1]
-        events = _events(encoded) if encoded else []
+        events = _events(encoded) if encoded else sent[1]
         with self._held_lock:
             self._held[key] = (version, events)
             self._held.move_to_end(key)
@@ -217,14 +224,17 @@ class RedisSessions:
                 self._held.popitem(last=False)
         return events
 
-    def _queue(self, pipe: Pipe, keys: tuple[str, ...], user_id: int | None) -> None:
+    def _queue(self, pipe: Pipe, keys: tuple[str, ...], user_id: int | None) -> list[_Held]:
+        """Queue the reads of a visitor; returns what this process held for each key."""
+        sent: list[_Held] = []
         if self.enabled:
             with self._held_lock:
-                versions = [self._held.get(key, (b"", []))[0] for key in keys]
+                sent = [self._held.get(key, _NOTHING_HELD) for key in keys]
             names = [name for key in keys for name in self._names(key)]
-            pipe.eval(_READ_SESSIONS, len(names), *names, *versions)
+            pipe.eval(_READ_SESSIONS, len(names), *names, *(held[0] for held in sent))
         if user_id is not None:
             pipe.smembers(f"{self.prefix}o:{user_id}")
+        return sent
 
     def recent(self, unique_id: str, user_id: int | None, now: float) -> Recent:
         if not self.enabled and user_id is None:
@@ -232,12 +242,12 @@ class RedisSessions:
         keys = visitor_keys(unique_id, user_id)
         try:
             with self._sync.pipeline(transaction=False) as pipe:
-                self._queue(pipe, keys, user_id)
+                sent = self._queue(pipe, keys, user_id)
                 replies = pipe.execute()
         except UNAVAILABLE as error:
             self._unavailable(error)
             return NOBODY
-        return self._view(keys, replies, user_id is not None, now)
+        return self._view(keys, sent, replies, user_id is not None, now)
 
     async def recent_async(self, unique_id: str, user_id: int | None, now: float) -> Recent:
         if not self.enabled and user_id is None:
@@ -245,12 +255,12 @@ class RedisSessions:
         keys = visitor_keys(unique_id, user_id)
         try:
             async with self._async.pipeline(transaction=False) as pipe:
-                self._queue(pipe, keys, user_id)
+                sent = self._queue(pipe, keys, user_id)
                 replies = await pipe.execute()
         except UNAVAILABLE as error:
             self._unavailable(error)
             return NOBODY
-        return self._view(keys, replies, user_id is not None, now)
+        return self._view(keys, sent, replies, user_id is not None, now)
 
     def close(self) -> None:
         self._sync.close()
