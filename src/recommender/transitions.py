@@ -18,6 +18,9 @@ from recommender.arrays import BoolArray, FloatArray, IntArray
 
 # Pads ids: never a service or a user id.
 PAD = -1
+# A panel counts for at most this many times its experiment's mean panel: an arm shown to a
+# small share of visitors must not make a few of its panels most of what is learnt.
+MAX_WEIGHT = 10.0
 
 
 def _no_search() -> dict[str, Any]:
@@ -137,6 +140,8 @@ class Transitions:
     next_impression_ids: IntArray
     next_state: States
     done: BoolArray
+    # How much each transition counts when learning from the log (`arm_balanced_weights`).
+    weights: FloatArray
 
     def __len__(self) -> int:
         return int(self.impression_ids.shape[0])
@@ -166,7 +171,40 @@ class Transitions:
             next_impression_ids=_joined([p.next_impression_ids for p in parts]),
             next_state=States.concatenate([p.next_state for p in parts]),
             done=np.concatenate([p.done for p in parts] or [np.zeros(0, dtype=np.bool_)]),
+            weights=np.concatenate([p.weights for p in parts] or [np.zeros(0, dtype=np.float32)]),
         )
+
+
+def arm_balanced_weights(experiment_ids: IntArray, propensities: FloatArray) -> FloatArray:
+    """How much each logged panel counts: inside an experiment, 1 / the propensity of the arm
+    that served it, scaled so that the experiment's panels keep their total; outside one
+    (`PAD`), 1.
+
+    An experiment shows each arm to its share of the visitors; weighted so, every arm's
+    panels count as if it had served an equal share, and a learner reading the log is not
+    pulled towards whichever arm the experiment favoured. Weights are capped at
+    `MAX_WEIGHT` (then scaled again), which bounds the variance a rare arm brings.
+    """
+    weights = np.ones(experiment_ids.shape[0], dtype=np.float64)
+    for experiment in np.unique(experiment_ids[experiment_ids != PAD]):
+        rows = experiment_ids == experiment
+        inverse = 1.0 / np.clip(propensities[rows].astype(np.float64), 1e-9, 1.0)
+        weights[rows] = _capped_to_mean_one(inverse)
+    return weights.astype(np.float32)
+
+
+def _capped_to_mean_one(raw: NDArray[np.float64]) -> NDArray[np.float64]:
+    """`raw` scaled to a mean of 1, none above `MAX_WEIGHT`: the capped ones stay at the cap
+    and the others are scaled up until the total is right again."""
+    n = raw.shape[0]
+    capped = np.zeros(n, dtype=bool)
+    out: NDArray[np.float64] = raw * (n / raw.sum())
+    while (out > MAX_WEIGHT + 1e-9).any():
+        capped |= out > MAX_WEIGHT
+        free = raw[~capped]
+        out = np.full(n, MAX_WEIGHT, dtype=np.float64)
+        out[~capped] = free * ((n - MAX_WEIGHT * capped.sum()) / free.sum())
+    return out
 
 
 def _joined(arrays: Sequence[IntArray]) -> IntArray:

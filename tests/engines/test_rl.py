@@ -11,7 +11,7 @@ from recommender.engines.features import FeatureSpace
 from recommender.engines.ials import IALSEngine
 from recommender.engines.rl import RLEngine, RLModel
 from recommender.engines.rl.blend import CORRECTIONS
-from recommender.engines.rl.experience import from_interactions, from_transitions
+from recommender.engines.rl.experience import combined, from_interactions, from_transitions
 from recommender.engines.rl.network import Actor, Critic, State, direction
 from recommender.engines.rl.td3 import (
     Batch,
@@ -20,6 +20,7 @@ from recommender.engines.rl.td3 import (
     behaviour_loss,
     list_direction,
 )
+from recommender.engines.rl.training import Sampler
 from recommender.evaluation.datasets import from_interactions as from_dataset
 from recommender.evaluation.protocols import temporal_loo
 from recommender.evaluation.runner import validation_on
@@ -63,11 +64,12 @@ def test_each_use_is_a_one_service_list_in_the_state_before_it() -> None:
     assert np.all(x.rewards == 1.0)
 
 
-def test_logged_panels_keep_positions_and_drop_unknown_services() -> None:
-    data = sequences()
+def logged_panels(weights: tuple[float, float] = (1.0, 1.0)) -> Transitions:
+    """Two logged panels: user 1's, after service 10, and an anonymous search's among
+    candidates 20, 21 and one the model does not know."""
     state = States.of([1, None], [[10], []], [Context(), Context(candidates=(20, 21, 99))], 4)
     after = States.of([1, None], [[10, 11], []], [Context(), Context()], 4)
-    logged = Transitions(
+    return Transitions(
         impression_ids=np.array([5, 6]),
         requested_at=np.array([0.0, 1.0]),
         state=state,
@@ -76,7 +78,13 @@ def test_logged_panels_keep_positions_and_drop_unknown_services() -> None:
         next_impression_ids=np.array([7, -1]),
         next_state=after,
         done=np.array([False, True]),
+        weights=np.asarray(weights, dtype=np.float32),
     )
+
+
+def test_logged_panels_keep_positions_and_drop_unknown_services() -> None:
+    data = sequences()
+    logged = logged_panels()
     x = from_transitions(logged, data, FeatureSpace.of({}, ()), history_length=4)
     pad = x.pad_item
     assert x.actions.tolist() == [[1, 2, pad], [3, 4, pad]]
@@ -91,6 +99,20 @@ def test_logged_panels_keep_positions_and_drop_unknown_services() -> None:
         4,
     ]
     assert table.histories[2].tolist()[-2:] == [0, 1]
+
+
+def test_batches_draw_logged_panels_as_often_as_their_weights_say() -> None:
+    data = sequences()
+    x = from_transitions(logged_panels((1.5, 0.5)), data, FeatureSpace.of({}, ()), 4)
+    assert x.weights.tolist() == [1.5, 0.5]
+    sampler = Sampler(x, torch.randn(data.n_items + 1, 4), torch.device("cpu"))
+    rng = np.random.default_rng(0)
+    rewards = torch.cat([sampler.batch(rng, 2).rewards for _ in range(2000)])
+    # Only the first panel earned a reward: it fills three draws in four.
+    first = (rewards.sum(dim=1) > 0).float().mean().item()
+    assert first == pytest.approx(0.75, abs=0.03)
+    even = Sampler(combined([x, x]), torch.randn(data.n_items + 1, 4), torch.device("cpu"))
+    assert len(even.batch(np.random.default_rng(0), 10).rewards) == 4, "never more than there is"
 
 
 def test_a_logged_list_is_represented_by_its_direction_in_a_large_catalogue() -> None:

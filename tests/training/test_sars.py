@@ -337,7 +337,17 @@ def settings_for(db: Database, **values: Any) -> Settings:
     return Settings(_env_file=None, database_url=db.url, **values)
 
 
-def show(db: Database, minute: float, visit_id: str, *, user_id: int | None, unique_id: str) -> int:
+def show(
+    db: Database,
+    minute: float,
+    visit_id: str,
+    *,
+    user_id: int | None,
+    unique_id: str,
+    arm: tuple[int, float] | None = None,
+) -> int:
+    """Store a panel; `arm` is (experiment id, the arm's propensity) when an experiment's arm
+    served it."""
     with db.write() as conn:
         return impressions.write(
             conn,
@@ -359,6 +369,9 @@ def show(db: Database, minute: float, visit_id: str, *, user_id: int | None, uni
                 candidate_count=3,
                 service_ids=[25, 30, 41],
                 scores=[0.3, 0.2, 0.1],
+                experiment_id=None if arm is None else arm[0],
+                arm=None if arm is None else "a" if arm[1] > 0.5 else "b",
+                propensity=1.0 if arm is None else arm[1],
             ),
         )
 
@@ -503,6 +516,26 @@ def test_rewards_are_priced_when_read(db: Database) -> None:
     assert default.impression_ids.tolist() == [first]
     assert default.rewards[0].tolist() == pytest.approx([0.25, 0.0, 0.0])
     assert richer.rewards[0].tolist() == pytest.approx([0.4, 0.0, 0.0])
+
+
+def test_each_arm_of_an_experiment_weighs_alike_in_the_stored_transitions(db: Database) -> None:
+    # Experiment 7 showed arm a (three visitors in four) three times and arm b once; another
+    # panel was outside any experiment.
+    shown = [
+        show(db, n, f"list-{n}", user_id=None, unique_id=f"browser-{n}", arm=(7, share))
+        for n, share in enumerate([0.75, 0.75, 0.25, 0.75])
+    ]
+    outside = show(db, 5, "list-5", user_id=None, unique_id="browser-5")
+    show(db, 300, "list-6", user_id=None, unique_id="someone")
+    assert extend_transitions(db, settings_for(db)) == 5
+    data = stored(db)
+    weights = dict(zip(data.impression_ids.tolist(), data.weights.tolist(), strict=True))
+    a = [weights[i] for i in (shown[0], shown[1], shown[3])]
+    b = weights[shown[2]]
+    # Arm b's one panel counts as much as arm a's three; the experiment keeps its four.
+    assert sum(a) == pytest.approx(b)
+    assert sum(a) + b == pytest.approx(4.0)
+    assert weights[outside] == 1.0
 
 
 def test_the_session_gap_is_a_setting(db: Database) -> None:

@@ -125,6 +125,7 @@ def collect(
         panel=np.ones(len(state), dtype=bool),
         pad_item=n_items,
         pad_feature=pad_feature,
+        weights=np.ones(len(state), dtype=np.float32),
     )
 
 

@@ -23,7 +23,7 @@ from recommender.activity.journeys import ActionRecord, Journey, panel_label_cou
 from recommender.activity.pages import service_of_page
 from recommender.contract.recommendations import PANEL_SIZES
 from recommender.contract.rewards import RewardValues
-from recommender.transitions import PAD, Context, States, Transitions
+from recommender.transitions import PAD, Context, States, Transitions, arm_balanced_weights
 
 MAX_PANEL = max(PANEL_SIZES.values())
 # Histories are stored this long; a data set may read a shorter tail of them.
@@ -49,6 +49,9 @@ class ImpressionRecord:
     user_id: int | None
     served: tuple[int, ...]
     context: Context
+    # The experiment whose arm served it, and that arm's share of the visitors.
+    experiment_id: int | None = None
+    propensity: float = 1.0
 
     @property
     def identity(self) -> Identity:
@@ -216,4 +219,14 @@ def transition_arrays(
             history_length,
         ),
         done=np.asarray([r.done for r in records], dtype=np.bool_),
+        weights=arm_balanced_weights(
+            np.asarray(
+                [
+                    PAD if r.impression.experiment_id is None else r.impression.experiment_id
+                    for r in records
+                ],
+                dtype=np.int64,
+            ),
+            np.asarray([r.impression.propensity for r in records], dtype=np.float64),
+        ),
     )

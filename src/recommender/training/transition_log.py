@@ -58,8 +58,19 @@ IDENTITIES_PER_BATCH = 500
 
 def _impression(row: Sequence[Any]) -> ImpressionRecord:
     """An impression from (id, requested_at, unique_id, user_id, service_ids, page_id,
-    search_data, candidates)."""
-    impression_id, requested_at, unique_id, user_id, served, page_id, search, candidates = row
+    search_data, candidates, experiment_id, propensity)."""
+    (
+        impression_id,
+        requested_at,
+        unique_id,
+        user_id,
+        served,
+        page_id,
+        search,
+        candidates,
+        experiment_id,
+        propensity,
+    ) = row
     return ImpressionRecord(
         id=int(impression_id),
         requested_at=requested_at,
@@ -71,6 +82,8 @@ def _impression(row: Sequence[Any]) -> ImpressionRecord:
             search_data=dict(search or {}),
             candidates=tuple(int(c) for c in candidates or ()),
         ),
+        experiment_id=experiment_id,
+        propensity=float(propensity),
     )
 
 
@@ -84,6 +97,8 @@ def _impression_columns(table: Any) -> tuple[Any, ...]:
         table.page_id,
         table.search_data,
         table.candidates,
+        table.experiment_id,
+        table.propensity,
     )
 
 
@@ -276,10 +291,10 @@ def load_transitions(
     )
     records = [
         TransitionRecord(
-            impression=_impression(row[4:12]),
+            impression=_impression(row[4:14]),
             history=tuple(row[0]),
             panel_labels=tuple(_labels(c) for c in row[1]),
-            next_impression=None if row[12] is None else _impression(row[12:20]),
+            next_impression=None if row[14] is None else _impression(row[14:24]),
             next_history=tuple(row[2]),
             done=bool(row[3]),
         )

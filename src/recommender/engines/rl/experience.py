@@ -103,6 +103,9 @@ class Experience:
     panel: NDArray[np.bool_]
     pad_item: int
     pad_feature: int
+    # How often each transition is drawn, relatively: logged panels weighted so that every
+    # arm of an experiment counts alike (`recommender.transitions.arm_balanced_weights`).
+    weights: FloatArray
 
     def __len__(self) -> int:
         return int(self.state.shape[0])
@@ -179,6 +182,7 @@ def from_interactions(
         panel=np.zeros(n, dtype=bool),
         pad_item=pad_item,
         pad_feature=pad_feature,
+        weights=np.ones(n, dtype=np.float32),
     )
 
 
@@ -245,6 +249,7 @@ def from_transitions(
         panel=np.ones(n, dtype=bool),
         pad_item=pad_item,
         pad_feature=pad_feature,
+        weights=np.asarray(logged.weights, dtype=np.float32),
     )
 
 
@@ -281,4 +286,5 @@ def combined(parts: Sequence[Experience]) -> Experience:
         panel=np.concatenate([p.panel for p in parts]),
         pad_item=pad_item,
         pad_feature=pad_feature,
+        weights=np.concatenate([p.weights for p in parts]),
     )

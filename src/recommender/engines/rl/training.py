@@ -52,6 +52,10 @@ class Sampler:
         self.x = experience
         self.items = items
         self.device = device
+        weights = np.asarray(experience.weights, dtype=np.float64)
+        # Equal weights draw uniformly, as they always did: the same seed, the same batches.
+        even = weights.shape[0] == 0 or np.ptp(weights) <= 1e-6 * weights.max()
+        self._cumulative = None if even else np.cumsum(weights)
 
     def states(self, rows: NDArray[np.int64]) -> State:
         """The state rows (-1 gives an empty state, for terminal next states)."""
@@ -89,7 +93,13 @@ class Sampler:
 
     def batch(self, rng: np.random.Generator, size: int) -> Batch:
         x = self.x
-        chosen = rng.integers(0, len(x), size=min(size, len(x)))
+        size = min(size, len(x))
+        if self._cumulative is None:
+            chosen = rng.integers(0, len(x), size=size)
+        else:
+            total = self._cumulative[-1]
+            chosen = np.searchsorted(self._cumulative, rng.random(size) * total, side="right")
+            chosen = np.minimum(chosen, len(x) - 1)
         next_rows = x.next_state[chosen]
         return Batch(
             state=self.states(x.state[chosen]),
