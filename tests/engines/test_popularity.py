@@ -4,7 +4,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.engines.base import Query
-from recommender.engines.popularity import PopularityEngine, most_popular
+from recommender.engines.popularity import PopularityEngine, Use, most_popular
 from recommender.interactions import Interactions
 from tests.engines.contract import EngineContract
 
@@ -72,3 +72,33 @@ def test_explanations_name_the_context() -> None:
     assert explanations[1].short == "Popular in the Marketplace"
     assert "6 researchers" in explanations[1].long
     assert explanations[2].short == "Matches your search"
+
+
+def test_uses_since_the_fit_count_as_a_fit_on_them_would() -> None:
+    data = two_communities()
+    model = PopularityEngine().fit(data)
+    # Physicist 4 starts on 10, biologists 2 and 3 on 30 (two uses in one refresh, one
+    # naming its domain twice); service 99 is unknown to the model and passed over.
+    uses = [
+        Use(item=10, scientific_domains=(2,), categories=()),
+        Use(item=30, scientific_domains=(1,), categories=()),
+        Use(item=30, scientific_domains=(1, 1), categories=()),
+        Use(item=99, scientific_domains=(1,), categories=()),
+    ]
+    counted = model.with_uses(uses)
+    refit = PopularityEngine().fit(
+        Interactions.from_events(
+            [1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 4, 2, 3],
+            [10, 10, 10, 20, 20, 20, 20, 20, 20, 30, 10, 30, 30],
+            user_features={"scientific_domains": data.user_features["scientific_domains"]},
+            feature_vocab={"scientific_domains": np.array([1, 2])},
+        )
+    )
+    items = np.array([10, 20, 30])
+    for query in (Query(), Query(scientific_domains=(1,)), Query(scientific_domains=(2,))):
+        np.testing.assert_allclose(counted.score(query, items), refit.score(query, items))
+    # The model it came from is unchanged: a refresh never alters what is serving.
+    np.testing.assert_allclose(
+        model.score(Query(scientific_domains=(1,)), items),
+        PopularityEngine().fit(data).score(Query(scientific_domains=(1,)), items),
+    )

@@ -71,3 +71,27 @@ def test_nothing_allowed_gives_an_empty_panel() -> None:
     mask = np.zeros(SERVICE_IDS.shape[0], dtype=bool)
     ids, scores = top_k(popularity(), Query(), catalog, mask, 3, Alignments(catalog))
     assert ids.shape == (0,) and scores.shape == (0,)
+
+
+@pytest.mark.parametrize("allowed", [0.9, 0.01, 0.0005])
+def test_a_long_order_is_walked_as_far_as_the_filters_need(allowed: float) -> None:
+    # 5,000 services: the panel's services can lie past the first stretches of the order.
+    n = 5_000
+    ids = np.arange(n, dtype=np.int64)
+    catalog = CatalogSnapshot(
+        version=1,
+        dump_id=1,
+        service_ids=ids,
+        recommendable=np.ones(n, dtype=bool),
+        order_types=np.full(n, "open_access", dtype=object),
+        ratings=np.full(n, np.nan),
+    )
+    rng = np.random.default_rng(3)
+    counts = rng.integers(0, 50, n).astype(np.float32)
+    model = PopularityModel(ids, counts, n_users=100, context={}, smoothing=5.0)
+    mask = rng.random(n) < allowed
+    mask[np.argsort(-counts, kind="stable")[:300]] = False  # nothing allowed near the top
+    got, scores = top_k(model, Query(), catalog, mask, 5, Alignments(catalog))
+    want, want_scores = rank(model, Query(), ids[mask], 5)
+    assert got.tolist() == want.tolist()
+    np.testing.assert_allclose(scores, want_scores)

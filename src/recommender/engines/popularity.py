@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Self
@@ -195,11 +196,14 @@ class PopularityModel(Model):
     def with_uses(self, uses: Sequence[Use]) -> PopularityModel:
         """This model counting each of `uses` too: a user who started using an item, with
         their declared interests. Items it does not know are passed over; the users per
-        context value stay as they were until the next fit."""
+        context value stay as they were until the next fit.
+
+        Serving calls this on every refresh with the uses since the last fit, so the work is
+        one sparse sum per context feature and the lookups this model already holds."""
         counts = self.counts.copy()
-        context = dict(self.context)
-        for use in uses:
-            pos = int(self._index(np.asarray([use.item]))[0])
+        cells: dict[str, tuple[list[int], list[int]]] = {f: ([], []) for f in self.context}
+        positions = self._index(np.fromiter((u.item for u in uses), np.int64, len(uses)))
+        for use, pos in zip(uses, positions.tolist(), strict=True):
             if pos < 0:
                 continue
             counts[pos] += 1.0
@@ -207,26 +211,35 @@ class PopularityModel(Model):
                 ("scientific_domains", use.scientific_domains),
                 ("categories", use.categories),
             ):
-                if feature not in context or not values:
+                where = self._value_rows.get(feature)
+                if where is None:
                     continue
-                vocab, table, per_value = context[feature]
-                if vocab.shape[0] == 0:
-                    continue
-                wanted = np.asarray(sorted(set(values)), dtype=np.int64)
-                rows = np.minimum(np.searchsorted(vocab, wanted), vocab.shape[0] - 1)
-                rows = rows[vocab[rows] == wanted]
-                delta = sp.csr_matrix(
-                    (np.ones(rows.shape[0], dtype=np.float32), (rows, np.full_like(rows, pos))),
-                    shape=table.shape,
-                )
-                context[feature] = (vocab, sp.csr_matrix(table + delta), per_value)
-        return PopularityModel(
-            item_ids=self.item_ids,
-            counts=counts,
-            n_users=self.n_users,
-            context=context,
-            smoothing=self.smoothing,
-        )
+                rows, cols = cells[feature]
+                for value in set(values):
+                    row = where.get(int(value))
+                    if row is not None:
+                        rows.append(row)
+                        cols.append(pos)
+        updated = copy.copy(self)
+        updated.counts = counts
+        updated._share = counts / max(self.n_users, 1)
+        updated._order = None
+        updated.context = dict(self.context)
+        updated._dense = dict(self._dense)
+        for feature, (rows, cols) in cells.items():
+            if not rows:
+                continue
+            vocab, table, per_value = self.context[feature]
+            delta = sp.csr_matrix(  # repeated cells are summed
+                (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=table.shape
+            )
+            updated.context[feature] = (vocab, sp.csr_matrix(table + delta), per_value)
+            dense = self._dense.get(feature)
+            if dense is not None:
+                dense = dense.copy()
+                np.add.at(dense, (np.asarray(rows), np.asarray(cols)), 1.0)
+                updated._dense[feature] = dense
+        return updated
 
     def to_artifact(self) -> Artifact:
         arrays: dict[str, np.ndarray] = {"item_ids": self.item_ids, "counts": self.counts}

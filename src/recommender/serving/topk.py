@@ -50,6 +50,25 @@ def _empty() -> tuple[IntArray, FloatArray]:
     return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
 
 
+def _walk(where: IntArray, scores: FloatArray, mask: Mask, k: int) -> IntArray:
+    """Positions in a visitor-independent order of its first k services that pass `mask`
+    (`where` maps them to the catalogue) and have a score. A short head is read first, then
+    longer stretches: most requests find their k near the top, and checking the whole
+    catalogue cost as much as the rest of the ranking."""
+    n = where.shape[0]
+    found: list[IntArray] = []
+    count, start, size = 0, 0, max(8 * k, 256)
+    while start < n and count < k:
+        part = where[start : start + size]
+        hit = start + np.flatnonzero((part >= 0) & mask[part])
+        hit = hit[np.isfinite(scores[hit])]
+        found.append(hit)
+        count += hit.shape[0]
+        start += size
+        size *= 4
+    return np.concatenate(found)[:k] if found else np.empty(0, dtype=np.int64)
+
+
 def top_k(
     model: Model,
     query: Query,
@@ -65,11 +84,8 @@ def top_k(
     ordered = model.ordering(query)
     if ordered is not None:
         ids, scores = ordered
-        where = alignments.of(ids)
-        # Walk the visitor-independent order: the first k that pass the filters.
-        keep = np.flatnonzero((where >= 0) & mask[where])[:k]
-        finite = keep[np.isfinite(scores[keep])]
-        return ids[finite], scores[finite]
+        keep = _walk(alignments.of(ids), scores, mask, k)
+        return ids[keep], scores[keep]
     every = model.score_all(query)
     if every is None:
         return rank(model, query, catalog.service_ids[mask], k)
