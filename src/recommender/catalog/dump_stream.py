@@ -51,13 +51,14 @@ class MemoryBytes:
 
 @dataclass(frozen=True)
 class FileBytes:
-    """A document in a file, read a chunk at a time."""
+    """A document in a file, read a chunk at a time (a pipe only once, from its start)."""
 
     path: Path
 
     def chunks(self, start: int) -> Iterator[bytes]:
         with self.path.open("rb") as handle:
-            handle.seek(start)
+            if start:  # a pipe cannot seek, even to where it is
+                handle.seek(start)
             while chunk := handle.read(CHUNK):
                 yield chunk
 
@@ -68,7 +69,7 @@ class CompressedBytes:
 
     Reading from an offset inflates and drops what comes before it: zlib cannot seek."""
 
-    blob: bytes
+    blob: bytes | bytearray
 
     def chunks(self, start: int) -> Iterator[bytes]:
         to_skip = start

@@ -33,7 +33,7 @@ class CompressedUpload:
     """The bytes of a dump as they are stored: compressed, with the size and hash of the
     original."""
 
-    content: bytes
+    content: bytes | bytearray
     byte_size: int
     sha256: str
 
@@ -47,14 +47,15 @@ class CompressedUpload:
         of a generated dump), never the file's."""
         compressor = zlib.compressobj(1)
         digest = hashlib.sha256()
-        parts: list[bytes] = []
+        # Grown in place: joining parts would hold the compressed bytes twice.
+        content = bytearray()
         size = 0
         for chunk in FileBytes(path).chunks(0):
             digest.update(chunk)
             size += len(chunk)
-            parts.append(compressor.compress(chunk))
-        parts.append(compressor.flush())
-        return cls(b"".join(parts), size, digest.hexdigest())
+            content += compressor.compress(chunk)
+        content += compressor.flush()
+        return cls(content, size, digest.hexdigest())
 
 
 def store_upload(conn: Connection, upload: bytes | CompressedUpload) -> int:
@@ -148,8 +149,15 @@ def accept(db: Database, raw: bytes) -> int:
 
 
 def accept_file(db: Database, path: Path) -> int:
-    """`accept` for a dump file, which is read a chunk at a time and never held whole."""
-    validate_dump(read_dump(FileBytes(path)))
-    upload = CompressedUpload.of_file(path)
+    """`accept` for a dump file, which is read a chunk at a time and never held whole.
+
+    A regular file is read again for each pass; a pipe (`/dev/stdin`) can be read once, so
+    it is compressed first and checked from the compressed bytes."""
+    if path.is_file():
+        validate_dump(read_dump(FileBytes(path)))
+        upload = CompressedUpload.of_file(path)
+    else:
+        upload = CompressedUpload.of_file(path)
+        validate_dump(read_dump(CompressedBytes(upload.content)))
     with db.write() as conn:
         return store_upload(conn, upload)
