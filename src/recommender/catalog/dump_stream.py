@@ -268,7 +268,6 @@ def read_dump(source: ByteSource) -> StreamedDump:
                 raise not_json(f"expecting a key at byte {window.offset()}")
             key = window.value()
             window.expect(":", "':'")
-            members.pop(key, None)
             members[key] = _member(window)
             following = window.peek()
             window.pos += 1
