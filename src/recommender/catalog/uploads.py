@@ -43,7 +43,7 @@ class CompressedUpload:
 
     @classmethod
     def of_file(cls, path: Path) -> CompressedUpload:
-        """Compressed a chunk at a time: what is held is the compressed bytes (about a fifth
+        """Compressed a chunk at a time: what is held is the compressed bytes (about a quarter
         of a generated dump), never the file's."""
         compressor = zlib.compressobj(1)
         digest = hashlib.sha256()
