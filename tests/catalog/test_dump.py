@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from recommender.catalog.dump import InvalidDumpError, validate_dump
+from recommender.catalog.dump_stream import MemoryBytes, read_dump
 from tests.factories import dump, service, user
 
 
@@ -92,3 +94,39 @@ def test_old_list_tagline_and_string_rating_are_read() -> None:
     assert record.rating == 4.5
     with pytest.raises(ValueError, match="rating 'high' is not a number"):
         ServiceRecord.model_validate(service(1, rating="high"))
+
+
+def test_every_repeat_of_an_id_is_named_where_it_occurs() -> None:
+    record = service(1)
+    del record["id"]
+    doc = dump([service(3), service(4), service(3), record, service(4), service(3)])
+    assert problems_of(doc) == [
+        "services[id=3].id: duplicate id",
+        "services[3].id: required non-negative integer id is missing or invalid",
+        "services[id=4].id: duplicate id",
+        "services[id=3].id: duplicate id",
+    ]
+
+
+def test_every_user_reusing_an_aai_uid_is_named() -> None:
+    users = [user(1, aai_uid="a@b"), user(2, aai_uid="c@d"), user(3, aai_uid="a@b")]
+    users += [user(4, aai_uid="c@d"), user(5, aai_uid=None), user(6, aai_uid=None)]
+    assert problems_of(dump([service(1)], users)) == [
+        "users[id=3].aai_uid: aai_uid 'a@b' is used by another record",
+        "users[id=4].aai_uid: aai_uid 'c@d' is used by another record",
+    ]
+
+
+def test_a_streamed_dump_gets_the_problems_of_a_parsed_one() -> None:
+    doc = dump([service(1, categories=[999]), service(1)], [user(2, aai_uid="x"), user(3)])
+    doc["users"].append(user(4, aai_uid="x"))
+    doc["extra"] = {"anything": [1]}
+    streamed = read_dump(MemoryBytes(orjson.dumps(doc)))
+    assert problems_of(streamed) == problems_of(doc) == ["services[id=1].id: duplicate id"]
+    del doc["services"][1]
+    streamed = read_dump(MemoryBytes(orjson.dumps(doc)))
+    assert problems_of(streamed) == problems_of(doc)
+    assert problems_of(doc) == [
+        "services[id=1].categories: categories id 999 is not in the dump",
+        "users[id=4].aai_uid: aai_uid 'x' is used by another record",
+    ]

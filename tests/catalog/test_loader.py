@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -10,12 +12,20 @@ from sqlalchemy import func, make_url, select
 from recommender.activity import actions
 from recommender.catalog import uploads
 from recommender.catalog.dump import InvalidDumpError
+from recommender.catalog.dump_stream import MemoryBytes, read_dump
 from recommender.catalog.loader import replace_catalog
 from recommender.catalog.snapshot import load_snapshot
 from recommender.contract.user_actions import UserActionIn
-from recommender.store import state
+from recommender.store import migrate, state
 from recommender.store.database import Database
-from recommender.store.schema import CatalogDump, Project, Service, User, UserAction
+from recommender.store.schema import (
+    CatalogDump,
+    Project,
+    Service,
+    User,
+    UserAction,
+    catalog_tables,
+)
 from tests.conftest import PostgresServer
 from tests.factories import dump, service, two_communities, user, user_action
 
@@ -23,6 +33,17 @@ from tests.factories import dump, service, two_communities, user, user_action
 def load(db: Database, doc: dict[str, object]) -> dict[str, int]:
     dump_id = uploads.accept(db, orjson.dumps(doc))
     return uploads.load_upload(db, dump_id)
+
+
+def catalogue(db: Database) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every catalogue table, in a fixed order."""
+    with db.engine.connect() as conn:
+        return {
+            table.name: sorted(
+                (tuple(row) for row in conn.execute(select(table))), key=orjson.dumps
+            )
+            for table in catalog_tables()
+        }
 
 
 def count(db: Database, column: object) -> int:
@@ -174,4 +195,44 @@ def test_postgresql_plans_with_the_loaded_catalogue(postgres_server: PostgresSer
         assert estimated == 30
     finally:
         db.dispose()
+        postgres_server.drop(make_url(url).database or "")
+
+
+@pytest.mark.postgres
+def test_both_stores_hold_the_same_rows_of_one_dump(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    # PostgreSQL gets COPY, SQLite batched INSERTs: the values must not depend on which.
+    doc = two_communities()
+    doc["services"] += [
+        service(
+            100,
+            name='Żółw\t"[x]" \\ {y}',
+            countries=["PL", "DE", "PL"],
+            rating=None,
+            horizontal=None,
+            pid=None,
+            related_services=[1, 101, 1],
+            required_services=[101],
+        ),
+        service(101, rating=2.25, horizontal=True, description=None, tagline=["a", "b"]),
+    ]
+    doc["users"].append(user(100, aai_uid=None, accessed_services=[101, 100, 101]))
+    doc["projects"] = [{"id": 7, "user_id": 100, "services": [100, 101, 100]}]
+    raw = orjson.dumps(doc)
+    sqlite = Database(f"sqlite:///{tmp_path / 'same.db'}", pool_size=1)
+    migrate.upgrade(sqlite.engine)
+    url = postgres_server.new_database()
+    postgresql = Database(url, pool_size=1)
+    try:
+        for db in (sqlite, postgresql):
+            with db.write() as conn:
+                replace_catalog(conn, read_dump(MemoryBytes(raw)))
+        on_sqlite = catalogue(sqlite)
+        assert on_sqlite == catalogue(postgresql)
+        assert (100, 101, 0) in on_sqlite["user_accessed_services"]
+        assert len(on_sqlite["services"]) == 14
+    finally:
+        sqlite.dispose()
+        postgresql.dispose()
         postgres_server.drop(make_url(url).database or "")

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,3 +91,16 @@ def test_an_invalid_dump_file_is_refused(store: str, tmp_path: Path) -> None:
     result = runner.invoke(app, ["load-dump", str(dump)])
     assert result.exit_code == 1
     assert "users: required array is missing" in result.output
+
+
+def test_load_dump_reads_a_pipe(store: str, tmp_path: Path) -> None:
+    # As in `... exec -T api recommender load-dump /dev/stdin < dump.json`: readable once.
+    fixture = demo_fixture()
+    pipe = tmp_path / "stdin"
+    os.mkfifo(pipe)
+    writer = threading.Thread(target=pipe.write_text, args=(json.dumps(fixture["dump"]),))
+    writer.start()
+    result = runner.invoke(app, ["load-dump", str(pipe)])
+    writer.join(timeout=30)
+    assert result.exit_code == 0, result.output
+    assert count(store, Service.id) == len(fixture["dump"]["services"])

@@ -1,13 +1,20 @@
 """The catalogue dump: its record schemas and a validation pass that names what is wrong."""
 
+# Longer than 400 lines because the record schemas and the passes that check a dump against
+# them belong together: every problem a pass names is a field of a schema. The passes grew
+# when they stopped holding the dump (ids as arrays, repeats named on a second read).
+
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from abc import ABC, abstractmethod
+from array import array
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
+from recommender.catalog.id_set import IdSet, repeated
 from recommender.contract.ids import Id
 
 REQUIRED_ARRAYS = (
@@ -242,7 +249,19 @@ class _Collector:
             raise InvalidDumpError(self.problems)
 
 
-def collect_ids(doc: Any) -> dict[str, set[int]]:
+class RecordStream(ABC):
+    """A top-level array of a dump read from its source on demand: each iteration reads its
+    records again, so that neither pass over the dump holds the whole of it."""
+
+    @abstractmethod
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+def _is_array(value: Any) -> bool:
+    return isinstance(value, list | RecordStream)
+
+
+def collect_ids(doc: Any) -> dict[str, IdSet]:
     """First pass: the arrays are there, every record has a unique integer id.
 
     Returns the ids of every entity, which the second pass needs to check references
@@ -256,45 +275,64 @@ def collect_ids(doc: Any) -> dict[str, set[int]]:
     for name in REQUIRED_ARRAYS:
         if name not in doc:
             problems.add(Problem(entity=name, message="required array is missing"))
-    ids: dict[str, set[int]] = {}
+    ids: dict[str, IdSet] = {}
     for name in (*REQUIRED_ARRAYS, *OPTIONAL_ARRAYS):
         records = doc.get(name)
         if records is None:
-            ids[name] = set()
+            ids[name] = IdSet()
             continue
-        if not isinstance(records, list):
+        if not _is_array(records):
             problems.add(Problem(entity=name, message="must be an array of objects"))
-            ids[name] = set()
+            ids[name] = IdSet()
             continue
-        seen: set[int] = set()
+        found = array("q")
+        entity_problems = _Collector()
         for index, record in enumerate(records):
-            if not isinstance(record, Mapping):
-                problems.add(Problem(entity=name, index=index, message="must be an object"))
-                continue
-            raw = record.get("id")
-            if isinstance(raw, float) and raw.is_integer():
-                raw = int(raw)  # 7.0 is an integer to JSON Schema, as to the record types
-            if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0 or raw >= 2**63:
-                problems.add(
-                    Problem(
-                        entity=name,
-                        index=index,
-                        field="id",
-                        message="required non-negative integer id is missing or invalid",
-                    )
-                )
-                continue
-            if raw in seen:
-                problems.add(
-                    Problem(entity=name, record_id=raw, field="id", message="duplicate id")
-                )
-            seen.add(raw)
-        ids[name] = seen
+            raw = _record_id(name, index, record, entity_problems)
+            if raw is not None:
+                found.append(raw)
+        ids[name] = IdSet(found)
+        if len(ids[name]) < len(found):
+            # Rare: read the records again to name each repeat where it occurs.
+            entity_problems = _Collector()
+            twice = repeated(found)
+            seen: set[int] = set()
+            for index, record in enumerate(records):
+                raw = _record_id(name, index, record, entity_problems)
+                if raw in twice:
+                    if raw in seen:
+                        entity_problems.add(
+                            Problem(entity=name, record_id=raw, field="id", message="duplicate id")
+                        )
+                    seen.add(raw)
+        del found
+        for problem in entity_problems.problems:
+            problems.add(problem)
     problems.raise_if_any()
     return ids
 
 
-def iter_records(doc: Mapping[str, Any], entity: str, ids: Mapping[str, set[int]]) -> Iterator[Any]:
+def _record_id(name: str, index: int, record: Any, problems: _Collector) -> int | None:
+    if not isinstance(record, Mapping):
+        problems.add(Problem(entity=name, index=index, message="must be an object"))
+        return None
+    raw = record.get("id")
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)  # 7.0 is an integer to JSON Schema, as to the record types
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0 or raw >= 2**63:
+        problems.add(
+            Problem(
+                entity=name,
+                index=index,
+                field="id",
+                message="required non-negative integer id is missing or invalid",
+            )
+        )
+        return None
+    return raw
+
+
+def iter_records(doc: Mapping[str, Any], entity: str, ids: Mapping[str, IdSet]) -> Iterator[Any]:
     """Second pass over one entity: validate each record and its references, one at a time.
 
     Raises `InvalidDumpError` once the entity is exhausted (or too many problems were seen);
@@ -302,7 +340,11 @@ def iter_records(doc: Mapping[str, Any], entity: str, ids: Mapping[str, set[int]
     """
     record_type = RECORD_TYPES[entity]
     references = REFERENCES.get(entity, {})
-    unique_seen: dict[str, set[Any]] = {name: set() for name in UNIQUE_FIELDS.get(entity, ())}
+    # Hashes, not values, of the fields that must be unique: 8 bytes a record. Values whose
+    # hash repeats are compared once the entity is read.
+    unique_hashes: dict[str, array[int]] = {
+        name: array("q") for name in UNIQUE_FIELDS.get(entity, ())
+    }
     problems = _Collector()
     for index, raw in enumerate(doc.get(entity) or []):
         try:
@@ -333,23 +375,48 @@ def iter_records(doc: Mapping[str, Any], entity: str, ids: Mapping[str, set[int]
                             message=f"{target} id {ref} is not in the dump",
                         )
                     )
-        for field_name, seen in unique_seen.items():
+        for field_name, hashes in unique_hashes.items():
             value = getattr(record, field_name)
-            if value is not None and value in seen:
-                problems.add(
-                    Problem(
-                        entity=entity,
-                        record_id=record.id,
-                        field=field_name,
-                        message=f"{field_name} {value!r} is used by another record",
-                    )
-                )
-            seen.add(value)
+            if value is not None:
+                hashes.append(hash(value))
         if len(problems.problems) >= MAX_PROBLEMS:
             break
         if not problems.problems:
             yield record
+    for field_name, hashes in unique_hashes.items():
+        if len(problems.problems) < MAX_PROBLEMS:
+            _check_unique(doc, entity, field_name, repeated(hashes), problems)
     problems.raise_if_any()
+
+
+def _check_unique(
+    doc: Mapping[str, Any], entity: str, field_name: str, hashes: set[int], problems: _Collector
+) -> None:
+    """Name every record whose `field_name` an earlier record has, among those whose value's
+    hash repeats (a second read of the entity, and only when some hash does)."""
+    if not hashes:
+        return
+    record_type = RECORD_TYPES[entity]
+    seen: set[Any] = set()
+    for raw in doc.get(entity) or []:
+        value = raw.get(field_name) if isinstance(raw, Mapping) else None
+        if not isinstance(value, Hashable) or value is None or hash(value) not in hashes:
+            continue
+        try:
+            record = record_type.model_validate(raw)
+        except ValidationError:
+            continue  # already named by the first read
+        value = getattr(record, field_name)
+        if value in seen:
+            problems.add(
+                Problem(
+                    entity=entity,
+                    record_id=record.id,
+                    field=field_name,
+                    message=f"{field_name} {value!r} is used by another record",
+                )
+            )
+        seen.add(value)
 
 
 def validate_dump(doc: Any) -> dict[str, int]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from abc import ABC, abstractmethod
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table, insert
+import orjson
+import psycopg
+from sqlalchemy import JSON, Connection, Table
 
 from recommender.catalog import search
 from recommender.catalog.dump import (
@@ -16,6 +20,7 @@ from recommender.catalog.dump import (
     collect_ids,
     iter_records,
 )
+from recommender.catalog.id_set import IdSet
 from recommender.progress import Progress, counted
 from recommender.store import state
 from recommender.store.schema import Base, catalog_tables
@@ -39,6 +44,9 @@ SERVICE_LINKS = {
     "related_services": ("service_related_services", "related_service_id"),
     "required_services": ("service_required_services", "required_service_id"),
 }
+SERVICE_TO_SERVICE = {
+    field: SERVICE_LINKS[field] for field in ("related_services", "required_services")
+}
 USER_LINKS = {
     "scientific_domains": ("user_scientific_domains", "scientific_domain_id"),
     "categories": ("user_categories", "category_id"),
@@ -60,30 +68,105 @@ def _batches(items: Iterable[T], size: int = BATCH) -> Iterator[list[T]]:
         yield batch
 
 
-def _insert(conn: Connection, table: str, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(insert(_table(table)), rows)
+Row = tuple[Any, ...]
 
 
-def _service_row(record: ServiceRecord) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "name": record.name,
-        "description": record.description,
-        "tagline": record.tagline,
-        "countries": list(record.countries),
-        "order_type": record.order_type,
-        "rating": record.rating,
-        "status": record.status,
-        "pid": record.pid,
-        "horizontal": record.horizontal,
-        "resource_organisation_id": record.resource_organisation,
-    }
+class _TableWriter(ABC):
+    """Appends rows to the tables of the catalogue inside the caller's transaction, through
+    the driver: the rows are already checked, and SQLAlchemy's per-row work cost more than
+    the database's."""
+
+    @abstractmethod
+    def write(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None: ...
 
 
-def _links(owner: str, owner_id: int, column: str, targets: list[int]) -> list[dict[str, Any]]:
+def _with_json_text(table: str, columns: Sequence[str], rows: Sequence[Row]) -> Sequence[Row]:
+    """JSON columns as the text the engine's JSON serializer would send."""
+    json_at = {i for i, c in enumerate(columns) if isinstance(_table(table).c[c].type, JSON)}
+    if not json_at:
+        return rows
+    return [
+        tuple(orjson.dumps(v).decode() if i in json_at else v for i, v in enumerate(row))
+        for row in rows
+    ]
+
+
+class _InsertWriter(_TableWriter):
+    """Batched INSERTs (one executemany a batch), for SQLite."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def write(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
+        if not rows:
+            return
+        names = ", ".join(f'"{c}"' for c in columns)
+        marks = ", ".join("?" for _ in columns)
+        self._conn.exec_driver_sql(
+            f'INSERT INTO "{table}" ({names}) VALUES ({marks})',
+            list(_with_json_text(table, columns, rows)),
+        )
+
+
+class _CopyWriter(_TableWriter):
+    """PostgreSQL's COPY FROM STDIN, through the driver connection of the caller's
+    transaction: several times faster than INSERTs, and rolled back with everything else."""
+
+    def __init__(self, conn: Connection) -> None:
+        driver = conn.connection.driver_connection
+        assert isinstance(driver, psycopg.Connection)
+        self._driver: psycopg.Connection[Any] = driver
+
+    def write(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
+        if not rows:
+            return
+        names = ", ".join(f'"{c}"' for c in columns)
+        with (
+            self._driver.cursor() as cursor,
+            cursor.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy,
+        ):
+            for row in _with_json_text(table, columns, rows):
+                copy.write_row(row)
+
+
+def _writer(conn: Connection) -> _TableWriter:
+    return _CopyWriter(conn) if conn.dialect.name == "postgresql" else _InsertWriter(conn)
+
+
+SERVICE_COLUMNS = (
+    "id",
+    "name",
+    "description",
+    "tagline",
+    "countries",
+    "order_type",
+    "rating",
+    "status",
+    "pid",
+    "horizontal",
+    "resource_organisation_id",
+)
+
+
+def _service_row(record: ServiceRecord) -> Row:
+    return (
+        record.id,
+        record.name,
+        record.description,
+        record.tagline,
+        list(record.countries),
+        record.order_type,
+        record.rating,
+        record.status,
+        record.pid,
+        record.horizontal,
+        record.resource_organisation,
+    )
+
+
+def _links(owner_id: int, targets: list[int]) -> list[Row]:
     # Duplicates in a dump's id list carry no meaning; the first mention wins.
-    return [{owner: owner_id, column: target} for target in dict.fromkeys(targets)]
+    return [(owner_id, target) for target in dict.fromkeys(targets)]
 
 
 def replace_catalog(
@@ -91,12 +174,14 @@ def replace_catalog(
 ) -> dict[str, int]:
     """Replace the whole catalogue with `doc` inside the caller's transaction.
 
+    `doc` is a parsed document or a `StreamedDump`, whose arrays are read one record at a
+    time: twice each, once for the ids and once to write them.
     Raises `InvalidDumpError` before or during the writes; the caller's rollback then leaves
     the previous catalogue untouched. Activity tables are never written here.
     Returns the number of records loaded per entity.
     """
     ids = collect_ids(doc)
-    total = sum(len(doc.get(name) or []) for name in ids)
+    total = sum(len(entity_ids) for entity_ids in ids.values())
     done = 0
 
     def advance(n: int) -> None:
@@ -111,24 +196,22 @@ def replace_catalog(
     for table in reversed(catalog_tables()):
         conn.execute(table.delete())
 
+    rows = _writer(conn)
     counts: dict[str, int] = {}
     for entity in VOCABULARIES:
         counts[entity] = 0
         for batch in _batches(iter_records(doc, entity, ids)):
-            _insert(
-                conn,
+            rows.write(
                 entity,
-                [
-                    {"id": r.id, "name": r.name, "description": r.description, "pid": r.pid}
-                    for r in batch
-                ],
+                ("id", "name", "description", "pid"),
+                [(r.id, r.name, r.description, r.pid) for r in batch],
             )
             counts[entity] += len(batch)
             advance(len(batch))
 
-    counts["services"] = _load_services(conn, doc, ids, advance)
-    counts["users"] = _load_users(conn, doc, ids, advance)
-    counts["projects"] = _load_projects(conn, doc, ids, advance)
+    counts["services"] = _load_services(rows, doc, ids, advance)
+    counts["users"] = _load_users(rows, doc, ids, advance)
+    counts["projects"] = _load_projects(rows, doc, ids, advance)
     search.rebuild(conn)
     _refresh_statistics(conn)
     state.put(conn, state.CATALOG, str(dump_id))
@@ -149,77 +232,71 @@ def _refresh_statistics(conn: Connection) -> None:
 
 
 def _load_services(
-    conn: Connection,
-    doc: Mapping[str, Any],
-    ids: Mapping[str, set[int]],
-    advance: Callable[[int], None],
+    rows: _TableWriter, doc: Mapping[str, Any], ids: Mapping[str, IdSet], advance: Advance
 ) -> int:
-    # Links wait until every service row exists: related services point at later records.
-    pending: dict[str, list[dict[str, Any]]] = {table: [] for table, _ in SERVICE_LINKS.values()}
+    # Links between services wait until every service row exists (related services point at
+    # later records), kept meanwhile as pairs of int64 (16 bytes a link).
+    waiting = {table: (array("q"), array("q")) for table, _ in SERVICE_TO_SERVICE.values()}
     count = 0
     for batch in _batches(iter_records(doc, "services", ids)):
-        _insert(conn, "services", [_service_row(r) for r in batch])
-        for record in batch:
-            for field, (table, column) in SERVICE_LINKS.items():
-                pending[table].extend(
-                    _links("service_id", record.id, column, getattr(record, field))
-                )
-        count += len(batch)
-        advance(len(batch))
-    for table, rows in pending.items():
-        for chunk in _batches(rows):
-            _insert(conn, table, chunk)
+        records: list[ServiceRecord] = batch
+        rows.write("services", SERVICE_COLUMNS, [_service_row(r) for r in records])
+        for field, (table, column) in SERVICE_LINKS.items():
+            links = [link for r in records for link in _links(r.id, getattr(r, field))]
+            if field in SERVICE_TO_SERVICE:
+                owners, targets = waiting[table]
+                owners.extend(owner for owner, _ in links)
+                targets.extend(target for _, target in links)
+            else:
+                rows.write(table, ("service_id", column), links)
+        count += len(records)
+        advance(len(records))
+    for table, column in SERVICE_TO_SERVICE.values():
+        owners, targets = waiting.pop(table)
+        for begin in range(0, len(owners), BATCH):
+            chunk = zip(owners[begin : begin + BATCH], targets[begin : begin + BATCH], strict=True)
+            rows.write(table, ("service_id", column), list(chunk))
     return count
 
 
 def _load_users(
-    conn: Connection,
-    doc: Mapping[str, Any],
-    ids: Mapping[str, set[int]],
-    advance: Callable[[int], None],
+    rows: _TableWriter, doc: Mapping[str, Any], ids: Mapping[str, IdSet], advance: Advance
 ) -> int:
     count = 0
     for batch in _batches(iter_records(doc, "users", ids)):
         records: list[UserRecord] = batch
-        _insert(conn, "users", [{"id": r.id, "aai_uid": r.aai_uid} for r in records])
+        rows.write("users", ("id", "aai_uid"), [(r.id, r.aai_uid) for r in records])
         for field, (table, column) in USER_LINKS.items():
-            _insert(
-                conn,
+            rows.write(
                 table,
-                [
-                    link
-                    for r in records
-                    for link in _links("user_id", r.id, column, getattr(r, field))
-                ],
+                ("user_id", column),
+                [link for r in records for link in _links(r.id, getattr(r, field))],
             )
-        accessed = []
-        for r in records:
-            for position, service_id in enumerate(dict.fromkeys(r.accessed_services)):
-                accessed.append({"user_id": r.id, "service_id": service_id, "position": position})
-        _insert(conn, "user_accessed_services", accessed)
+        rows.write(
+            "user_accessed_services",
+            ("user_id", "service_id", "position"),
+            [
+                (r.id, service_id, position)
+                for r in records
+                for position, service_id in enumerate(dict.fromkeys(r.accessed_services))
+            ],
+        )
         count += len(records)
         advance(len(records))
     return count
 
 
 def _load_projects(
-    conn: Connection,
-    doc: Mapping[str, Any],
-    ids: Mapping[str, set[int]],
-    advance: Callable[[int], None],
+    rows: _TableWriter, doc: Mapping[str, Any], ids: Mapping[str, IdSet], advance: Advance
 ) -> int:
     count = 0
     for batch in _batches(iter_records(doc, "projects", ids)):
         records: list[ProjectRecord] = batch
-        _insert(conn, "projects", [{"id": r.id, "user_id": r.user_id} for r in records])
-        _insert(
-            conn,
+        rows.write("projects", ("id", "user_id"), [(r.id, r.user_id) for r in records])
+        rows.write(
             "project_services",
-            [
-                link
-                for r in records
-                for link in _links("project_id", r.id, "service_id", r.services)
-            ],
+            ("project_id", "service_id"),
+            [link for r in records for link in _links(r.id, r.services)],
         )
         count += len(records)
         advance(len(records))

@@ -1,4 +1,5 @@
-"""Uploaded dumps: stored compressed in the database, then loaded by id in one transaction."""
+"""Uploaded dumps: checked, stored compressed in the database, then loaded by id in one
+transaction; the document is read from its bytes a record at a time, never parsed whole."""
 
 from __future__ import annotations
 
@@ -6,12 +7,18 @@ import hashlib
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, insert, select, update
 
-from recommender.catalog.dump import InvalidDumpError, Problem, validate_dump
+from recommender.catalog.dump import InvalidDumpError, validate_dump
+from recommender.catalog.dump_stream import (
+    CompressedBytes,
+    FileBytes,
+    MemoryBytes,
+    read_dump,
+)
 from recommender.catalog.loader import replace_catalog
 from recommender.progress import Progress
 from recommender.store.database import Database
@@ -21,26 +28,47 @@ from recommender.store.schema import CatalogDump, utcnow
 KEEP_CONTENT = 3
 
 
-def parse(raw: bytes) -> Any:
-    """The JSON document of a dump, or `InvalidDumpError` saying why it is not JSON."""
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        raise InvalidDumpError(
-            [Problem(entity="dump", message=f"not valid UTF-8 JSON: {error}")]
-        ) from None
+@dataclass(frozen=True)
+class CompressedUpload:
+    """The bytes of a dump as they are stored: compressed, with the size and hash of the
+    original."""
+
+    content: bytes | bytearray
+    byte_size: int
+    sha256: str
+
+    @classmethod
+    def of(cls, raw: bytes) -> CompressedUpload:
+        return cls(zlib.compress(raw, 1), len(raw), hashlib.sha256(raw).hexdigest())
+
+    @classmethod
+    def of_file(cls, path: Path) -> CompressedUpload:
+        """Compressed a chunk at a time: what is held is the compressed bytes (about a quarter
+        of a generated dump), never the file's."""
+        compressor = zlib.compressobj(1)
+        digest = hashlib.sha256()
+        # Grown in place: joining parts would hold the compressed bytes twice.
+        content = bytearray()
+        size = 0
+        for chunk in FileBytes(path).chunks(0):
+            digest.update(chunk)
+            size += len(chunk)
+            content += compressor.compress(chunk)
+        content += compressor.flush()
+        return cls(content, size, digest.hexdigest())
 
 
-def store_upload(conn: Connection, raw: bytes) -> int:
+def store_upload(conn: Connection, upload: bytes | CompressedUpload) -> int:
     """Keep the bytes of a dump so a job (here or on a worker) can load it; returns its id."""
+    stored = upload if isinstance(upload, CompressedUpload) else CompressedUpload.of(upload)
     dump_id = conn.execute(
         insert(CatalogDump)
         .values(
             received_at=utcnow(),
             status="received",
-            byte_size=len(raw),
-            sha256=hashlib.sha256(raw).hexdigest(),
-            content=zlib.compress(raw, 1),
+            byte_size=stored.byte_size,
+            sha256=stored.sha256,
+            content=stored.content,
             counts={},
         )
         .returning(CatalogDump.id)
@@ -92,7 +120,9 @@ def _mark(db: Database, dump_id: int, **values: Any) -> None:
 
 
 def load_upload(db: Database, dump_id: int, progress: Progress | None = None) -> dict[str, int]:
-    """Replace the catalogue with a stored dump; on failure nothing changes but its status."""
+    """Replace the catalogue with a stored dump; on failure nothing changes but its status.
+
+    The compressed content is held; the document is inflated and read a record at a time."""
     with db.engine.connect() as conn:
         content = conn.execute(
             select(CatalogDump.content).where(CatalogDump.id == dump_id)
@@ -101,10 +131,7 @@ def load_upload(db: Database, dump_id: int, progress: Progress | None = None) ->
         raise LookupError(f"dump {dump_id} does not exist or its content was pruned")
     _mark(db, dump_id, status="loading")
     try:
-        raw = zlib.decompress(content)
-        del content
-        doc = parse(raw)
-        del raw
+        doc = read_dump(CompressedBytes(content))
         with db.write() as conn:
             counts = replace_catalog(conn, doc, dump_id=dump_id, progress=progress)
     except Exception as error:
@@ -116,6 +143,21 @@ def load_upload(db: Database, dump_id: int, progress: Progress | None = None) ->
 
 def accept(db: Database, raw: bytes) -> int:
     """Check an upload completely, then store it; `InvalidDumpError` says what is wrong."""
-    validate_dump(parse(raw))
+    validate_dump(read_dump(MemoryBytes(raw)))
     with db.write() as conn:
         return store_upload(conn, raw)
+
+
+def accept_file(db: Database, path: Path) -> int:
+    """`accept` for a dump file, which is read a chunk at a time and never held whole.
+
+    A regular file is read again for each pass; a pipe (`/dev/stdin`) can be read once, so
+    it is compressed first and checked from the compressed bytes."""
+    if path.is_file():
+        validate_dump(read_dump(FileBytes(path)))
+        upload = CompressedUpload.of_file(path)
+    else:
+        upload = CompressedUpload.of_file(path)
+        validate_dump(read_dump(CompressedBytes(upload.content)))
+    with db.write() as conn:
+        return store_upload(conn, upload)

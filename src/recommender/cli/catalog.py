@@ -31,9 +31,12 @@ def _open_store() -> Database:
     return db
 
 
-def _load(db: Database, raw: bytes) -> dict[str, int]:
+def _load(db: Database, dump: bytes | Path) -> dict[str, int]:
     try:
-        dump_id = uploads.accept(db, raw)
+        if isinstance(dump, Path):
+            dump_id = uploads.accept_file(db, dump)
+        else:
+            dump_id = uploads.accept(db, dump)
     except InvalidDumpError as error:
         for problem in error.problems:
             report_error(problem)
@@ -53,11 +56,13 @@ def load_dump(
 ) -> None:
     """Replace the catalogue with a dump file (the same checks as POST /database_dumps).
 
+    The file is read a chunk at a time and stored compressed: what the load holds is that
+    compressed copy, one record and the ids of every entity, whatever the file's size.
     A running server notices the new catalogue within a few seconds.
     """
     db = _open_store()
     try:
-        _load(db, file.read_bytes())
+        _load(db, file)
     finally:
         db.dispose()
 
