@@ -15,12 +15,13 @@ nothing before it, are not evaluated; `--sample` of the others, drawn once per s
 
 Each engine is fitted with its default parameters in a child process of its own, so that the
 kernel's peak resident memory of one fit does not hide another's: wall and CPU seconds of the
-fit, the peak resident memory after it and the resident memory before it (the training data
-alone). Engines that stop early (ncf) are fitted as evaluation fits them (`fit_for`): first on
-all but each user's latest training pair, stopping on those, then again on all the training
-data with the epochs they chose; the split and both fits are timed. Quality is the project's
-HR@10 and NDCG@10 (`evaluate_model`) over the whole catalogue, each user's earlier services
-excluded.
+fit; the resident memory before it (the training data alone, `Interactions.from_events` with
+its event log) and the peak of building that data; and the peak resident memory of the fit
+itself, the data held (the kernel's peak is reset when the fit starts). Engines that stop
+early (ncf) are fitted as evaluation fits them (`fit_for`): first on all but each user's
+latest training pair, stopping on those, then again on all the training data with the epochs
+they chose; the split and both fits are timed. Quality is the project's HR@10 and NDCG@10
+(`evaluate_model`) over the whole catalogue, each user's earlier services excluded.
 
 Fit time and peak memory of each engine are then fitted as `fixed + per_1M * actions` (least
 squares over the sizes) and projected to 100M actions. `--fit a.json b.json` fits the rows of
@@ -52,6 +53,7 @@ from recommender.evaluation.protocols import temporal_loo
 from recommender.evaluation.runner import evaluate_model, fit_for
 from recommender.folds import Fold, Heldout
 from recommender.interactions import Interactions
+from recommender.progress import Progress
 
 DAY_S = 86_400.0
 # 2026-01-01T00:00:00Z: the generated usage starts on a real date so times look like a store's.
@@ -217,13 +219,30 @@ def resident_mb(field: str) -> float:
     return float("nan")
 
 
+def reset_peak() -> None:
+    """Start VmHWM again from the present resident size, so that the peak read after the fit
+    is the fit's own (with the training data held) and not that of building the data."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
 def cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
 
-def say(fraction: float, message: str) -> None:
-    print(f"    {fraction:4.0%} {message}", file=sys.stderr, flush=True)
+def progress_since(wall: float, cpu: float) -> Progress:
+    """Progress lines stamped with the fit's wall and CPU seconds so far: a fit stopped
+    before its end still tells what each of its phases and epochs cost."""
+
+    def say(fraction: float, message: str) -> None:
+        print(
+            f"    {time.perf_counter() - wall:7.1f} s {cpu_s() - cpu:7.1f} CPU s "
+            f"{fraction:4.0%} {message}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return say
 
 
 def fit_and_measure(data_file: Path, engine_name: str, seed: int) -> dict[str, Any]:
@@ -240,10 +259,14 @@ def fit_and_measure(data_file: Path, engine_name: str, seed: int) -> dict[str, A
     fold = heldout_fold(data, arrays["heldout_users"], arrays["heldout_services"])
     del arrays
     engine = engine_class(engine_name)()
-    options = TrainingOptions(seed=seed, progress=say)
-    row: dict[str, Any] = {"data_mb": round(resident_mb("VmRSS"))}
+    row: dict[str, Any] = {
+        "build_peak_mb": round(resident_mb("VmHWM")),
+        "data_mb": round(resident_mb("VmRSS")),
+    }
+    reset_peak()
     load_before = os.getloadavg()[0]
     wall, cpu = time.perf_counter(), cpu_s()
+    options = TrainingOptions(seed=seed, progress=progress_since(wall, cpu))
     validation = None
     if engine.uses_validation:
         validation = temporal_loo(from_interactions(data, "training-scale"), seed).test
@@ -266,7 +289,8 @@ def fit_and_measure(data_file: Path, engine_name: str, seed: int) -> dict[str, A
 
 
 def run_child(data_file: Path, engine: str, seed: int, work: Path) -> dict[str, Any]:
-    """One fit in a process of its own; its row, with the kernel's peak of the whole child."""
+    """One fit in a process of its own; its row, with the kernel's peak of the child from the
+    fit on (the evaluation included)."""
     out = work / f"{engine}.json"
     command = [
         sys.executable,
@@ -284,7 +308,7 @@ def run_child(data_file: Path, engine: str, seed: int, work: Path) -> dict[str, 
     if status != 0:
         raise RuntimeError(f"fitting {engine} failed (status {status})")
     row: dict[str, Any] = json.loads(out.read_text())
-    row["child_peak_mb"] = round(usage.ru_maxrss / 1024)
+    row["fit_and_rank_peak_mb"] = round(usage.ru_maxrss / 1024)
     return row
 
 
