@@ -386,13 +386,13 @@ def report(rows: list[dict[str, Any]]) -> dict[str, Any]:
             fixed, per_1m = found
             projected = fixed + per_1m * PROJECTED_ACTIONS / 1e6
             fits.setdefault(engine, {})[metric] = {
-                "fixed": round(fixed, 1),
-                "per_1M_actions": round(per_1m, 2),
+                "fixed": round(fixed, 2),
+                "per_1M_actions": round(per_1m, 3),
                 "projected_100M": round(projected, 1),
             }
             print(
-                f"{engine:>10} {metric:>12}: {fixed:9.1f} + {per_1m:9.2f} per 1M actions "
-                f"-> {projected:,.0f} at 100M"
+                f"{engine:>10} {metric:>12}: {fixed:9.2f} + {per_1m:9.3f} per 1M actions "
+                f"-> {projected:,.1f} at 100M"
             )
     return fits
 
