@@ -141,10 +141,16 @@ def measure(size: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 def peak_rss_mb(pid: int) -> int | None:
     """The largest resident size the process ever had (start-up included), from the kernel."""
+    found = status_mb(pid, "VmHWM")
+    return None if found is None else round(found)
+
+
+def status_mb(pid: int, field: str) -> float | None:
+    """A size line of the kernel's view of a process (VmRSS now, VmHWM its peak), in MB."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024)
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
     except OSError:
         pass
     return None

@@ -46,6 +46,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from benchmarks.scale import status_mb
 from recommender.engines import engine_class
 from recommender.engines.base import TrainingOptions
 from recommender.evaluation.datasets import from_interactions
@@ -212,11 +213,9 @@ def heldout_fold(data: Interactions, users: IntArray, services: IntArray) -> Fol
 
 
 def resident_mb(field: str) -> float:
-    """A line of the kernel's view of this process (VmRSS now, VmHWM its peak), in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """This process's VmRSS (now) or VmHWM (its peak), in MB."""
+    found = status_mb(os.getpid(), field)
+    return float("nan") if found is None else found
 
 
 def reset_peak() -> None:

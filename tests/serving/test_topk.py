@@ -13,12 +13,12 @@ from recommender.serving.topk import Alignments, top_k
 SERVICE_IDS = np.arange(10, 30, dtype=np.int64)
 
 
-def catalogue() -> CatalogSnapshot:
-    n = SERVICE_IDS.shape[0]
+def catalogue(service_ids: np.ndarray = SERVICE_IDS) -> CatalogSnapshot:
+    n = service_ids.shape[0]
     return CatalogSnapshot(
         version=1,
         dump_id=1,
-        service_ids=SERVICE_IDS,
+        service_ids=service_ids,
         recommendable=np.ones(n, dtype=bool),
         order_types=np.full(n, "open_access", dtype=object),
         ratings=np.full(n, np.nan),
@@ -78,14 +78,7 @@ def test_a_long_order_is_walked_as_far_as_the_filters_need(allowed: float) -> No
     # 5,000 services: the panel's services can lie past the first stretches of the order.
     n = 5_000
     ids = np.arange(n, dtype=np.int64)
-    catalog = CatalogSnapshot(
-        version=1,
-        dump_id=1,
-        service_ids=ids,
-        recommendable=np.ones(n, dtype=bool),
-        order_types=np.full(n, "open_access", dtype=object),
-        ratings=np.full(n, np.nan),
-    )
+    catalog = catalogue(ids)
     rng = np.random.default_rng(3)
     counts = rng.integers(0, 50, n).astype(np.float32)
     model = PopularityModel(ids, counts, n_users=100, context={}, smoothing=5.0)
