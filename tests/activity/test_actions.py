@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 
 from recommender.activity import actions, impressions
 from recommender.contract.user_actions import UserActionIn
@@ -81,6 +82,55 @@ def test_a_group_is_linked_as_the_same_actions_one_by_one(db: Database) -> None:
     # What the HTTP path reports of each: clicks on the panel itself, and who served them.
     assert [r.panel_click for r in one_by_one[:7]] == [True, False, True, True, False, False, False]
     assert one_by_one[5].engine == "ncf" and one_by_one[0].engine == "popularity"
+
+
+def test_a_batch_recorded_together_returns_what_each_record_would(db: Database) -> None:
+    with db.write() as conn:
+        shown = impressions.write(conn, impression(visit_id="p1", panel_id="v1", engine="ncf"))
+        conn.execute(insert(User).values(id=78, aai_uid="known@aai.example.org"))
+    group = [
+        step("t1", "p1", panel("v1")),  # a click on the panel
+        step("t2", "t1", panel()),  # a later step of its journey, in the same batch
+        step("t3", "x", None, aai_uid="known@aai.example.org", user_id=None),
+        step("t4", "t2", panel(), aai_uid="known@aai.example.org", user_id=None),
+    ]
+    # The last two came after a new catalogue: their AAI index is another object.
+    old_index: dict[str, int] = {}
+    new_index = {"known@aai.example.org": 78}
+    indexes = [old_index, old_index, new_index, new_index]
+
+    with db.write() as conn:
+        after = int(conn.execute(select(func.coalesce(func.max(UserAction.id), 0))).scalar_one())
+        singly = [
+            actions.record(conn, action, index)
+            for action, index in zip(group, indexes, strict=True)
+        ]
+    rows_singly = stored(db, after)
+    with db.write() as conn:
+        conn.execute(delete(UserAction).where(UserAction.id > after))
+    with db.write() as conn:
+        together = actions.record_many(conn, list(zip(group, indexes, strict=True)))
+
+    assert stored(db, after) == rows_singly
+    assert [r.id for r in together] == sorted(r.id for r in together)
+    assert [r.id for r in together] == [row for (row,) in ids_after(db, after)]
+    assert [replace(r, id=0, service_action=None) for r in together] == [
+        replace(r, id=0, service_action=None) for r in singly
+    ]
+    assert [r.recommendation_id for r in together] == [shown, shown, None, shown]
+    assert [r.panel_click for r in together] == [True, False, False, False]
+    assert [r.service_action.user_id if r.service_action else None for r in together] == [
+        None,
+        None,
+        78,
+        78,
+    ]
+
+
+def ids_after(db: Database, after: int) -> list[tuple[int]]:
+    with db.engine.connect() as conn:
+        query = select(UserAction.id).where(UserAction.id > after).order_by(UserAction.id)
+        return [(int(i),) for (i,) in conn.execute(query)]
 
 
 def test_an_empty_group_stores_nothing(db: Database) -> None:

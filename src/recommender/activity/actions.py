@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select
@@ -12,13 +13,14 @@ from recommender.activity.links import Link
 from recommender.activity.links import resolve as resolve_links
 from recommender.activity.pages import service_of_page
 from recommender.contract.user_actions import UserActionIn
+from recommender.store.ids import take_ids
 from recommender.store.schema import User, UserAction, utcnow
 
 # Built once: a statement built per action costs more than running it (actions come by the
 # thousand a second from the databus).
 _INSERT = insert(UserAction).returning(UserAction.id)
-# A group's rows in one go, without their ids: ids in the order of the rows would cost SQLite a
-# statement per row (its RETURNING promises no order), and no caller of a group needs them.
+# A group's rows in one go, without RETURNING: ids in the order of the rows would cost SQLite a
+# statement per row (its RETURNING promises no order); `record_many` takes them first.
 _INSERT_ROWS = insert(UserAction)
 _USERS_OF_AAI_UIDS = select(User.aai_uid, User.id).where(
     User.aai_uid.in_(bindparam("aai_uids", expanding=True))
@@ -108,6 +110,40 @@ def record(
     [row], [link] = _rows(conn, [action], users_by_aai_uid, [message_digest])
     action_id = int(conn.execute(_INSERT, row).scalar_one())
     return _recorded(action, row, link, action_id)
+
+
+# An action and the AAI index of the serving snapshot it was received with.
+Received = tuple[UserActionIn, Mapping[str, int] | None]
+
+
+def record_many(conn: Connection, received: Sequence[Received]) -> list[Recorded]:
+    """Store a group of actions as `record` would store each, in this order, and return what
+    it would for each: one lookup of each kind and one insert per run of actions received with
+    the same AAI index (the whole group, unless a new catalogue came in between).
+
+    The store writer hands the actions of one batch over together: separately, each cost
+    three statements on the thread the event loop shares the interpreter with."""
+    if len(received) == 1:
+        action, users_by_aai_uid = received[0]
+        return [record(conn, action, users_by_aai_uid)]
+    recorded: list[Recorded] = []
+    for users_by_aai_uid, run in _runs(received):
+        rows, links = _rows(conn, run, users_by_aai_uid, None)
+        ids = take_ids(conn, UserAction.__tablename__, len(rows))
+        conn.execute(_INSERT_ROWS, [row | {"id": i} for row, i in zip(rows, ids, strict=True)])
+        recorded += [
+            _recorded(action, row, link, i)
+            for action, row, link, i in zip(run, rows, links, ids, strict=True)
+        ]
+    return recorded
+
+
+def _runs(
+    received: Sequence[Received],
+) -> Iterator[tuple[Mapping[str, int] | None, list[UserActionIn]]]:
+    for _, run in groupby(received, key=lambda item: id(item[1])):
+        items = list(run)
+        yield items[0][1], [action for action, _ in items]
 
 
 def store_many(

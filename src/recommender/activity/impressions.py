@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, text
+from sqlalchemy import Connection, bindparam, func, insert, select
 
+from recommender.store.ids import take_ids
 from recommender.store.schema import Recommendation, utcnow
 
 # Built once: user actions look impressions up by the thousand a second, a group at a time.
@@ -56,10 +57,6 @@ def write(conn: Connection, impression: Impression) -> int:
 
 _INSERT = insert(Recommendation)
 _INSERT_ONE = insert(Recommendation).returning(Recommendation.id)
-_LAST_ID = select(func.max(Recommendation.id))
-_NEXT_IDS = text(
-    "SELECT nextval(pg_get_serial_sequence('recommendations', 'id')) FROM generate_series(1, :n)"
-)
 
 
 def write_many(conn: Connection, shown: list[Impression]) -> list[int]:
@@ -74,27 +71,13 @@ def write_many(conn: Connection, shown: list[Impression]) -> list[int]:
     if len(shown) == 1:  # one statement, one round trip: what a quiet server sends
         row = shown[0].__dict__ | {"created_at": now}
         return [int(conn.execute(_INSERT_ONE, row).scalar_one())]
-    ids = _take_ids(conn, len(shown))
+    ids = take_ids(conn, Recommendation.__tablename__, len(shown))
     rows = [
         impression.__dict__ | {"id": i, "created_at": now}
         for impression, i in zip(shown, ids, strict=True)
     ]
     conn.execute(_INSERT, rows)
     return ids
-
-
-def _take_ids(conn: Connection, n: int) -> list[int]:
-    """`n` new impression ids, ascending, so that a batch's later answers get larger ids.
-
-    PostgreSQL draws them from the table's sequence. On SQLite they are the ones SQLite
-    would give (the largest so far plus one; the table has no AUTOINCREMENT), and nobody can
-    take them first: the store writer's transaction holds the database's write lock from its
-    BEGIN IMMEDIATE. A writer that raced it anyway would fail on the primary key, never
-    overwrite a row."""
-    if conn.dialect.name == "postgresql":
-        return sorted(int(i) for i in conn.execute(_NEXT_IDS, {"n": n}).scalars())
-    last = conn.execute(_LAST_ID).scalar_one_or_none() or 0
-    return list(range(last + 1, last + 1 + n))
 
 
 def latest_on_panels(conn: Connection, visit_ids: set[str]) -> dict[str, dict[str, int]]:

@@ -39,7 +39,7 @@ async def record(body: UserActionIn, runtime: Runtime) -> Response:
     users = runtime.serving.current.catalog.users
     by_aai_uid = users.by_aai_uid if users is not None else None
     stored = await asyncio.wrap_future(
-        runtime.writer.submit(lambda conn: actions.record(conn, body, by_aai_uid))
+        runtime.writer.submit_item(actions.record_many, (body, by_aai_uid))
     )
     if stored.service_action is not None:
         # The visitor's next panel already knows (no wait for the next refresh).
