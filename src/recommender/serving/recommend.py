@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +11,7 @@ import numpy as np
 
 from recommender.activity import impressions
 from recommender.arrays import FloatArray, IntArray
-from recommender.catalog.snapshot import UserProfile
+from recommender.catalog.users import UserProfile
 from recommender.contract.recommendations import RecommendationRequest, RecommendationResponse
 from recommender.engines.base import Explanation, Query
 from recommender.experiments.assignment import bucket, choose_arm, visitor_key
@@ -35,9 +36,18 @@ class Visitor:
         users = state.catalog.users
         user_id = request.user_id
         if user_id is None and request.aai_uid and users is not None:
-            user_id = users.by_aai_uid.get(request.aai_uid)
+            user_id = users.user_of_aai(request.aai_uid)
         profile = users.get(user_id) if users is not None and user_id is not None else None
         return cls(user_id=user_id, profile=profile)
+
+    @classmethod
+    async def resolve(cls, state: ServingState, request: RecommendationRequest) -> Visitor:
+        """`of`, for an event loop: a lookup that would read the store runs in a worker
+        thread; one answered from memory (every lookup by default) runs here, as cheaply."""
+        users = state.catalog.users
+        if users is not None and users.reads_store(request.user_id, request.aai_uid):
+            return await asyncio.to_thread(cls.of, state, request)
+        return cls.of(state, request)
 
 
 def _history(profile: UserProfile | None, recent: Recent) -> IntArray:

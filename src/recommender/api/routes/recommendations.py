@@ -35,7 +35,7 @@ async def recommend(body: RecommendationRequest, runtime: Runtime) -> Response:
     # Ranking is about a millisecond of CPU: it runs on the event loop, which is cheaper
     # than a hop to a worker thread; only the commit of the impression is waited for.
     state = runtime.serving.current
-    visitor = Visitor.of(state, body)
+    visitor = await Visitor.resolve(state, body)
     recent = await runtime.sessions.recent_async(
         body.unique_id, visitor.user_id, body.timestamp.timestamp()
     )
