@@ -163,6 +163,8 @@ class CachedUsers:
         return user_id
 
     def reads_store(self, user_id: int | None, aai_uid: str | None) -> bool:
+        if user_id is None and not aai_uid:
+            return False  # anonymous: nothing to look up, no lock to take
         with self._lock:
             if user_id is None and aai_uid:
                 if aai_uid not in self._aai:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,14 +39,12 @@ class Visitor:
         profile = users.get(user_id) if users is not None and user_id is not None else None
         return cls(user_id=user_id, profile=profile)
 
-    @classmethod
-    async def resolve(cls, state: ServingState, request: RecommendationRequest) -> Visitor:
-        """`of`, for an event loop: a lookup that would read the store runs in a worker
-        thread; one answered from memory (every lookup by default) runs here, as cheaply."""
+    @staticmethod
+    def reads_store(state: ServingState, request: RecommendationRequest) -> bool:
+        """Whether `of` would read the store for this request (never with every user in
+        memory), so that an event loop runs it in a worker thread instead of waiting."""
         users = state.catalog.users
-        if users is not None and users.reads_store(request.user_id, request.aai_uid):
-            return await asyncio.to_thread(cls.of, state, request)
-        return cls.of(state, request)
+        return users is not None and users.reads_store(request.user_id, request.aai_uid)
 
 
 def _history(profile: UserProfile | None, recent: Recent) -> IntArray:
