@@ -3,13 +3,16 @@ and a new dump is seen at once."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from recommender.api.app import create_app
+from recommender.api.routes import recommendations
 from recommender.catalog.user_cache import CachedUsers
 from recommender.store.schema import UserAction
 from tests.api.conftest import load_catalog, make_settings, runtime_of
@@ -86,3 +89,24 @@ def test_a_new_dump_is_seen_at_once(database_url: str, tmp_path: Path) -> None:
     assert before["recommendations"] != after["recommendations"]
     assert not {7, 8} & set(after["recommendations"])
     assert set(after["recommendations"]) <= set(range(7, 13))
+
+
+def test_only_a_miss_leaves_the_event_loop(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hops: list[object] = []
+    hop = asyncio.to_thread
+
+    async def counted(function: Any, *args: Any) -> Any:
+        hops.append(args[1])
+        return await hop(function, *args)
+
+    monkeypatch.setattr(recommendations.asyncio, "to_thread", counted)
+    for cache_size, expected in [(0, 0), (2, 2)]:
+        hops.clear()
+        with app(database_url, tmp_path, cache_size) as client:
+            load_catalog(client, two_communities())
+            for visitor in [{"user_id": 3}, {"user_id": 3}, {}, {"aai_uid": "nobody"}] * 2:
+                response = client.post("/recommendations", json=recommendation_request(**visitor))
+                assert response.status_code == 200
+        assert len(hops) == expected  # the first user 3 and the first unknown identity
