@@ -1,5 +1,5 @@
 """Users read from the store one at a time on first use, at most a set number kept in memory:
-a serving process whose memory and start-up do not grow with the number of users."""
+a serving process whose memory for users is bounded and whose start-up reads none of them."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ class _Missing:
     """What an LRU answers for a key it does not hold (None is a held answer: no such user)."""
 
 
-MISSING = _Missing()
+_MISSING = _Missing()
 
 
 class Lru(Generic[K, V]):
@@ -81,7 +81,7 @@ class Lru(Generic[K, V]):
         try:
             self._entries.move_to_end(key)
         except KeyError:
-            return MISSING
+            return _MISSING
         return self._entries[key]
 
     def __contains__(self, key: K) -> bool:
@@ -144,7 +144,8 @@ class CachedUsers:
             hit = self._profiles.get(user_id)
         if not isinstance(hit, _Missing):
             return hit
-        with self._db.snapshot() as conn:
+        # One statement sees one state of the store: no transaction of its own to set up.
+        with self._db.engine.connect() as conn:
             profile = _read_profile(conn, user_id)
         with self._lock:
             self._profiles.put(user_id, profile)
@@ -155,7 +156,7 @@ class CachedUsers:
             hit = self._aai.get(aai_uid)
         if not isinstance(hit, _Missing):
             return hit
-        with self._db.snapshot() as conn:
+        with self._db.engine.connect() as conn:
             found = conn.execute(_USER_OF_AAI, {"aai_uid": aai_uid}).scalar_one_or_none()
         user_id = int(found) if found is not None else None
         with self._lock:
