@@ -9,8 +9,10 @@ wall time and peak resident memory come from the operating system; then `recomme
 (one process, the embedded default) is started on that store, timed until it answers
 /health, its resident memory read, and a closed loop of `--concurrency` clients sends
 POST /recommendations (half anonymous, half logged-in users drawn from all users) for
-`--seconds`. SQLite is a fresh file per size; PostgreSQL a fresh database of this run's own
-on `--postgres-url`'s server, dropped at the end.
+`--seconds`. With `--user-cache-sizes 0,100000` the same loaded store is served once per
+value of `USER_CACHE_SIZE` (0: every user in memory), a row each. SQLite is a fresh file
+per size; PostgreSQL a fresh database of this run's own on `--postgres-url`'s server,
+dropped at the end.
 
 Each measured figure is then fitted as `fixed + per_user * users + per_service * services`
 (least squares over the sizes) and projected to larger marketplaces: the per-user and
@@ -97,46 +99,56 @@ def recommendation_requests(n_users: int, seed: int) -> Callable[[int], Request]
     return next_request
 
 
-def measure(size: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+def measure(size: str, args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
+    """One row per user cache size, all served from the same loaded store."""
     n_services, n_users = (int(v) for v in size.split("x"))
     dump_file = work / f"dump-{size}.json"
     dump_bytes = write_dump(dump_file, n_services, n_users, seed=args.seed)
-    row: dict[str, Any] = {"services": n_services, "users": n_users}
-    row["dump_mb"] = round(dump_bytes / 1e6, 1)
+    loaded: dict[str, Any] = {"services": n_services, "users": n_users}
+    loaded["dump_mb"] = round(dump_bytes / 1e6, 1)
+    rows = []
     with database(args.database, work, size, args.postgres_url) as url:
         env = {"DATABASE_URL": url, "RATE_LIMIT_PER_S": "0"}
         load_s, peak_mb = timed_child([str(BIN / "recommender"), "load-dump", str(dump_file)], env)
         dump_file.unlink()
-        row |= {"load_s": round(load_s, 1), "load_peak_mb": round(peak_mb)}
-        started = time.perf_counter()
-        with serving_process(env, wait_s=1800) as (port, process):
-            row["start_s"] = round(time.perf_counter() - started, 1)
-            api = psutil.Process(process.pid)
-            row["api_rss_mb"] = round(api.memory_info().rss / 2**20)
-            requests = recommendation_requests(n_users, args.seed)
-            asyncio.run(
-                run_load("127.0.0.1", port, requests, concurrency=args.concurrency, duration_s=2)
+        loaded |= {"load_s": round(load_s, 1), "load_peak_mb": round(peak_mb)}
+        for cache_size in args.user_cache_sizes:
+            served = serve({**env, "USER_CACHE_SIZE": str(cache_size)}, n_users, args)
+            rows.append(loaded | {"user_cache_size": cache_size} | served)
+    return rows
+
+
+def serve(env: dict[str, str], n_users: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Start-up time, memory and latency of one API process on an already loaded store."""
+    row: dict[str, Any] = {}
+    started = time.perf_counter()
+    with serving_process(env, wait_s=1800) as (port, process):
+        row["start_s"] = round(time.perf_counter() - started, 1)
+        api = psutil.Process(process.pid)
+        row["api_rss_mb"] = round(api.memory_info().rss / 2**20)
+        requests = recommendation_requests(n_users, args.seed)
+        asyncio.run(
+            run_load("127.0.0.1", port, requests, concurrency=args.concurrency, duration_s=2)
+        )
+        result = asyncio.run(
+            run_load(
+                "127.0.0.1",
+                port,
+                requests,
+                concurrency=args.concurrency,
+                duration_s=args.seconds,
             )
-            result = asyncio.run(
-                run_load(
-                    "127.0.0.1",
-                    port,
-                    requests,
-                    concurrency=args.concurrency,
-                    duration_s=args.seconds,
-                )
-            )
-            row["api_rss_after_mb"] = round(api.memory_info().rss / 2**20)
-            row["api_peak_mb"] = peak_rss_mb(process.pid)
-        latencies = np.asarray([v for values in result.latencies_ms.values() for v in values])
-        row |= {
-            "requests": int(latencies.shape[0]),
-            "errors": result.errors,
-            "statuses": {k: dict(v) for k, v in result.statuses.items()},
-            "p50_ms": round(float(np.percentile(latencies, 50)), 1),
-            "p99_ms": round(float(np.percentile(latencies, 99)), 1),
-        }
-    return row
+        )
+        row["api_rss_after_mb"] = round(api.memory_info().rss / 2**20)
+        row["api_peak_mb"] = peak_rss_mb(process.pid)
+    latencies = np.asarray([v for values in result.latencies_ms.values() for v in values])
+    return row | {
+        "requests": int(latencies.shape[0]),
+        "errors": result.errors,
+        "statuses": {k: dict(v) for k, v in result.statuses.items()},
+        "p50_ms": round(float(np.percentile(latencies, 50)), 1),
+        "p99_ms": round(float(np.percentile(latencies, 99)), 1),
+    }
 
 
 def peak_rss_mb(pid: int) -> int | None:
@@ -169,14 +181,16 @@ def fit(rows: list[dict[str, Any]], metric: str) -> tuple[float, float, float] |
 
 def report(rows: list[dict[str, Any]]) -> dict[str, Any]:
     print(
-        f"{'services':>9} {'users':>9} {'dump MB':>8} {'load s':>7} {'load peak MB':>12} "
+        f"{'services':>9} {'users':>9} {'cache':>7} {'dump MB':>8} {'load s':>7} "
+        f"{'load peak MB':>12} "
         f"{'start s':>8} {'API MB':>7} {'API MB after':>12} {'API peak MB':>11} {'p50 ms':>7} "
         f"{'p99 ms':>7} "
         f"{'requests':>8} {'errors':>6}"
     )
     for r in rows:
         print(
-            f"{r['services']:>9,} {r['users']:>9,} {r['dump_mb']:>8} {r['load_s']:>7} "
+            f"{r['services']:>9,} {r['users']:>9,} {r.get('user_cache_size', 0):>7} "
+            f"{r['dump_mb']:>8} {r['load_s']:>7} "
             f"{r['load_peak_mb']:>12} {r['start_s']:>8} {r['api_rss_mb']:>7} "
             f"{r['api_rss_after_mb']:>12} {r.get('api_peak_mb') or '-':>11} {r['p50_ms']:>7} "
             f"{r['p99_ms']:>7} "
@@ -221,6 +235,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--user-cache-sizes",
+        type=lambda value: [int(v) for v in value.split(",")],
+        default=[0],
+        help="USER_CACHE_SIZE of each API process served per size, comma-separated "
+        "(0: every user in memory).",
+    )
     parser.add_argument("--out", type=Path, help="Also write the rows and fits as JSON here.")
     parser.add_argument(
         "--fit",
@@ -235,8 +256,9 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes.split(","):
-            rows.append(measure(size, args, Path(tmp)))
-            print(json.dumps(rows[-1]), flush=True)
+            for row in measure(size, args, Path(tmp)):
+                rows.append(row)
+                print(json.dumps(row), flush=True)
     fits = report(rows)
     if args.out:
         args.out.write_text(json.dumps({"rows": rows, "fits": fits}, indent=2))

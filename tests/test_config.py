@@ -62,6 +62,7 @@ def test_every_refused_setting_is_named_on_one_line(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("LOG_LEVEL", "loud")
     monkeypatch.setenv("PORT", "0")
     monkeypatch.setenv("ALLOW_ANONYMOUS", "perhaps")
+    monkeypatch.setenv("USER_CACHE_SIZE", "-1")
     get_settings.cache_clear()
     try:
         with pytest.raises(InvalidSettingsError) as refused:
@@ -74,6 +75,7 @@ def test_every_refused_setting_is_named_on_one_line(monkeypatch: pytest.MonkeyPa
     assert "warn means warning" in message
     assert "PORT='0': expected greater than or equal to 1" in message
     assert "ALLOW_ANONYMOUS='perhaps': expected true or false" in message
+    assert "USER_CACHE_SIZE='-1': expected greater than or equal to 0" in message
 
 
 def test_secrets_are_never_repeated_in_the_message(monkeypatch: pytest.MonkeyPatch) -> None:

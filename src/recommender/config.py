@@ -209,6 +209,13 @@ class Settings(BaseSettings):
         description="Popularity follows each new order at once; this often it is also "
         "recounted from the whole store.",
     )
+    user_cache_size: int = Field(
+        default=0,
+        ge=0,
+        description="Users' profiles each API process keeps, read from the store on first use "
+        "and the least recently used dropped; 0 holds every user in memory (start-up reads "
+        "them all, and no request reads the store for a profile).",
+    )
 
     # The databus (STOMP). The original recommender's names (RS_DATABUS_*) are read too, so
     # that its environment works unchanged.

@@ -42,6 +42,7 @@ class Runtime:
             default_engine=settings.default_engine,
             metric=settings.gate_metric,
             popularity_refit_s=settings.popularity_refit_s,
+            user_cache_size=settings.user_cache_size,
             # Actions other processes stored (the databus, imports) reach sessions here.
             on_actions=self.sessions.add,
         )

@@ -13,6 +13,8 @@ from sqlalchemy import Connection, select
 from recommender.arrays import IntArray
 from recommender.catalog.aai_index import AaiIndex
 from recommender.catalog.text_index import TextIndex
+from recommender.catalog.user_cache import UserCache
+from recommender.catalog.users import UserProfile, UserSource
 from recommender.store import state
 from recommender.store.arrays import CHUNK_ROWS, fetch_array
 from recommender.store.schema import Base, Service, User
@@ -35,14 +37,6 @@ def _empty_positions() -> dict[str, dict[int, IntArray]]:
     return {}
 
 
-@dataclass(frozen=True)
-class UserProfile:
-    id: int
-    accessed: IntArray  # service ids, oldest first
-    scientific_domains: tuple[int, ...]
-    categories: tuple[int, ...]
-
-
 @dataclass(frozen=True, eq=False)
 class UserDirectory:
     """Every user of the dump in compressed rows; a profile is materialised only on lookup."""
@@ -55,6 +49,19 @@ class UserDirectory:
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
+
+    @property
+    def count(self) -> int:
+        return len(self)
+
+    def user_of_aai(self, aai_uid: str) -> int | None:
+        return self.by_aai_uid.get(aai_uid)
+
+    def reads_store(self, user_id: int | None, aai_uid: str | None) -> bool:
+        return False
+
+    def aai_map(self) -> Mapping[str, int]:
+        return self.by_aai_uid
 
     def get(self, user_id: int) -> UserProfile | None:
         pos = int(np.searchsorted(self.ids, user_id))
@@ -86,7 +93,7 @@ class CatalogSnapshot:
     countries: Mapping[str, IntArray] = field(default_factory=dict)
     worldwide: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     names: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
-    users: UserDirectory | None = None
+    users: UserSource | None = None
     # The full-text index where it matches the store's search (SQLite's word prefixes);
     # None where the store must be asked (PostgreSQL stems English words).
     text: TextIndex | None = None
@@ -140,8 +147,11 @@ def _group(positions: IntArray, values: IntArray) -> dict[int, IntArray]:
     return {int(k): positions[bounds[i] : bounds[i + 1]] for i, k in enumerate(keys)}
 
 
-def load_snapshot(conn: Connection) -> CatalogSnapshot:
-    """Read the whole catalogue; call inside one transaction so it is a consistent picture."""
+def load_snapshot(conn: Connection, *, user_cache: UserCache | None = None) -> CatalogSnapshot:
+    """Read the whole catalogue; call inside one transaction so it is a consistent picture.
+
+    Every user is read too, unless `user_cache` says to read them one at a time on first use.
+    """
     catalog_state = state.read(conn, state.CATALOG)
     rows = conn.execute(
         select(
@@ -189,7 +199,7 @@ def load_snapshot(conn: Connection) -> CatalogSnapshot:
         countries={c: np.asarray(p, dtype=np.int64) for c, p in country_members.items()},
         worldwide=np.asarray(worldwide, dtype=np.int64),
         names=names,
-        users=_load_users(conn),
+        users=_load_users(conn) if user_cache is None else user_cache.open(conn),
         text=_text_index(conn) if conn.dialect.name == "sqlite" else None,
     )
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from recommender.activity import impressions
 from recommender.arrays import FloatArray, IntArray
-from recommender.catalog.snapshot import UserProfile
+from recommender.catalog.users import UserProfile
 from recommender.contract.recommendations import RecommendationRequest, RecommendationResponse
 from recommender.engines.base import Explanation, Query
 from recommender.experiments.assignment import bucket, choose_arm, visitor_key
@@ -35,9 +35,16 @@ class Visitor:
         users = state.catalog.users
         user_id = request.user_id
         if user_id is None and request.aai_uid and users is not None:
-            user_id = users.by_aai_uid.get(request.aai_uid)
+            user_id = users.user_of_aai(request.aai_uid)
         profile = users.get(user_id) if users is not None and user_id is not None else None
         return cls(user_id=user_id, profile=profile)
+
+    @staticmethod
+    def reads_store(state: ServingState, request: RecommendationRequest) -> bool:
+        """Whether `of` would read the store for this request (never with every user in
+        memory), so that an event loop runs it in a worker thread instead of waiting."""
+        users = state.catalog.users
+        return users is not None and users.reads_store(request.user_id, request.aai_uid)
 
 
 def _history(profile: UserProfile | None, recent: Recent) -> IntArray:

@@ -16,6 +16,7 @@ from recommender.activity import actions
 from recommender.activity.actions import ServiceAction
 from recommender.activity.usage import InteractionWeights, build_interactions, first_uses
 from recommender.catalog.snapshot import CatalogSnapshot, load_snapshot
+from recommender.catalog.user_cache import UserCache
 from recommender.engines import UnknownEngineError, canonical_name
 from recommender.engines.popularity import PopularityEngine, PopularityModel, Use
 from recommender.engines.random import RandomEngine
@@ -144,8 +145,12 @@ class ServingStateHolder:
         metric: str = "NDCG@10",
         popularity_refit_s: float = 600.0,
         on_actions: ActionsListener = _nobody_listens,
+        user_cache_size: int = 0,
     ) -> None:
+        """`user_cache_size` > 0 keeps at most that many users' profiles, read from the store
+        on first use; 0 holds every user in memory (no store read on a request)."""
         self._db = db
+        self._user_cache = UserCache(db, user_cache_size) if user_cache_size > 0 else None
         self._configured_default = default_engine
         self._metric = metric
         self._popularity_refit_s = popularity_refit_s
@@ -203,7 +208,7 @@ class ServingStateHolder:
         catalog = (
             old.catalog
             if old is not None and marks.catalog == old.marks.catalog
-            else load_snapshot(conn)
+            else load_snapshot(conn, user_cache=self._user_cache)
         )
         followed: list[ServiceAction] = []
         refit = (

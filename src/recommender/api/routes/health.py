@@ -37,7 +37,7 @@ def components(runtime: Runtime) -> dict[str, dict[str, Any]]:
             "dump_id": catalog.dump_id,
             "services": catalog.n_services,
             "recommendable": int(catalog.recommendable.sum()),
-            "users": len(users) if users is not None else 0,
+            "users": users.count if users is not None else 0,
         }
     else:
         parts["catalog"] = {

@@ -35,7 +35,12 @@ async def recommend(body: RecommendationRequest, runtime: Runtime) -> Response:
     # Ranking is about a millisecond of CPU: it runs on the event loop, which is cheaper
     # than a hop to a worker thread; only the commit of the impression is waited for.
     state = runtime.serving.current
-    visitor = Visitor.of(state, body)
+    # A profile the process does not hold is read off the loop; a held one costs no hop.
+    visitor = (
+        await asyncio.to_thread(Visitor.of, state, body)
+        if Visitor.reads_store(state, body)
+        else Visitor.of(state, body)
+    )
     recent = await runtime.sessions.recent_async(
         body.unique_id, visitor.user_id, body.timestamp.timestamp()
     )

@@ -37,7 +37,8 @@ async def post_user_action(body: UserActionIn, runtime: ClientRuntime) -> Respon
 async def record(body: UserActionIn, runtime: Runtime) -> Response:
     """The route's work, also served by `api.hot` without the framework's layers."""
     users = runtime.serving.current.catalog.users
-    by_aai_uid = users.by_aai_uid if users is not None else None
+    # Without every identity in memory, the writer asks the store (by the indexed column).
+    by_aai_uid = users.aai_map() if users is not None else None
     stored = await asyncio.wrap_future(
         runtime.writer.submit_item(actions.record_many, (body, by_aai_uid))
     )
