@@ -230,6 +230,11 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
         )
         for name in engines_to_train(args, arms):
             recommender("train", name, env=base)
+        for name in engines_to_train(args, []):
+            # The comparison asks for the engine by name: held back by the quality gate
+            # (itemknn often is), its requests would go to another engine. Its first and
+            # only version, in this fresh store, serves.
+            recommender("models", "activate", name, "1", env=base)
         out["prepare_s"] = round(time.perf_counter() - began, 1)
         episode = 0
         if not args.sessions_only:
