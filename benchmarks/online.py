@@ -63,6 +63,9 @@ POSTGRES_ADMIN = os.environ.get(
 )
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 DAY = timedelta(days=1)
+# Expected user actions per panel: from panel clicks and orders, and from browsing.
+PANEL_ACTIONS = 0.4
+OPENED_ACTIONS = 0.8
 # The servers the sessions comparison asks: the name `--session-variants` gives each, the
 # name its figures go under, and its settings.
 SESSION_VARIANTS = {
@@ -267,7 +270,12 @@ def run_experiment(
     PostgreSQL stack, its worker), both stopped at the end; returns the episodes played."""
     seed, arms, config = market.config.seed, out["arms"], market.config
     learned = [name for name in arms if name not in ("popularity", "random")]
-    actions_per_day = args.sessions * args.steps * args.clicks_per_panel
+    per_panel = args.clicks_per_panel
+    if per_panel is None:
+        # Panel clicks and orders; browsing visitors also open about 0.7 search results a
+        # page (seed 0) and order some of them.
+        per_panel = PANEL_ACTIONS + (OPENED_ACTIONS if args.browse else 0.0)
+    actions_per_day = args.sessions * args.steps * per_panel
     serving = {
         **base,
         "TRAIN_AFTER_ACTIONS": str(max(round(actions_per_day), 1)),
@@ -543,8 +551,8 @@ def main() -> None:
     parser.add_argument(
         "--clicks-per-panel",
         type=float,
-        default=0.4,
-        help="expected actions per panel, to schedule about one training a day",
+        help="expected actions per panel, to schedule about one training a day (default "
+        f"{PANEL_ACTIONS}, {PANEL_ACTIONS + OPENED_ACTIONS} when visitors browse)",
     )
     parser.add_argument("--arms", default="popularity,ials,ncf,rl")
     parser.add_argument(
