@@ -14,9 +14,16 @@ click and order a `POST /user_actions`; after each day the benchmark waits for t
 training to finish. The per-arm, per-day figures are the server's own experiment report.
 
 Afterwards the same anonymous visitors (`--anonymous` sessions, common random numbers) ask a
-server with sessions on and one with sessions off, naming a history-reading engine, and the
-offline simulator (the same marketplace, engines fitted on its whole log) ranks the same
-engines, to compare with the online ranking.
+server with sessions on and one with sessions off (`--session-variants`), naming each
+history-reading engine of `--session-engines`, and the offline simulator (the same
+marketplace, engines fitted on its whole log) ranks the same engines, to compare with the
+online ranking. `--sessions-only` skips the experiment's days (and the offline ranking): the
+comparison then asks engines trained on the logged history alone.
+
+Visitors browse (`--browse`, the default): beside each panel they see the search's first page
+of results, and what they open there is posted as a page visit from the list, which joins
+their session as a panel click does (`MarketplaceEnv(browse=True)`). `--no-browse` gives
+visitors who only click panels, as the figures measured before browsing existed.
 
 With a `random` arm (`--arms popularity,random,ncf`), the server's off-policy estimates of
 the other arms' engines (or `--estimate`), replaying the random arm's panels, are taken at the
@@ -56,6 +63,19 @@ POSTGRES_ADMIN = os.environ.get(
 )
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 DAY = timedelta(days=1)
+# Expected user actions per panel: from panel clicks and orders, and from browsing.
+PANEL_ACTIONS = 0.4
+OPENED_ACTIONS = 0.8
+# The servers the sessions comparison asks: the name `--session-variants` gives each, the
+# name its figures go under, and its settings.
+SESSION_VARIANTS = {
+    "off": ("off", {"SESSIONS": "false"}),
+    "on": ("on", {"SESSIONS": "true", "SESSION_EXCLUDE_OPENED": "true"}),
+    "again": (
+        "on, opened shown again",
+        {"SESSIONS": "true", "SESSION_EXCLUDE_OPENED": "false"},
+    ),
+}
 
 
 def t_interval(values: list[float]) -> tuple[float, float, float]:
@@ -169,16 +189,26 @@ def estimates(client: httpx.Client, experiment: int, engines: list[str]) -> dict
     return found
 
 
+def names(value: str) -> list[str]:
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def engines_to_train(args: argparse.Namespace, arms: list[str]) -> list[str]:
+    """The learned engines the arms and the sessions comparison ask for, each once."""
+    wanted = ([] if args.sessions_only else arms) + names(args.session_engines)
+    return [name for name in dict.fromkeys(wanted) if name not in ("popularity", "random")]
+
+
 def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     config = SynthConfig(
         services=args.services, users=args.users, days=args.history_days, seed=seed
     )
     market = generate(config)
     dump, panels_file, actions_file = write_activity(market, work)
-    arms = [name.strip() for name in args.arms.split(",") if name.strip()]
-    learned = [name for name in arms if name not in ("popularity", "random")]
-    out: dict[str, Any] = {"seed": seed, "arms": arms}
+    arms = names(args.arms)
+    out: dict[str, Any] = {"seed": seed, "arms": arms, "browse": args.browse}
     with ExitStack() as stack:
+        # The store outlives the experiment's servers: the sessions comparison reads it too.
         if args.stack == "postgres":
             url = stack.enter_context(postgres_database())
         else:
@@ -201,15 +231,57 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
             str(actions_file),
             env=base,
         )
-        for name in learned:
+        for name in engines_to_train(args, arms):
             recommender("train", name, env=base)
+        for name in engines_to_train(args, []):
+            # The comparison asks for the engine by name: held back by the quality gate
+            # (itemknn often is), its requests would go to another engine. Its first and
+            # only version, in this fresh store, serves.
+            recommender("models", "activate", name, "1", env=base)
         out["prepare_s"] = round(time.perf_counter() - began, 1)
-        actions_per_day = args.sessions * args.steps * args.clicks_per_panel
-        serving = {
-            **base,
-            "TRAIN_AFTER_ACTIONS": str(max(round(actions_per_day), 1)),
-            "TRAIN_ENGINES": ",".join(learned),
+        episode = 0
+        if not args.sessions_only:
+            episode = run_experiment(args, market, base, out, work)
+        out["sessions"] = sessions_on_off(args, market, base, seed, episode)
+    if args.offline and not args.sessions_only:
+        offline = simulate(
+            config,
+            arms,
+            [seed],
+            episodes=args.offline_episodes,
+            steps=args.steps,
+            browse=args.browse,
+        )
+        out["offline"] = {
+            name: {"mean_return": r.mean_return, "ctr": r.ctr, "order_rate": r.order_rate}
+            for name, r in offline.results.items()
         }
+    return out
+
+
+def run_experiment(
+    args: argparse.Namespace,
+    market: SyntheticMarketplace,
+    base: dict[str, str],
+    out: dict[str, Any],
+    work: Path,
+) -> int:
+    """The experiment's days against a server with scheduled retraining (and, on the
+    PostgreSQL stack, its worker), both stopped at the end; returns the episodes played."""
+    seed, arms, config = market.config.seed, out["arms"], market.config
+    learned = [name for name in arms if name not in ("popularity", "random")]
+    per_panel = args.clicks_per_panel
+    if per_panel is None:
+        # Panel clicks and orders; browsing visitors also open about 0.7 search results a
+        # page (seed 0) and order some of them.
+        per_panel = PANEL_ACTIONS + (OPENED_ACTIONS if args.browse else 0.0)
+    actions_per_day = args.sessions * args.steps * per_panel
+    serving = {
+        **base,
+        "TRAIN_AFTER_ACTIONS": str(max(round(actions_per_day), 1)),
+        "TRAIN_ENGINES": ",".join(learned),
+    }
+    with ExitStack() as stack:
         extra: tuple[str, ...] = ()
         if args.stack == "postgres":
             serving["REDIS_URL"] = REDIS
@@ -225,7 +297,7 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 "arms": [{"name": a, "engine": a, "weight": 1} for a in arms],
             },
         ).json()
-        env = MarketplaceEnv(market, steps=args.steps, seed=seed)
+        env = MarketplaceEnv(market, steps=args.steps, seed=seed, browse=args.browse)
         first_day = datetime.combine(
             config.start + timedelta(days=config.days), datetime.min.time(), UTC
         )
@@ -250,7 +322,7 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 # Before the day's scheduled training: the models replayed are the ones
                 # that served the arms at the end of the experiment.
                 targets = [a for a in arms if a != "random"] if args.estimate is None else []
-                targets += [e for e in (args.estimate or "").split(",") if e.strip()]
+                targets += names(args.estimate or "")
                 out["estimates"] = estimates(client, experiment["id"], targets)
             began = time.perf_counter()
             trained = wait_for_training(client, wall, args.training_timeout)
@@ -278,26 +350,18 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
             for arm in arms
         }
         client.post(f"/experiments/{experiment['id']}/stop")
-        stack.close()
-        out["sessions"] = sessions_on_off(args, market, base, seed, episode)
-    if args.offline:
-        offline = simulate(config, arms, [seed], episodes=args.offline_episodes, steps=args.steps)
-        out["offline"] = {
-            name: {"mean_return": r.mean_return, "ctr": r.ctr, "order_rate": r.order_rate}
-            for name, r in offline.results.items()
-        }
-    return out
+    return episode
 
 
 def after_a_click(panels: list[Panel]) -> dict[str, float]:
-    """CTR per panel of the panels that came after a click in the same session (the only
-    ones a session can change)."""
+    """CTR per panel of the panels that came after a click in the same session, on a panel
+    or on a search result (the only ones a session can change)."""
     clicked: set[int] = set()
     later: list[Panel] = []
     for panel in sorted(panels, key=lambda p: (p.episode, p.step)):
         if panel.episode in clicked:
             later.append(panel)
-        if panel.clicked:
+        if panel.clicked or panel.opened:
             clicked.add(panel.episode)
     return {"panels": len(later), "ctr_per_panel": rates(later)["ctr_per_panel"]}
 
@@ -310,16 +374,12 @@ def sessions_on_off(
     first_episode: int,
 ) -> dict[str, Any]:
     """The same anonymous sessions against a server with sessions on and one without."""
-    env = MarketplaceEnv(market, steps=args.steps, seed=seed)
+    env = MarketplaceEnv(market, steps=args.steps, seed=seed, browse=args.browse)
     episodes = anonymous_episodes(env, args.anonymous, first=first_episode)
     start = datetime(2030, 1, 1, tzinfo=UTC)
     found: dict[str, Any] = {}
-    variants = {
-        "off": {"SESSIONS": "false"},
-        "on": {"SESSIONS": "true", "SESSION_EXCLUDE_OPENED": "true"},
-        "on, opened shown again": {"SESSIONS": "true", "SESSION_EXCLUDE_OPENED": "false"},
-    }
-    for engine in [e.strip() for e in args.session_engines.split(",") if e.strip()]:
+    variants = dict(SESSION_VARIANTS[name] for name in names(args.session_variants))
+    for engine in names(args.session_engines):
         for name, variant in variants.items():
             settings = {**base, **variant}
             with (
@@ -338,7 +398,13 @@ def sessions_on_off(
             found[f"{engine}/sessions {name}"] = rates(panels) | {
                 "served_by": sorted({p.engine for p in panels}),
                 "after_a_click": after_a_click(panels),
+                "opened_per_panel": sum(p.opened for p in panels) / max(len(panels), 1),
             }
+            print(
+                f"  seed {seed} {engine} sessions {name}: CTR per panel "
+                f"{found[f'{engine}/sessions {name}']['ctr_per_panel']:.4f}",
+                file=sys.stderr,
+            )
     return found
 
 
@@ -350,6 +416,11 @@ def session_ctr(result: dict[str, Any], engine: str, variant: str, scope: str) -
 
 
 def summary(results: list[dict[str, Any]]) -> str:
+    lines = experiment_summary(results) if "report" in results[0] else []
+    return "\n".join(lines + sessions_summary(results))
+
+
+def experiment_summary(results: list[dict[str, Any]]) -> list[str]:
     arms: list[str] = results[0]["arms"]
     lines = ["## Per arm and day (server's report; CTR = clicked panels / panels)", ""]
     days = sorted({d["day"] for r in results for d in r["report"]["days"]})
@@ -432,7 +503,12 @@ def summary(results: list[dict[str, Any]]) -> str:
                     f"{snips['high']:.4f}] | {found['used']} / {found['impressions']} | "
                     f"{measured} |"
                 )
-    lines += ["", "## Anonymous visitors, sessions on vs off (CTR per panel)", ""]
+    return lines
+
+
+def sessions_summary(results: list[dict[str, Any]]) -> list[str]:
+    browse = "browsing" if results[0]["browse"] else "not browsing"
+    lines = ["", f"## Anonymous visitors ({browse}), sessions on vs off (CTR per panel)", ""]
     keys = sorted({k for r in results for k in r["sessions"]})
     for key in keys:
         values = [r["sessions"][key]["ctr_per_panel"] for r in results if key in r["sessions"]]
@@ -440,7 +516,11 @@ def summary(results: list[dict[str, Any]]) -> str:
         lines.append(f"- {key}: {m:.4f} [{lo:.4f}, {hi:.4f}]")
     engines = sorted({k.split("/")[0] for k in keys})
     for engine in engines:
+        if f"{engine}/sessions off" not in keys:
+            continue
         for variant in ("on", "on, opened shown again"):
+            if f"{engine}/sessions {variant}" not in keys:
+                continue
             for scope in ("all panels", "after a click"):
                 ratios = [
                     session_ctr(r, engine, variant, scope)
@@ -448,10 +528,12 @@ def summary(results: list[dict[str, Any]]) -> str:
                     for r in results
                 ]
                 m, lo, hi = t_interval(ratios)
+                seeds = ", ".join(f"{r:.3f}" for r in ratios)
                 lines.append(
                     f"- {engine}, sessions {variant} / off, {scope}: {m:.3f} [{lo:.3f}, {hi:.3f}]"
+                    f" (per seed {seeds})"
                 )
-    return "\n".join(lines)
+    return lines
 
 
 def main() -> None:
@@ -469,8 +551,8 @@ def main() -> None:
     parser.add_argument(
         "--clicks-per-panel",
         type=float,
-        default=0.4,
-        help="expected actions per panel, to schedule about one training a day",
+        help="expected actions per panel, to schedule about one training a day (default "
+        f"{PANEL_ACTIONS}, {PANEL_ACTIONS + OPENED_ACTIONS} when visitors browse)",
     )
     parser.add_argument("--arms", default="popularity,ials,ncf,rl")
     parser.add_argument(
@@ -479,6 +561,23 @@ def main() -> None:
         "random: every other arm's engine)",
     )
     parser.add_argument("--session-engines", default="ials,ncf")
+    parser.add_argument(
+        "--session-variants",
+        default=",".join(SESSION_VARIANTS),
+        help="servers the sessions comparison asks: off, on, again (on, with the services "
+        "opened in the session shown again)",
+    )
+    parser.add_argument(
+        "--sessions-only",
+        action="store_true",
+        help="only the sessions comparison, with engines trained on the logged history",
+    )
+    parser.add_argument(
+        "--browse",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="visitors also open search results beside each panel",
+    )
     parser.add_argument(
         "--anonymous",
         type=int,
@@ -493,6 +592,9 @@ def main() -> None:
     parser.add_argument("--offline-episodes", type=int, default=1000)
     parser.add_argument("--json", type=Path, help="write every figure to this file")
     args = parser.parse_args()
+    unknown = set(names(args.session_variants)) - set(SESSION_VARIANTS)
+    if unknown:
+        parser.error(f"unknown session variants: {sorted(unknown)}")
     results = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         with tempfile.TemporaryDirectory(prefix="online-") as folder:

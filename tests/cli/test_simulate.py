@@ -28,6 +28,7 @@ def test_simulate_prints_a_table_and_writes_the_report(tmp_path: Path) -> None:
             "order=3",
             "-p",
             "popularity.smoothing=2",
+            "--browse",
             "--output",
             str(output),
         ],
@@ -47,6 +48,7 @@ def test_simulate_prints_a_table_and_writes_the_report(tmp_path: Path) -> None:
     assert config["marketplace"]["services"] == 60
     assert config["rewards"]["order"] == 3.0
     assert config["params"]["popularity"] == {"smoothing": 2}
+    assert config["browse"] is True
 
 
 def test_an_unknown_engine_is_refused_by_name() -> None:

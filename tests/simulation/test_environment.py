@@ -10,6 +10,7 @@ import pytest
 
 from recommender.engines.base import Model
 from recommender.simulation import EnginePolicy, MarketplaceEnv, Observation, OraclePolicy, Policy
+from recommender.simulation.visitors import anonymous_episodes
 from recommender.synthetic import SyntheticMarketplace
 
 
@@ -212,3 +213,130 @@ def test_an_episode_ends_after_its_steps(market: SyntheticMarketplace) -> None:
     with pytest.raises(RuntimeError, match="reset"):
         env.step([1])
     assert env.reset().episode == 1
+
+
+def test_browsing_off_opens_nothing_and_only_panel_clicks_join_the_history(
+    market: SyntheticMarketplace,
+) -> None:
+    env = MarketplaceEnv(market, seed=5)
+    oracle = OraclePolicy(market.behaviour)
+    for episode in range(40):
+        observation = env.reset(episode)
+        history = observation.history.tolist()
+        done = False
+        while not done:
+            step = env.step(oracle(observation))
+            assert step.opened.shape == step.opened_ordered.shape == (0,)
+            for service in step.shown[step.clicked].tolist():
+                if service in history:
+                    history.remove(service)
+                history.append(service)
+            assert step.observation.history.tolist() == history
+            observation, done = step.observation, step.done
+
+
+def test_browsing_leaves_the_panels_and_their_draws_as_they_were(
+    market: SyntheticMarketplace,
+) -> None:
+    # Opened services reshape the history, so compare a policy that ignores it; orders from
+    # the results change later candidates, so compare visitors who cannot order: the same
+    # pages, panels and panel responses with browsing on and off.
+    plain = MarketplaceEnv(market, seed=5)
+    episodes = anonymous_episodes(plain, 30)
+    browsing = MarketplaceEnv(market, seed=5, browse=True)
+    before = [trace(plain, first_candidates, range(e, e + 1)) for e in episodes]
+    after = [trace(browsing, first_candidates, range(e, e + 1)) for e in episodes]
+    assert [[row[:6] for row in rows] for rows in after] == [
+        [row[:6] for row in rows] for rows in before
+    ]
+
+
+def browse_trace(env: MarketplaceEnv, policy: Policy, episodes: range) -> list[tuple[Any, ...]]:
+    """Per step: the results page, what was opened and ordered from it, and the history after."""
+    out: list[tuple[Any, ...]] = []
+    for episode in episodes:
+        observation = env.reset(episode)
+        done = False
+        while not done:
+            visitor = env.schedule.visitor(episode)
+            results = env.results(env.schedule.context(episode, observation.step, visitor))
+            step = env.step(policy(observation))
+            out.append(
+                (
+                    results.tolist(),
+                    step.shown[step.clicked].tolist(),
+                    step.opened.tolist(),
+                    step.opened_ordered.tolist(),
+                    step.observation.history.tolist(),
+                    step.observation.owned.tolist(),
+                )
+            )
+            observation, done = step.observation, step.done
+    return out
+
+
+def test_opened_results_join_the_history_after_the_panel_clicks(
+    market: SyntheticMarketplace,
+) -> None:
+    env = MarketplaceEnv(market, seed=5, browse=True)
+    rows = browse_trace(env, OraclePolicy(market.behaviour), range(150))
+    opened = [row for row in rows if row[2]]
+    assert len(opened) > 20
+    for results, clicks, services, ordered, history, owned in rows:
+        assert len(services) == len(ordered) == len(set(services))
+        # Opened services come from the page, in page order, never twice with a panel click,
+        # and no more journeys per page than the generator's visitors start.
+        assert services == [s for s in results if s in services]
+        assert not set(services) & set(clicks)
+        assert len(clicks) + len(services) <= max(len(clicks), env.max_opened)
+        visited = clicks + services
+        assert history[len(history) - len(visited) :] == visited
+        assert all(s in owned for s, o in zip(services, ordered, strict=True) if o)
+
+
+def test_results_pages_are_the_searchs_matches_in_the_index_order(
+    market: SyntheticMarketplace,
+) -> None:
+    env = MarketplaceEnv(market, seed=5, browse=True)
+    for episode in range(30):
+        observation = env.reset(episode)
+        visitor = env.schedule.visitor(episode)
+        results = env.results(env.schedule.context(episode, 0, visitor))
+        matches = set(env.service_ids[env.schedule.context(episode, 0, visitor).matches].tolist())
+        assert set(results.tolist()) <= matches
+        assert results.shape[0] == min(10, len(matches))
+        assert set(observation.candidates.tolist()) <= matches
+
+
+def test_browsing_is_the_same_for_a_seed_and_for_every_policy_that_shows_the_same(
+    market: SyntheticMarketplace, random_model: Model
+) -> None:
+    oracle = OraclePolicy(market.behaviour)
+    first = browse_trace(MarketplaceEnv(market, seed=5, browse=True), oracle, range(40))
+    again = browse_trace(MarketplaceEnv(market, seed=5, browse=True), oracle, range(40))
+    other = browse_trace(MarketplaceEnv(market, seed=6, browse=True), oracle, range(40))
+    assert first == again
+    assert first != other
+    # Another policy meets the same results pages; without panel clicks in the way it opens
+    # the same services from them.
+    env = MarketplaceEnv(market, seed=5, browse=True)
+    shuffled = browse_trace(env, EnginePolicy(random_model), range(40))
+    assert [row[0] for row in shuffled] == [row[0] for row in first]
+    same = [(a[2], b[2]) for a, b in zip(first, shuffled, strict=True) if not a[1] and not b[1]]
+    assert same and all(x == y for x, y in same)
+
+
+def test_anonymous_visitors_never_order_what_they_open(market: SyntheticMarketplace) -> None:
+    env = MarketplaceEnv(market, seed=5, browse=True)
+    oracle = OraclePolicy(market.behaviour)
+    orders = {"anonymous": 0, "registered": 0}
+    for episode in range(300):
+        observation = env.reset(episode)
+        kind = "anonymous" if observation.user_id is None else "registered"
+        done = False
+        while not done:
+            step = env.step(oracle(observation))
+            orders[kind] += int(step.opened_ordered.sum())
+            observation, done = step.observation, step.done
+    assert orders["anonymous"] == 0
+    assert orders["registered"] > 0

@@ -61,3 +61,15 @@ def test_simulate_reports_each_engine_over_seeds_and_repeats_itself() -> None:
 def test_an_unknown_engine_fails_before_any_work() -> None:
     with pytest.raises(UnknownEngineError, match="'nope'"):
         simulate(SynthConfig(services=5000, users=100_000), ["popularity", "nope"], [0], 10)
+
+
+def test_simulate_lets_visitors_browse_when_asked() -> None:
+    runs = {
+        browse: simulate(SMALL, ["itemknn"], [3], episodes=40, steps=3, browse=browse)
+        for browse in (False, True)
+    }
+    assert runs[False].config["browse"] is False
+    assert runs[True].config["browse"] is True
+    # itemknn reads the history, which opened search results lengthen.
+    on, off = runs[True].results["itemknn"], runs[False].results["itemknn"]
+    assert (on.mean_return, on.clicks, on.shown) != (off.mean_return, off.clicks, off.shown)

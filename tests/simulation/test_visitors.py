@@ -63,6 +63,40 @@ def test_visitors_drive_an_experiment_and_the_report_counts_what_they_did(
         assert sum(p.clicked for p in panels) > 0
 
 
+def test_browsing_visitors_post_what_they_open_as_visits_from_the_list_into_the_session(
+    market: SyntheticMarketplace, tmp_path: Path
+) -> None:
+    settings = make_settings(f"sqlite:///{tmp_path / 'b.db'}", tmp_path, rate_limit_per_s=0)
+    with TestClient(create_app(settings)) as client:
+        load_catalog(client, market.dump)
+        env = MarketplaceEnv(market, steps=3, seed=5, browse=True)
+        start = datetime(2026, 12, 1, tzinfo=UTC)
+        panels = run_sessions(client, env, range(40), start=start, session_spacing_s=600)
+        opened = sum(p.opened for p in panels)
+        assert opened > 0
+        with runtime_of(client).db.engine.connect() as conn:
+            rows = conn.execute(
+                select(UserAction.root_type, UserAction.is_order, UserAction.recommendation_id)
+            ).all()
+            last = conn.execute(
+                select(UserAction.unique_id, UserAction.service_id, UserAction.timestamp)
+                .where(UserAction.root_type == "other", UserAction.user_id.is_(None))
+                .order_by(UserAction.id.desc())
+                .limit(1)
+            ).one_or_none()
+        roots = Counter((root, order) for root, order, _ in rows)
+        assert roots[("other", False)] == opened
+        assert roots[("other", True)] == sum(p.opened_ordered for p in panels)
+        assert roots[("recommendation_panel", False)] == sum(p.clicked for p in panels)
+        # Services opened from the list are no panel's clicks.
+        assert all(link is None for root, _, link in rows if root == "other")
+        # An anonymous visitor's opened service is in its session, as a panel click would be.
+        assert last is not None
+        unique_id, service, at = last
+        recent = runtime_of(client).sessions.recent(unique_id, None, at.timestamp())
+        assert service in recent.session
+
+
 def test_anonymous_episodes_are_those_of_visitors_not_logged_in(
     market: SyntheticMarketplace,
 ) -> None:

@@ -78,6 +78,9 @@ def simulate_command(
         help="Sessions the rl engine plays (with exploration, in an environment of another "
         "seed) and learns from after its offline fit; 0 trains it offline only.",
     ),
+    browse: bool = typer.Option(
+        False, "--browse", help="Visitors also open search results beside each panel."
+    ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report as JSON."),
 ) -> None:
     """Train engines on synthetic marketplaces and measure what their panels earn online."""
@@ -106,6 +109,7 @@ def simulate_command(
             device=device,
             references={ORACLE: OraclePolicy.of} if oracle else None,
             online=OnlineSchedule(episodes=online_episodes) if online_episodes else None,
+            browse=browse,
             progress=update,
         )
     console.print(report_table(report))

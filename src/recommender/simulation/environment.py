@@ -12,10 +12,20 @@ visitor's history (once, at their latest click); ordered ones become used, so th
 candidate sets of later steps. Anonymous visitors never order (they would have to log in),
 registered ones do, new users included.
 
+With `browse` on, each page also shows the search's first page of results (the matches in the
+search index's order, `RESULTS_PER_PAGE` of them), as the portal does beside the panel. After
+the panel the visitor examines the results as the generator's visitors do (placement "list")
+and opens what it clicks, up to the generator's clicks per catalogue visit in all, a service
+already clicked in the panel once; it may order what it opens. Opened services join the
+history and orders become used as for panel clicks, panel clicks first, but earn no reward:
+the policy did not show them. Off (the default), nothing of that happens and no draw changes.
+
 Episodes are independent: each starts from the state of the marketplace's dump. The response
 draws come from a stream keyed by (seed, episode, step), two uniforms per slot in slot order,
 so two policies that show the same service in the same slot of the same step get the same
-click draw (and, when their panels are as long, the same order draw).
+click draw (and, when their panels are as long, the same order draw). The search results are
+examined with draws of their own stream keyed the same way, so browsing never moves a panel's
+draws and every policy's visitor draws the same numbers for the same results page.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from recommender.contract.recommendations import PANEL_SIZES
 from recommender.contract.rewards import RewardValues
 from recommender.simulation.rewards import PanelRewards
 from recommender.simulation.schedule import (
+    BROWSE_STREAM,
     RESPONSE_STREAM,
     Context,
     EpisodeSchedule,
@@ -39,12 +50,9 @@ from recommender.simulation.schedule import (
     stream,
 )
 from recommender.synthetic.behaviour import BehaviourModel
-from recommender.synthetic.generator import SyntheticMarketplace
-from recommender.synthetic.search import SearchIndex
-from recommender.synthetic.vocabulary import EoscVocabulary, load_vocabulary
-
-# The search index's own stream only orders search results, which the simulator does not show.
-_RESULT_ORDER_STREAM = 71_000
+from recommender.synthetic.generator import SyntheticMarketplace, search_index
+from recommender.synthetic.search import RESULTS_PER_PAGE
+from recommender.synthetic.vocabulary import EoscVocabulary
 
 
 def _ids(values: Sequence[int] | IntArray) -> IntArray:
@@ -53,6 +61,14 @@ def _ids(values: Sequence[int] | IntArray) -> IntArray:
 
 def _empty_search() -> dict[str, Any]:
     return {}
+
+
+def _no_services() -> IntArray:
+    return _ids([])
+
+
+def _no_flags() -> BoolArray:
+    return np.zeros(0, dtype=bool)
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,6 +105,10 @@ class Step:
     dropped: IntArray  # what the policy returned that was not shown, in its order
     observation: Observation
     done: bool
+    # Browsing: the search results the visitor opened after the panel, in page order, and
+    # which of them it ordered (empty with browsing off).
+    opened: IntArray = field(default_factory=_no_services)
+    opened_ordered: BoolArray = field(default_factory=_no_flags)
 
     @property
     def reward(self) -> float:
@@ -100,7 +120,7 @@ class MarketplaceEnv:
 
     `reset(episode)` starts episode `episode` (by default the one after the last started),
     and `step(services)` shows a panel; every episode number stands for the same visitor and
-    searches whatever policy runs it.
+    searches whatever policy runs it. `browse` shows each page's search results too.
     """
 
     def __init__(
@@ -112,6 +132,7 @@ class MarketplaceEnv:
         rewards: RewardValues | None = None,
         seed: int = 0,
         vocabulary: EoscVocabulary | None = None,
+        browse: bool = False,
     ) -> None:
         if steps < 1:
             raise ValueError("an episode needs at least one step")
@@ -121,6 +142,9 @@ class MarketplaceEnv:
         self.panel_id = panel_id
         self.panel_size = PANEL_SIZES[panel_id]
         self.seed = seed
+        self.browse = browse
+        # The generator's cap on journeys started from one catalogue page, panel included.
+        self.max_opened = market.config.journeys.max_clicks
         self.rewards = PanelRewards.of(rewards, market.graph)
         self.behaviour: BehaviourModel = market.behaviour
         self.service_ids = market.catalogue.ids
@@ -128,11 +152,8 @@ class MarketplaceEnv:
             int(user["id"]): [int(s) for s in user["accessed_services"]]
             for user in market.dump["users"]
         }
-        search = SearchIndex(
-            market.catalogue,
-            vocabulary or load_vocabulary(),
-            stream(seed, _RESULT_ORDER_STREAM),
-        )
+        # The generator's own index, so results come in the order its logged visitors saw.
+        search = search_index(market, vocabulary)
         self.schedule = EpisodeSchedule(market.population, search, histories, seed)
         self._next_episode = 0
         self._episode = -1
@@ -141,6 +162,7 @@ class MarketplaceEnv:
         self._visitor: Visitor | None = None
         self._history: list[int] = []
         self._owned: set[int] = set()
+        self._context: Context | None = None
         self._observation: Observation | None = None
 
     def reset(self, episode: int | None = None) -> Observation:
@@ -155,13 +177,16 @@ class MarketplaceEnv:
         self._owned = set(visitor.history) if visitor.registered else set()
         self._step = 0
         self._done = False
-        self._observation = self._observe(self.schedule.context(self._episode, 0, visitor))
+        self._context = self.schedule.context(self._episode, 0, visitor)
+        self._observation = self._observe(self._context)
         return self._observation
 
     def step(self, services: Sequence[int] | IntArray) -> Step:
         """Show `services` (best first) on the current page and let the visitor respond."""
         if self._done or self._visitor is None or self._observation is None:
             raise RuntimeError("call reset() before step(), and again after an episode is done")
+        if self._context is None:
+            raise RuntimeError("an episode in progress has a page")
         visitor = self._visitor
         shown, dropped = self._validate(services, self._observation.candidates)
         rng = stream(self.seed, RESPONSE_STREAM, self._episode, self._step)
@@ -173,21 +198,20 @@ class MarketplaceEnv:
             owned=[int(s) in self._owned for s in shown],
             can_order=visitor.registered,
         )
-        for service, clicked, ordered in zip(
-            shown.tolist(), response.clicked.tolist(), response.ordered.tolist(), strict=True
-        ):
-            if clicked:
-                if service in self._history:
-                    self._history.remove(service)
-                self._history.append(service)
-            if ordered:
-                self._owned.add(service)
+        clicks = shown[response.clicked]
+        opened, opened_ordered = _no_services(), _no_flags()
+        if self.browse:
+            # Decided before the panel's orders count, as the visitor sees both on one page.
+            opened, opened_ordered = self._browse(self._context, clicks)
+        self._remember(shown, response.clicked, response.ordered)
+        self._remember(opened, np.ones(opened.shape[0], dtype=bool), opened_ordered)
         self._step += 1
         self._done = self._step >= self.steps
         if self._done:
-            observation = self._observe(None)
+            self._context = None
         else:
-            observation = self._observe(self.schedule.context(self._episode, self._step, visitor))
+            self._context = self.schedule.context(self._episode, self._step, visitor)
+        observation = self._observe(self._context)
         self._observation = observation
         return Step(
             shown=shown,
@@ -197,7 +221,48 @@ class MarketplaceEnv:
             dropped=dropped,
             observation=observation,
             done=self._done,
+            opened=opened,
+            opened_ordered=opened_ordered,
         )
+
+    def results(self, context: Context) -> IntArray:
+        """The ids of a page's first page of search results, in the search index's order."""
+        rows = self.schedule.search.results(context.search_data, context.matches, RESULTS_PER_PAGE)
+        return _ids(self.service_ids[rows])
+
+    def _browse(self, context: Context, clicks: IntArray) -> tuple[IntArray, BoolArray]:
+        """The results the visitor opens after clicking `clicks` in the panel, and which of
+        them it orders: the generator's list examination, from the browse stream."""
+        visitor = self._visitor
+        assert visitor is not None
+        results = self.results(context)
+        rng = stream(self.seed, BROWSE_STREAM, self._episode, self._step)
+        response = self.behaviour.respond(
+            visitor.profile,
+            results,
+            rng,
+            placement="list",
+            owned=[int(s) in self._owned for s in results],
+            can_order=visitor.registered,
+        )
+        # A service clicked in the panel is one journey already; the rest share what is left
+        # of the page's journeys in page order, as the generator's visitors do.
+        fresh = response.clicked & ~np.isin(results, clicks)
+        room = max(self.max_opened - int(clicks.shape[0]), 0)
+        picked = np.flatnonzero(fresh)[:room]
+        return _ids(results[picked]), np.asarray(response.ordered[picked], dtype=bool)
+
+    def _remember(self, services: IntArray, clicked: BoolArray, ordered: BoolArray) -> None:
+        """Clicked services move to the end of the history; ordered ones become used."""
+        for service, click, order in zip(
+            services.tolist(), clicked.tolist(), ordered.tolist(), strict=True
+        ):
+            if click:
+                if service in self._history:
+                    self._history.remove(service)
+                self._history.append(service)
+            if order:
+                self._owned.add(service)
 
     def _validate(
         self, services: Sequence[int] | IntArray, candidates: IntArray

@@ -174,6 +174,7 @@ def simulate(
     device: str = "cpu",
     references: Mapping[str, Reference] | None = None,
     online: OnlineSchedule | None = None,
+    browse: bool = False,
     progress: Progress = quiet,
 ) -> SimulationReport:
     """Train each engine on each seed's marketplace and run the same episodes for all.
@@ -183,6 +184,7 @@ def simulate(
     engines (the oracle, say), built per marketplace and run on the same episodes after them.
     With an `online` schedule the `rl` engine, after its offline fit, also learns from
     episodes it plays in an environment of another seed than the one it is measured in.
+    With `browse` the visitors also open search results beside each panel (`MarketplaceEnv`).
     """
     names = list(dict.fromkeys(canonical_name(name) for name in engines))
     extra = dict(references or {})
@@ -205,7 +207,9 @@ def simulate(
         market = generate(config.model_copy(update={"seed": seed}))
         logged = marketplace_data(market, weights, rewards)
         data = logged.interactions
-        env = MarketplaceEnv(market, steps=steps, panel_id=panel_id, rewards=rewards, seed=seed)
+        env = MarketplaceEnv(
+            market, steps=steps, panel_id=panel_id, rewards=rewards, seed=seed, browse=browse
+        )
         began = time.perf_counter()
         fallback: Model = fit_engine(FALLBACK, data, chosen.get(FALLBACK), seed=seed)
         fallback_s = time.perf_counter() - began
@@ -216,7 +220,12 @@ def simulate(
             elif name == ONLINE_ENGINE and online is not None and online.episodes > 0:
                 began = time.perf_counter()
                 practice = MarketplaceEnv(
-                    market, steps=steps, panel_id=panel_id, rewards=rewards, seed=seed + PRACTICE
+                    market,
+                    steps=steps,
+                    panel_id=panel_id,
+                    rewards=rewards,
+                    seed=seed + PRACTICE,
+                    browse=browse,
                 )
                 model = train_online(
                     data,
@@ -269,5 +278,6 @@ def simulate(
             "params": {name: chosen.get(name, {}) for name in names},
             "references": list(extra),
             "online": None if online is None else dataclasses.asdict(online),
+            "browse": browse,
         },
     )

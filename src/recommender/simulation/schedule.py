@@ -24,10 +24,12 @@ from recommender.arrays import BoolArray
 from recommender.synthetic.population import Population
 from recommender.synthetic.search import SearchIndex
 
-# Stream tags, so the visitor, search and response draws never share numbers.
+# Stream tags, so the visitor, search, panel response and search results response draws
+# never share numbers.
 VISITOR_STREAM = 71_001
 SEARCH_STREAM = 71_002
 RESPONSE_STREAM = 71_003
+BROWSE_STREAM = 71_004
 
 
 def stream(seed: int, tag: int, *keys: int) -> np.random.Generator:

@@ -5,7 +5,9 @@ The environment decides who visits, what they search for and how they respond; t
 decides what they see (whatever engine, experiment arm and session it applies). Each panel's
 request carries the visitor's identity, the search filters and the services the search
 matched (`candidates`), as the portal sends them; each click is posted as a page visit that
-started on the panel, and each order as the next step of that journey.
+started on the panel, and each order as the next step of that journey. When the environment
+browses, each search result the visitor opens is posted the same way with the catalogue list
+(`other`) as its journey's root, so the server's session holds it but no panel is credited.
 """
 
 from __future__ import annotations
@@ -18,9 +20,13 @@ from typing import Any, Protocol
 from recommender.simulation.environment import MarketplaceEnv, Observation
 
 PANEL_ROOT = "recommendation_panel"
-# Seconds between a visitor's pages, and from a panel to the click on it.
+# The root the portal gives a journey that began on the list of search results.
+LIST_ROOT = "other"
+# Seconds between a visitor's pages, from a panel to the click on it, and to opening search
+# results (after the panel, as the environment decides, and before the next page).
 PAGE_GAP_S = 40.0
 CLICK_AFTER_S = 5.0
+OPEN_AFTER_S = 15.0
 
 
 class Response(Protocol):
@@ -53,6 +59,9 @@ class Panel:
     clicked: int
     ordered: int
     at: datetime
+    # Search results opened on the panel's page, and orders of those (browsing only).
+    opened: int = 0
+    opened_ordered: int = 0
 
 
 def _body(observation: Observation, browser: str, visit: str, at: datetime) -> dict[str, Any]:
@@ -78,10 +87,23 @@ def _post(client: Client, url: str, body: dict[str, Any]) -> Any:
     return response
 
 
+def _root(service: int, *, panel: bool) -> dict[str, Any]:
+    if panel:
+        return {"type": PANEL_ROOT, "panel_id": "v1", "service_id": service}
+    return {"type": LIST_ROOT, "service_id": service}
+
+
 def _click(
-    browser: str, user_id: int | None, visit: str, service: int, at: datetime, *, order: bool
+    browser: str,
+    user_id: int | None,
+    visit: str,
+    service: int,
+    at: datetime,
+    *,
+    order: bool,
+    panel: bool = True,
 ) -> dict[str, Any]:
-    root = {"type": PANEL_ROOT, "panel_id": "v1", "service_id": service}
+    root = _root(service, panel=panel)
     if order:
         source = {
             "visit_id": f"{visit}-{service}",
@@ -102,6 +124,26 @@ def _click(
     if user_id is not None:
         body["user_id"] = user_id
     return body
+
+
+def _post_journeys(
+    client: Client,
+    page: tuple[str, int | None, str],
+    clicked: list[int],
+    ordered: list[bool],
+    at: datetime,
+    *,
+    panel: bool = True,
+) -> None:
+    """Post each click a page's panel (or its search results) got, and the order that
+    followed it, if any; `page` is the browser, user and visit of the page."""
+    browser, user_id, visit = page
+    for service, then_ordered in zip(clicked, ordered, strict=True):
+        click = _click(browser, user_id, visit, service, at, order=False, panel=panel)
+        _post(client, "/user_actions", click)
+        if then_ordered:
+            order = _click(browser, user_id, visit, service, at, order=True, panel=panel)
+            _post(client, "/user_actions", order)
 
 
 def run_sessions(
@@ -127,20 +169,14 @@ def run_sessions(
                 body["engine_version"] = engine
             answer = _post(client, "/recommendations", body).json()
             step = env.step(answer["recommendations"])
+            page = (browser, observation.user_id, visit)
             clicked_at = at + timedelta(seconds=CLICK_AFTER_S)
-            for service, clicked, ordered in zip(
-                step.shown.tolist(), step.clicked.tolist(), step.ordered.tolist(), strict=True
-            ):
-                if clicked:
-                    click = _click(
-                        browser, observation.user_id, visit, service, clicked_at, order=False
-                    )
-                    _post(client, "/user_actions", click)
-                if ordered:
-                    order = _click(
-                        browser, observation.user_id, visit, service, clicked_at, order=True
-                    )
-                    _post(client, "/user_actions", order)
+            clicks = step.shown[step.clicked].tolist()
+            _post_journeys(client, page, clicks, step.ordered[step.clicked].tolist(), clicked_at)
+            opened_at = at + timedelta(seconds=OPEN_AFTER_S)
+            opened = step.opened.tolist()
+            orders = step.opened_ordered.tolist()
+            _post_journeys(client, page, opened, orders, opened_at, panel=False)
             panels.append(
                 Panel(
                     episode=episode,
@@ -153,6 +189,8 @@ def run_sessions(
                     clicked=int(step.clicked.sum()),
                     ordered=int(step.ordered.sum()),
                     at=at,
+                    opened=int(step.opened.shape[0]),
+                    opened_ordered=int(step.opened_ordered.sum()),
                 )
             )
             if step.done:

@@ -391,6 +391,18 @@ def generate(
     )
 
 
+def search_index(
+    market: SyntheticMarketplace, vocabulary: EoscVocabulary | None = None
+) -> SearchIndex:
+    """The marketplace's search index as its generation built it: the same result orders, so
+    a simulator that shows search results shows the pages its logged visitors saw."""
+    return SearchIndex(
+        market.catalogue,
+        vocabulary or load_vocabulary(),
+        _rng(market.config.seed, _STREAMS["search"]),
+    )
+
+
 OUTPUT_FILES = ("dump.json", "user_actions.jsonl", "recommendations.jsonl", "ground_truth.json")
 
 
