@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Iterator
 
@@ -10,6 +11,7 @@ import redis
 
 from recommender.activity.actions import ServiceAction
 from recommender.sessions import SessionStore
+from recommender.sessions.events import current_session, recent, visitor_keys
 from recommender.sessions.local import LocalSessions
 from recommender.sessions.shared import RedisSessions
 from tests.integration.conftest import redis_url
@@ -138,3 +140,41 @@ def test_a_visitor_forgotten_and_seen_again_starts_afresh() -> None:
     store.add([action(2, 11, 102.0, browser="b")])  # "a" is forgotten
     store.add([action(3, 12, 103.0, browser="a")])
     assert store.recent("a", None, 104.0).session == (12,)
+
+
+def test_a_browser_s_view_follows_every_order_of_arrival() -> None:
+    """Events arriving in any order, again, or past the kept number are seen exactly as the
+    latest run of the kept events, for a browser alone and together with a user."""
+    rng = random.Random(5)
+    for _ in range(200):
+        store = LocalSessions(gap_s=10.0, max_visitors=100, max_events=6)
+        kept: dict[str, list[ServiceAction]] = {}
+        # An action sent again (the refresh thread reads back what the API stored) is the
+        # same action.
+        sent: dict[int, ServiceAction] = {}
+        for _ in range(rng.randint(1, 20)):
+            number = rng.randint(1, 15)
+            event = sent.setdefault(
+                number,
+                action(
+                    number,
+                    rng.randint(1, 5),
+                    float(rng.randint(0, 60)),
+                    browser=rng.choice(["a", "b"]),
+                    user=rng.choice([None, 1, 1, 2]),
+                    ordered=rng.random() < 0.2,
+                ),
+            )
+            store.add([event])
+            for key in visitor_keys(event.unique_id, event.user_id):
+                events = kept.setdefault(key, [])
+                if all(e.id != event.id for e in events):
+                    events[:] = [*events, event][-6:]
+        for browser, user in [("a", None), ("b", None), ("a", 1), ("b", 2)]:
+            together = [e for key in visitor_keys(browser, user) for e in kept.get(key, [])]
+            expected = recent(current_session(together, 70.0, 10.0), ())
+            seen = store.recent(browser, user, 70.0)
+            assert (seen.session, seen.session_orders) == (
+                expected.session,
+                expected.session_orders,
+            )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 _SCALE = float(1 << 64)
 
@@ -26,6 +27,8 @@ def visitor_key(user_id: int | None, aai_uid: str | None, unique_id: str) -> str
     return f"browser:{unique_id}"
 
 
+# A visitor asks for many panels in a row: their point is hashed once while they browse.
+@lru_cache(maxsize=1 << 16)
 def bucket(experiment_id: int, key: str) -> float:
     """A uniform number in [0, 1) fixed by (experiment, visitor): sticky for the visitor and
     independent between experiments (the experiment is part of the hashed text)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from operator import attrgetter
 
 from recommender.activity.actions import ServiceAction
 
@@ -22,7 +24,7 @@ class Recent:
         """What the visitor ordered, in this session or ever: never shown again."""
         return self.session_orders | self.orders
 
-    @property
+    @cached_property
     def excluded(self) -> frozenset[int]:
         """What the session opened or ordered, and the user's orders."""
         return frozenset(self.session) | self.ordered
@@ -46,14 +48,26 @@ def current_session(events: Iterable[ServiceAction], now: float, gap: float) -> 
     return run if still_going(run, now, gap) else []
 
 
+_WHEN = attrgetter("at", "id")
+
+
 def latest_run(events: Iterable[ServiceAction], gap: float) -> list[ServiceAction]:
     """The latest run of events without a silence longer than `gap`, oldest first (each
     event once), whether or not it is still going."""
-    ordered = sorted({e.id: e for e in events}.values(), key=lambda e: (e.at, e.id))
-    start = len(ordered) - 1
-    while start > 0 and ordered[start].at - ordered[start - 1].at <= gap:
-        start -= 1
-    return ordered[max(start, 0) :]
+    # Sorted by (time, id), the same action kept under two keys lies next to itself; only
+    # the run is walked, since serving rebuilds this whenever a visitor acts.
+    run: list[ServiceAction] = []
+    later: ServiceAction | None = None
+    for event in sorted(events, key=_WHEN, reverse=True):
+        if later is not None:
+            if event.id == later.id:
+                continue
+            if later.at - event.at > gap:
+                break
+        run.append(event)
+        later = event
+    run.reverse()
+    return run
 
 
 def still_going(run: Sequence[ServiceAction], now: float, gap: float) -> bool:
@@ -62,12 +76,9 @@ def still_going(run: Sequence[ServiceAction], now: float, gap: float) -> bool:
 
 def recent(session: Sequence[ServiceAction], orders: Iterable[int]) -> Recent:
     """Serving's view of a session: services once each at their latest use, oldest first."""
-    latest: dict[int, float] = {}
-    for event in session:
-        latest.pop(event.service_id, None)
-        latest[event.service_id] = event.at
+    services = [event.service_id for event in session]
     return Recent(
-        session=tuple(latest),
+        session=tuple(dict.fromkeys(reversed(services)))[::-1],
         session_orders=frozenset(e.service_id for e in session if e.ordered),
         orders=frozenset(orders),
     )

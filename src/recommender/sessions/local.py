@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
@@ -22,11 +21,59 @@ from recommender.sessions.events import (
 @dataclass(frozen=True)
 class _View:
     """A visitor's latest run of events as serving reads it, for the versions of their keys
-    it was built from: rebuilt only once one of those keys gains an event."""
+    it was built from."""
 
     stamp: tuple[int, ...]
     run: list[ServiceAction]
     recent: Recent
+
+
+class _Visitor:
+    """One key's latest events, their ids, and its view, kept up to date as events come:
+    an event later than the rest (nearly all of them) extends the view instead of sorting
+    the events again, which serving would otherwise do after every action."""
+
+    __slots__ = ("events", "ids", "view")
+
+    def __init__(self, max_events: int) -> None:
+        self.events: deque[ServiceAction] = deque(maxlen=max_events)
+        self.ids: set[int] = set()
+        self.view: _View | None = None
+
+    def add(self, event: ServiceAction, version: int, gap_s: float) -> None:
+        events = self.events
+        oldest = events[0] if len(events) == events.maxlen else None
+        if oldest is not None:
+            self.ids.discard(oldest.id)
+        events.append(event)
+        self.ids.add(event.id)
+        view = self.view
+        if (
+            view is not None
+            and _when(event) > _when(view.run[-1])
+            # The event the deque let go of was no part of the run.
+            and (oldest is None or _when(oldest) < _when(view.run[0]))
+        ):
+            self.view = _extended(view, event, version, gap_s)
+        else:
+            run = latest_run(events, gap_s)
+            self.view = _View((version,), run, recent(run, ()))
+
+
+def _when(event: ServiceAction) -> tuple[float, int]:
+    """Where an event sorts in a run (as `latest_run` orders them)."""
+    return (event.at, event.id)
+
+
+def _extended(view: _View, event: ServiceAction, version: int, gap_s: float) -> _View:
+    """`view` with a later `event`: the same run one event longer, or a new run."""
+    if event.at - view.run[-1].at > gap_s:
+        return _View((version,), [event], recent([event], ()))
+    seen = view.recent
+    service = event.service_id
+    session = (*(s for s in seen.session if s != service), service)
+    ordered = seen.session_orders | {service} if event.ordered else seen.session_orders
+    return _View((version,), [*view.run, event], Recent(session, ordered))
 
 
 class LocalSessions:
@@ -40,13 +87,13 @@ class LocalSessions:
         self.enabled = enabled
         self._max_visitors = max_visitors
         self._max_events = max_events
-        self._events: OrderedDict[str, deque[ServiceAction]] = OrderedDict()
+        self._visitors: OrderedDict[str, _Visitor] = OrderedDict()
         self._orders: dict[int, set[int]] = {}
         # A key's version: a tick of one counter, so a forgotten key seen again never comes
         # back with a version a view was built from.
-        self._versions: dict[str, int] = {}
         self._tick = 0
-        self._views: OrderedDict[tuple[str, ...], _View] = OrderedDict()
+        # Views of a browser and a user whose events differ (the same user in two browsers).
+        self._merged: OrderedDict[tuple[str, ...], _View] = OrderedDict()
         self._lock = threading.Lock()
 
     def add(self, events: Sequence[ServiceAction]) -> None:
@@ -60,18 +107,16 @@ class LocalSessions:
                         self._remember(key, event)
 
     def _remember(self, key: str, event: ServiceAction) -> None:
-        kept = self._events.get(key)
-        if kept is None:
-            kept = self._events[key] = deque(maxlen=self._max_events)
-            while len(self._events) > self._max_visitors:
-                forgotten, _ = self._events.popitem(last=False)
-                self._versions.pop(forgotten, None)
+        visitor = self._visitors.get(key)
+        if visitor is None:
+            visitor = self._visitors[key] = _Visitor(self._max_events)
+            while len(self._visitors) > self._max_visitors:
+                self._visitors.popitem(last=False)
         else:
-            self._events.move_to_end(key)
-        if all(e.id != event.id for e in kept):
-            kept.append(event)
+            self._visitors.move_to_end(key)
+        if event.id not in visitor.ids:
             self._tick += 1
-            self._versions[key] = self._tick
+            visitor.add(event, self._tick, self.gap_s)
 
     def add_orders(self, pairs: Iterable[tuple[int, int]]) -> None:
         """(user, service) orders read from the store at start."""
@@ -91,25 +136,35 @@ class LocalSessions:
         seen = (
             view.recent if view is not None and still_going(view.run, now, self.gap_s) else NOBODY
         )
-        return dataclasses.replace(seen, orders=orders) if orders else seen
+        return Recent(seen.session, seen.session_orders, orders) if orders else seen
 
     def _view(self, keys: tuple[str, ...]) -> _View | None:
-        """The visitor's latest run, sorted once per change rather than on every request.
-
-        Kept under the keys that have events: a logged-in user who did nothing in another
-        browser shares the view of the browser's own key."""
-        keys = tuple(key for key in keys if key in self._versions)
-        if not keys:
+        """The visitor's latest run over the keys that have events: one key's own view, or
+        that of the key holding every event of the other (a user in one browser)."""
+        found = [v for v in (self._visitors.get(key) for key in keys) if v is not None]
+        if not found:
             return None
-        stamp = tuple(self._versions[key] for key in keys)
-        view = self._views.get(keys)
+        if len(found) == 1:
+            return found[0].view
+        first, second = found
+        if second.ids <= first.ids:
+            return first.view
+        if first.ids <= second.ids:
+            return second.view
+        return self._merged_view(keys, first, second)
+
+    def _merged_view(self, keys: tuple[str, ...], first: _Visitor, second: _Visitor) -> _View:
+        """The latest run of two keys' events together, rebuilt once either changes."""
+        assert first.view is not None and second.view is not None
+        stamp = first.view.stamp + second.view.stamp
+        view = self._merged.get(keys)
         if view is None or view.stamp != stamp:
-            run = latest_run([e for key in keys for e in self._events.get(key, ())], self.gap_s)
-            view = self._views[keys] = _View(stamp, run, recent(run, ()))
-            while len(self._views) > self._max_visitors:
-                self._views.popitem(last=False)
+            run = latest_run([*first.events, *second.events], self.gap_s)
+            view = self._merged[keys] = _View(stamp, run, recent(run, ()))
+            while len(self._merged) > self._max_visitors:
+                self._merged.popitem(last=False)
         else:
-            self._views.move_to_end(keys)
+            self._merged.move_to_end(keys)
         return view
 
     async def recent_async(self, unique_id: str, user_id: int | None, now: float) -> Recent:
