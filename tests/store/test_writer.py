@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import Connection, func, select, text
@@ -106,3 +107,86 @@ def test_a_failing_shared_write_does_not_sink_the_others(db: Database) -> None:
             futures[1].result(timeout=10)
     finally:
         writer.stop()
+
+
+class Arrivals:
+    """Stands in for the writer's sleep: each step, `per_step` more items are handed over,
+    as the event loop would while the writer waits."""
+
+    def __init__(self, writer_of: list[Writer], batches: list[list[int]], per_step: list[int]):
+        self.writer_of = writer_of
+        self.batches = batches
+        self.per_step = per_step
+        self.steps = 0
+        self.futures: list[Future[int]] = []
+
+    def __call__(self, seconds: float) -> None:
+        coming = self.per_step[self.steps] if self.steps < len(self.per_step) else 0
+        self.steps += 1
+        for _ in range(coming):
+            item = 101 + len(self.futures)
+            self.futures.append(self.writer_of[0].submit_item(self.store, item))
+
+    def store(self, conn: Connection, items: list[int]) -> list[int]:
+        self.batches.append(items)
+        return items
+
+
+def busy_writer(writer: Writer, arrivals: Arrivals) -> None:
+    """Start `writer` and have it commit items 1 and 2 in one batch."""
+    gate = threading.Event()
+    writer.start()
+    held = writer.submit(lambda conn: gate.wait(10))
+    first = [writer.submit_item(arrivals.store, i) for i in (1, 2)]
+    gate.set()
+    held.result(timeout=10)
+    assert [f.result(timeout=10) for f in first] == [1, 2]
+
+
+def lingering_writer(
+    db: Database, per_step: list[int], max_linger_s: float = 0.01
+) -> tuple[Writer, Arrivals]:
+    writers: list[Writer] = []
+    arrivals = Arrivals(writers, [], per_step)
+    writer = Writer(db, linger_step_s=0.001, max_linger_s=max_linger_s, sleep=arrivals)
+    writers.append(writer)
+    return writer, arrivals
+
+
+def test_under_load_the_writer_waits_for_what_keeps_coming(db: Database) -> None:
+    writer, arrivals = lingering_writer(db, per_step=[2, 1])
+    try:
+        busy_writer(writer, arrivals)
+        # The last batch held two items: the next one waits while more come, then stops
+        # at the first quiet step.
+        third = writer.submit_item(arrivals.store, 3)
+        assert third.result(timeout=10) == 3
+        for future in arrivals.futures:
+            future.result(timeout=10)
+    finally:
+        writer.stop()
+    assert arrivals.steps == 3
+    assert arrivals.batches == [[1, 2], [3, 101, 102, 103]]
+
+
+def test_a_quiet_writer_takes_each_job_at_once(db: Database) -> None:
+    writer, arrivals = lingering_writer(db, per_step=[5])
+    writer.start()
+    try:
+        for i in range(3):
+            assert writer.submit_item(arrivals.store, i).result(timeout=10) == i
+    finally:
+        writer.stop()
+    assert arrivals.steps == 0
+    assert arrivals.batches == [[0], [1], [2]]
+
+
+def test_the_writer_waits_no_longer_than_its_limit(db: Database) -> None:
+    writer, arrivals = lingering_writer(db, per_step=[1] * 100, max_linger_s=0.003)
+    try:
+        busy_writer(writer, arrivals)
+        writer.submit_item(arrivals.store, 3).result(timeout=10)
+    finally:
+        writer.stop()
+    assert arrivals.steps == 3
+    assert arrivals.batches[1] == [3, 101, 102, 103]

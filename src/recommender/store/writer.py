@@ -8,6 +8,12 @@ Writes of one kind (impressions, say) can also share one statement: `submit_item
 hands over an item, and `many(conn, items)` stores every such item of a batch at once. One
 multi-row insert costs the writer thread a tenth of separate inserts, and that thread shares
 the interpreter with the event loop that serves requests.
+
+Under load the writer lingers: after a batch of several jobs it waits, a short step at a time,
+while the queue keeps growing (at most `max_linger_s`). Taken as soon as the first job came,
+a batch held the few requests the loop had finished while the last commit ran, so each
+commit's fixed cost was paid again and again and the loop waited for the interpreter. A
+writer that had a single job last time takes the next at once: a quiet server adds nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -29,6 +36,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 ItemT = TypeVar("ItemT")
 MAX_BATCH = 256
+# Measured with `benchmarks.serving` (docs/benchmarks.md): steps of 0.3 ms up to 8 ms took
+# the most requests per second at 50 in flight without costing 5 in flight.
+LINGER_STEP_S = 0.0003
+MAX_LINGER_S = 0.008
 
 # Stores items in one go and returns one result per item, in the same order.
 Many = Callable[[Connection, list[ItemT]], list[T]]
@@ -51,9 +62,20 @@ class _Job:
 
 
 class Writer:
-    def __init__(self, db: Database, *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_batch: int = MAX_BATCH,
+        linger_step_s: float = LINGER_STEP_S,
+        max_linger_s: float = MAX_LINGER_S,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._db = db
         self._max_batch = max_batch
+        self._linger_step_s = linger_step_s
+        self._max_linger_s = max_linger_s
+        self._sleep = sleep
         # SimpleQueue: a put is one C call, where Queue's takes and notifies a Python
         # condition, which cost the event loop handing over each impression 6 % of its time.
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -95,10 +117,12 @@ class Writer:
         """Run `fn` in the writer's transaction and return its result once committed."""
         return self.submit(fn).result(timeout=timeout)
 
-    def _take_batch(self) -> list[_Job] | None:
+    def _take_batch(self, busy: bool = False) -> list[_Job] | None:
         first = self._queue.get()
         if first is None:
             return None
+        if busy:
+            self._linger()
         batch = [first]
         while len(batch) < self._max_batch:
             try:
@@ -111,11 +135,25 @@ class Writer:
             batch.append(job)
         return batch
 
+    def _linger(self) -> None:
+        """Wait while more jobs keep coming, up to `max_linger_s`."""
+        waited = 0.0
+        queued = self._queue.qsize()
+        while waited < self._max_linger_s and queued < self._max_batch:
+            self._sleep(self._linger_step_s)
+            waited += self._linger_step_s
+            now = self._queue.qsize()
+            if now == queued:
+                return
+            queued = now
+
     def _loop(self) -> None:
+        busy = False
         while True:
-            batch = self._take_batch()
+            batch = self._take_batch(busy)
             if batch is None:
                 return
+            busy = len(batch) > 1
             self._commit(batch)
 
     def _commit(self, batch: list[_Job]) -> None:
