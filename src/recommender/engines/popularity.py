@@ -114,16 +114,25 @@ class PopularityModel(Model):
         rows = self._context_rows(query)
         if not rows:
             return share.astype(np.float32)
-        hits = np.zeros(pos.shape[0], dtype=np.float64)
+        # One float64 array summed in place: this runs for most requests (any search
+        # filter or profile), and each temporary over the catalogue cost as much as a sum.
+        hits: FloatArray | None = None
         users = 0.0
         for feature, _value, row in rows:
             _, counts, per_value = self.context[feature]
             values = self._row(feature, counts, row)
-            hits += values if every else values[pos]
+            picked = values if every else values[pos]
+            if hits is None:
+                hits = picked.astype(np.float64)
+            else:
+                hits += picked
             users += float(per_value[row])
+        assert hits is not None
         # Shrink the context's share towards the global share.
         m = self.smoothing
-        return ((hits + m * share) / (users + m)).astype(np.float32)
+        hits += m * share
+        hits /= users + m
+        return hits.astype(np.float32)
 
     def knows(self, query: Query) -> bool:
         return True
