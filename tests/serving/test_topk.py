@@ -32,14 +32,19 @@ def popularity() -> PopularityModel:
     return PopularityModel(items, counts, n_users=10, context={}, smoothing=5.0)
 
 
-def item_item() -> ItemItemModel:
-    items = np.arange(5, 25, dtype=np.int64)
+def item_item(items: np.ndarray | None = None) -> ItemItemModel:
+    items = np.arange(5, 25, dtype=np.int64) if items is None else items
     rng = np.random.default_rng(0)
     weights = rng.random((items.shape[0], items.shape[0])).astype(np.float32)
     return ItemItemModel(items, weights, popularity=np.zeros(items.shape[0], dtype=np.float32))
 
 
-@pytest.mark.parametrize("model", [popularity(), item_item()], ids=["popularity", "item-item"])
+@pytest.mark.parametrize(
+    "model",
+    # The last scores exactly the catalogue's ids in its order: no translation needed.
+    [popularity(), item_item(), item_item(SERVICE_IDS.copy())],
+    ids=["popularity", "item-item", "item-item-on-the-catalogue"],
+)
 @pytest.mark.parametrize("k", [1, 3, 50])
 def test_the_panel_is_the_one_ranking_the_candidates_gives(model: object, k: int) -> None:
     catalog = catalogue()

@@ -25,25 +25,35 @@ class Alignments:
 
     def __init__(self, catalog: CatalogSnapshot) -> None:
         self._catalog = catalog
-        self._cache: dict[int, tuple[IntArray, IntArray]] = {}
+        self._cache: dict[int, tuple[IntArray, IntArray, bool]] = {}
         self._lock = threading.Lock()
 
     def of(self, ids: IntArray) -> IntArray:
         """Per id, its position in the catalogue, or -1."""
+        return self._aligned(ids)[1]
+
+    def same_order(self, ids: IntArray) -> bool:
+        """Whether `ids` are the catalogue's own ids in its order (a position in one is the
+        same position in the other: nothing to translate or check)."""
+        return self._aligned(ids)[2]
+
+    def _aligned(self, ids: IntArray) -> tuple[IntArray, IntArray, bool]:
         found = self._cache.get(id(ids))
         if found is not None and found[0] is ids:
-            return found[1]
+            return found
         catalog = self._catalog
         if catalog.n_services == 0:
             aligned = np.full(ids.shape[0], -1, dtype=np.int64)
         else:
             pos = np.minimum(np.searchsorted(catalog.service_ids, ids), catalog.n_services - 1)
             aligned = np.where(catalog.service_ids[pos] == ids, pos, -1)
+        same = bool(np.array_equal(ids, catalog.service_ids))
+        entry = (ids, aligned, same)
         with self._lock:
             if len(self._cache) >= MAX_ALIGNED:
                 self._cache.clear()
-            self._cache[id(ids)] = (ids, aligned)
-        return aligned
+            self._cache[id(ids)] = entry
+        return entry
 
 
 def _empty() -> tuple[IntArray, FloatArray]:
@@ -90,8 +100,11 @@ def top_k(
     if every is None:
         return rank(model, query, catalog.service_ids[mask], k)
     ids, scores = every
-    where = alignments.of(ids)
-    allowed = np.flatnonzero((where >= 0) & mask[where])
+    if alignments.same_order(ids):
+        allowed = np.flatnonzero(mask)
+    else:
+        where = alignments.of(ids)
+        allowed = np.flatnonzero((where >= 0) & mask[where])
     allowed = allowed[np.isfinite(scores[allowed])]
     allowed = allowed[best_k(scores[allowed], ids[allowed], k)]
     return ids[allowed], np.asarray(scores[allowed], dtype=np.float32)
