@@ -93,3 +93,27 @@ def test_a_long_order_is_walked_as_far_as_the_filters_need(allowed: float) -> No
     want, want_scores = rank(model, Query(), ids[mask], 5)
     assert got.tolist() == want.tolist()
     np.testing.assert_allclose(scores, want_scores)
+
+
+class Scored:
+    """Scores the catalogue's own ids, in its order, some of them not at all (NaN)."""
+
+    def __init__(self, scores: np.ndarray) -> None:
+        self.scores = scores
+
+    def ordering(self, query: Query) -> None:
+        return None
+
+    def score_all(self, query: Query) -> tuple[np.ndarray, np.ndarray]:
+        return SERVICE_IDS, self.scores
+
+
+def test_services_a_model_cannot_score_are_left_out() -> None:
+    catalog = catalogue()
+    scores = np.linspace(1.0, 0.0, SERVICE_IDS.shape[0], dtype=np.float32)
+    scores[[0, 2]] = np.nan
+    mask = np.ones(SERVICE_IDS.shape[0], dtype=bool)
+    mask[3] = False
+    model = Scored(scores)
+    ids, _ = top_k(model, Query(), catalog, mask, 3, Alignments(catalog))  # type: ignore[arg-type]
+    assert ids.tolist() == [11, 14, 15]

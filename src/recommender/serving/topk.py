@@ -101,10 +101,10 @@ def top_k(
         return rank(model, query, catalog.service_ids[mask], k)
     ids, scores = every
     if alignments.same_order(ids):
-        allowed = np.flatnonzero(mask)
+        allowed = np.flatnonzero(mask & np.isfinite(scores))
     else:
         where = alignments.of(ids)
         allowed = np.flatnonzero((where >= 0) & mask[where])
-    allowed = allowed[np.isfinite(scores[allowed])]
+        allowed = allowed[np.isfinite(scores[allowed])]
     allowed = allowed[best_k(scores[allowed], ids[allowed], k)]
     return ids[allowed], np.asarray(scores[allowed], dtype=np.float32)
