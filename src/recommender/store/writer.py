@@ -136,7 +136,8 @@ class Writer:
         return batch
 
     def _linger(self) -> None:
-        """Wait while more jobs keep coming, up to `max_linger_s`."""
+        """Wait while more jobs keep coming, for at most `max_linger_s` worth of steps (each
+        sleep may overrun its step a little: the limit bounds the steps, not the clock)."""
         waited = 0.0
         queued = self._queue.qsize()
         while waited < self._max_linger_s and queued < self._max_batch:
