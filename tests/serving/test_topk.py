@@ -98,14 +98,15 @@ def test_a_long_order_is_walked_as_far_as_the_filters_need(allowed: float) -> No
 class Scored:
     """Scores the catalogue's own ids, in its order, some of them not at all (NaN)."""
 
-    def __init__(self, scores: np.ndarray) -> None:
+    def __init__(self, scores: np.ndarray, ids: np.ndarray = SERVICE_IDS) -> None:
         self.scores = scores
+        self.ids = ids
 
     def ordering(self, query: Query) -> None:
         return None
 
     def score_all(self, query: Query) -> tuple[np.ndarray, np.ndarray]:
-        return SERVICE_IDS, self.scores
+        return self.ids, self.scores
 
 
 def test_services_a_model_cannot_score_are_left_out() -> None:
@@ -117,3 +118,23 @@ def test_services_a_model_cannot_score_are_left_out() -> None:
     model = Scored(scores)
     ids, _ = top_k(model, Query(), catalog, mask, 3, Alignments(catalog))  # type: ignore[arg-type]
     assert ids.tolist() == [11, 14, 15]
+
+
+@pytest.mark.parametrize("allowed", [0.95, 0.5, 0.2, 0.001])
+@pytest.mark.parametrize("k", [1, 3, 10])
+def test_in_a_large_catalogue_the_panel_is_the_best_allowed_with_ties_by_id(
+    allowed: float, k: int
+) -> None:
+    n = 6_000
+    ids = np.arange(100, 100 + n, dtype=np.int64)
+    catalog = catalogue(ids)
+    rng = np.random.default_rng(k)
+    for _ in range(4):
+        scores = np.floor(rng.random(n) * 40).astype(np.float32)  # many ties
+        scores[rng.random(n) < 0.1] = np.nan
+        mask = rng.random(n) < allowed
+        got, got_scores = top_k(Scored(scores, ids), Query(), catalog, mask, k, Alignments(catalog))  # type: ignore[arg-type]
+        usable = np.flatnonzero(mask & np.isfinite(scores))
+        want = usable[np.lexsort((ids[usable], -scores[usable]))][:k]
+        assert got.tolist() == ids[want].tolist()
+        np.testing.assert_array_equal(got_scores, scores[want])

@@ -101,7 +101,15 @@ def top_k(
         return rank(model, query, catalog.service_ids[mask], k)
     ids, scores = every
     if alignments.same_order(ids):
-        allowed = np.flatnonzero(mask & np.isfinite(scores))
+        allowed_mask = mask & np.isfinite(scores)
+        if 2 * np.count_nonzero(allowed_mask) >= allowed_mask.shape[0]:
+            # Most of the catalogue allowed: the excluded sink below every score instead of
+            # being gathered out, one pass over the catalogue where gathering took three.
+            kept = np.where(allowed_mask, scores, -np.inf)
+            best = best_k(kept, ids, k)
+            best = best[kept[best] > -np.inf]
+            return ids[best], np.asarray(scores[best], dtype=np.float32)
+        allowed = np.flatnonzero(allowed_mask)
     else:
         where = alignments.of(ids)
         allowed = np.flatnonzero((where >= 0) & mask[where])
