@@ -10,7 +10,9 @@ categories (as a search filter or a profile brings them), and the median time pe
 
 - popularity's scores over the whole catalogue for a query with a context;
 - the panel's top 3 by popularity for such a query (`serving.topk.top_k`);
-- the panel's top 3 by popularity for a query without a context (its order walked).
+- the panel's top 3 by popularity for a query without a context (its order walked);
+- the panel's top 3 by a model scoring every service, as a learned engine does (ease, ncf),
+  with scores drawn at random, over the whole catalogue and over a third of it (a filter).
 """
 
 from __future__ import annotations
@@ -55,6 +57,20 @@ def per_call_us(fn: Callable[[Query], object], queries: list[Query], rounds: int
     return statistics.median(timings)
 
 
+class EveryServiceScored:
+    """A learned engine's shape: a score for every service of the catalogue, in its order."""
+
+    def __init__(self, ids: np.ndarray, seed: int) -> None:
+        self.ids = ids
+        self.scores = np.asarray(np.random.default_rng(seed).random(ids.shape[0]), np.float32)
+
+    def ordering(self, query: Query) -> None:
+        return None
+
+    def score_all(self, query: Query) -> tuple[np.ndarray, np.ndarray]:
+        return self.ids, self.scores
+
+
 def measure(state: ServingState, calls: int, rounds: int, seed: int) -> dict[str, float]:
     model = state.models["popularity"].model
     catalog = state.catalog
@@ -65,10 +81,20 @@ def measure(state: ServingState, calls: int, rounds: int, seed: int) -> dict[str
     def panel(query: Query) -> object:
         return top_k(model, query, catalog, mask, PANEL, state.alignments)
 
+    learned = EveryServiceScored(catalog.service_ids, seed)
+    filtered = mask & (np.random.default_rng(seed).random(mask.shape[0]) < 1 / 3)
+
+    def learned_panel(query: Query, allowed: np.ndarray = mask) -> object:
+        return top_k(learned, query, catalog, allowed, PANEL, state.alignments)  # type: ignore[arg-type]
+
     return {
         "popularity scores, with a context": per_call_us(model.score_all, queries, rounds),
         f"top {PANEL} by popularity, with a context": per_call_us(panel, queries, rounds),
         f"top {PANEL} by popularity, no context": per_call_us(panel, plain, rounds),
+        f"top {PANEL} of every service scored": per_call_us(learned_panel, plain, rounds),
+        f"top {PANEL} of every service scored, 1/3 allowed": per_call_us(
+            lambda query: learned_panel(query, filtered), plain, rounds
+        ),
     }
 
 
@@ -93,7 +119,7 @@ def main() -> None:
             runtime.close()
     print(f"\n{args.services} services, {args.users} users, median of {args.rounds} rounds")
     for name, value in figures.items():
-        print(f"{name:42} {value:8.1f} us per call")
+        print(f"{name:48} {value:8.1f} us per call")
 
 
 if __name__ == "__main__":
