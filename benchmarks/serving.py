@@ -2,6 +2,7 @@
 
     python benchmarks/serving.py --services 1000,10000 --users 10000 --concurrency 50
     python benchmarks/serving.py --services 10000 --online --rounds 3
+    python benchmarks/serving.py --services 10000 --online --rounds 3 --visitors 1000
     python -m benchmarks.serving --services 10000 --concurrency 1,50 --workers 1,2,4 --echo \
         --redis-url redis://127.0.0.1:6379/13
 
@@ -20,6 +21,11 @@ of its own over the same store: sessions off and no experiment, then sessions on
 experiment on both panels whose two arms are both popularity (so what differs is the session
 reads and writes, the assignment and the recorded arm, not the engine). It prints each
 variant's median over rounds and the ratio.
+
+By default each connection is one browser whose logged-in requests name random users, so
+every session is full and a user's events come from other browsers: the worst case for
+sessions. `--visitors N` draws each request from a pool of N visitors instead, half of them
+logged in as a user of their own, as a portal's visitors are.
 """
 
 from __future__ import annotations
@@ -45,22 +51,40 @@ from benchmarks.server import recommender, running_echo, running_server
 from recommender.store.schema import Recommendation, UserAction
 
 
-def request_mix(n_services: int, n_users: int, seed: int) -> Any:
+def request_mix(n_services: int, n_users: int, seed: int, visitors: int = 0) -> Any:
+    """Request bodies, drawn in the same proportions whoever sends them.
+
+    With `visitors` 0, each connection is one browser and every logged-in request or action
+    names a random user: each browser's session fills up at once, with actions of users who
+    are not the one asking (the worst case for sessions). With a pool of `visitors`, each
+    request comes from one of them: every other one is logged in as a user of their own,
+    whose requests and actions name that user; anonymous requests come from the others."""
     rng = random.Random(seed)
     counter = 0
+
+    def identity(worker: int, logged_in: bool) -> tuple[str, int | None]:
+        if visitors <= 0:
+            return f"bench-{worker}", rng.randint(1, n_users) if logged_in else None
+        # Even visitors are logged in, odd ones anonymous.
+        visitor = 2 * rng.randrange(max(visitors // 2, 1)) + (0 if logged_in else 1)
+        return f"visitor-{visitor}", 1 + (visitor * 7919) % n_users if logged_in else None
 
     def next_request(worker: int) -> Request:
         nonlocal counter
         counter += 1
+        roll = rng.random()
+        # In a pool, half the actions are anonymous; without one, every action names a user.
+        is_action = roll < 0.2
+        logged_in = (visitors <= 0 or rng.random() < 0.5) if is_action else 0.4 <= roll < 0.65
+        unique_id, user_id = identity(worker, logged_in)
         base = {
-            "unique_id": f"bench-{worker}",
+            "unique_id": unique_id,
             "timestamp": "2026-11-27T10:00:00Z",
             "visit_id": f"visit-{worker}-{counter}",
             "page_id": "/services",
             "panel_id": rng.choice(["v1", "v2"]),
         }
-        roll = rng.random()
-        if roll < 0.2:
+        if is_action:
             service = rng.randint(1, n_services)
             return (
                 "user_action",
@@ -69,7 +93,7 @@ def request_mix(n_services: int, n_users: int, seed: int) -> Any:
                 {
                     "unique_id": base["unique_id"],
                     "timestamp": base["timestamp"],
-                    "user_id": rng.randint(1, n_users),
+                    **({} if user_id is None else {"user_id": user_id}),
                     "source": {
                         "visit_id": base["visit_id"],
                         "page_id": "/services",
@@ -86,12 +110,7 @@ def request_mix(n_services: int, n_users: int, seed: int) -> Any:
         if roll < 0.4:
             return ("rec_anonymous", "POST", "/recommendations", base)
         if roll < 0.65:
-            return (
-                "rec_user",
-                "POST",
-                "/recommendations",
-                base | {"user_id": rng.randint(1, n_users)},
-            )
+            return ("rec_user", "POST", "/recommendations", base | {"user_id": user_id})
         if roll < 0.9:
             filters = {
                 "scientific_domains": [rng.randint(1, 50)],
@@ -168,7 +187,7 @@ def bench_online(
         for name in names:
             with running_server(env | VARIANTS[name]) as port:
                 experiment(port, running=VARIANTS[name]["SESSIONS"] == "true", tag=round_index)
-                mix = request_mix(n_services, n_users, args.seed)
+                mix = request_mix(n_services, n_users, args.seed, args.visitors)
                 asyncio.run(
                     run_load(
                         "127.0.0.1", port, mix, concurrency=concurrency, duration_s=args.warmup
@@ -262,7 +281,7 @@ def bench_echo(n_services: int, n_users: int, args: argparse.Namespace) -> list[
     outcomes = []
     for workers in (int(w) for w in str(args.workers).split(",")):
         with running_echo(workers) as port:
-            mix = request_mix(n_services, n_users, args.seed)
+            mix = request_mix(n_services, n_users, args.seed, args.visitors)
             for concurrency in (int(c) for c in str(args.concurrency).split(",")):
                 result, _ = drive(port, mix, concurrency, args, Counter())
                 outcomes.append(
@@ -289,7 +308,7 @@ def bench_size(
     for workers in (int(w) for w in str(args.workers).split(",")):
         extra = ("--workers", str(workers)) if workers > 1 else ()
         with running_server(env, *extra) as port:
-            mix = request_mix(n_services, n_users, args.seed)
+            mix = request_mix(n_services, n_users, args.seed, args.visitors)
             for concurrency in (int(c) for c in str(args.concurrency).split(",")):
                 result, answered = drive(port, mix, concurrency, args, answered)
                 outcomes.append(
@@ -376,6 +395,13 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=3, help="with --online: rounds per variant")
     parser.add_argument(
+        "--visitors",
+        type=int,
+        default=0,
+        help="draw requests from a pool of this many visitors, half of them logged in "
+        "(0: one browser per connection, each logged-in request a random user)",
+    )
+    parser.add_argument(
         "--workers", default="1", help="server processes, one or several comma-separated"
     )
     parser.add_argument(
@@ -396,7 +422,8 @@ def main() -> None:
                 results.append(outcome)
                 print(
                     f"\n{n_services} services, {args.users} users, concurrency "
-                    f"{outcome['concurrency']}, median of {args.rounds} rounds (recommendations)"
+                    f"{outcome['concurrency']}, visitors {args.visitors or 'one per connection'}, "
+                    f"median of {args.rounds} rounds (recommendations)"
                 )
                 for name, row in outcome["medians"].items():
                     print(
