@@ -14,12 +14,13 @@ from sqlalchemy import Connection, func, select
 
 from recommender.activity import actions
 from recommender.activity.actions import ServiceAction
-from recommender.activity.usage import InteractionWeights, build_interactions, first_uses
+from recommender.activity.counts import counted_popularity
+from recommender.activity.usage import first_uses
 from recommender.catalog.snapshot import CatalogSnapshot, load_snapshot
 from recommender.catalog.user_cache import UserCache
 from recommender.engines import UnknownEngineError, canonical_name
-from recommender.engines.popularity import PopularityEngine, PopularityModel, Use
-from recommender.engines.random import RandomEngine
+from recommender.engines.popularity import PopularityModel, PopularityParams, Use
+from recommender.engines.random import RandomModel
 from recommender.experiments import records as experiments
 from recommender.experiments.records import ExperimentRecord
 from recommender.registry.loading import LoadedModel, load_active, load_versions
@@ -32,9 +33,6 @@ from recommender.store.schema import UserAction
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_EVERY = 5
-
-# Popularity counts users who accessed or ordered a service; clicks are not use.
-POPULARITY_EVIDENCE = InteractionWeights(accessed=1.0, project=1.0, order=1.0, click=0.0)
 
 # Told about every action on a service the store received since the last refresh.
 ActionsListener = Callable[[Sequence[ServiceAction]], None]
@@ -86,11 +84,14 @@ class ServingState:
 
 
 def _fit_builtin(conn: Connection) -> dict[str, LoadedModel]:
-    # Every serving process does this at start: counts need the matrix, not the event log.
-    data = build_interactions(conn, POPULARITY_EVIDENCE, events=False)
+    # Every serving process does this at start and every `popularity_refit_s`: the database
+    # counts, so that neither grows with the number of users.
+    popularity = counted_popularity(conn, PopularityParams().smoothing)
     return {
-        "popularity": LoadedModel("popularity", PopularityEngine().fit(data)),
-        "random": LoadedModel("random", RandomEngine().fit(data)),
+        "popularity": LoadedModel("popularity", popularity),
+        "random": LoadedModel(
+            "random", RandomModel(item_ids=popularity.item_ids.copy(), seed=None)
+        ),
     }
 
 
