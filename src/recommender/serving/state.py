@@ -85,7 +85,7 @@ class ServingState:
 
 def _fit_builtin(conn: Connection) -> dict[str, LoadedModel]:
     # Every serving process does this at start and every `popularity_refit_s`: the database
-    # counts, so that neither grows with the number of users.
+    # counts, so that the process's memory does not grow with the users (its time still does).
     popularity = counted_popularity(conn, PopularityParams().smoothing)
     return {
         "popularity": LoadedModel("popularity", popularity),
