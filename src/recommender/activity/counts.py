@@ -8,6 +8,7 @@ from sqlalchemy import Connection, Subquery, func, select, union
 
 from recommender.activity.usage import USER_FEATURES
 from recommender.arrays import FloatArray, IntArray
+from recommender.engines.lookup import positions
 from recommender.engines.popularity import CONTEXT_FEATURES, PopularityModel
 from recommender.store.arrays import fetch_array
 from recommender.store.schema import Base, Project, Service, User, UserAction
@@ -54,14 +55,6 @@ def _uses() -> tuple[Subquery, Subquery]:
     return first, rest
 
 
-def _positions(ids: IntArray, sorted_ids: IntArray) -> tuple[IntArray, np.ndarray]:
-    """Positions of `ids` in `sorted_ids`, and which of them are there at all."""
-    if sorted_ids.shape[0] == 0:
-        return np.zeros(ids.shape[0], dtype=np.int64), np.zeros(ids.shape[0], dtype=bool)
-    pos = np.minimum(np.searchsorted(sorted_ids, ids), sorted_ids.shape[0] - 1)
-    return pos, np.asarray(sorted_ids[pos] == ids)
-
-
 def counted_popularity(conn: Connection, smoothing: float) -> PopularityModel:
     """The model `PopularityEngine.fit` learns from the store's accessed services, projects and
     orders, with every count made by the database: what this process holds grows with the
@@ -79,8 +72,8 @@ def counted_popularity(conn: Connection, smoothing: float) -> PopularityModel:
         ]
     )
     counts = np.zeros(service_ids.shape[0], dtype=np.float32)
-    at, _ = _positions(per_service[:, 0], service_ids)
-    np.add.at(counts, at, per_service[:, 1])
+    # Every part joins the catalogue's services: each id has a position.
+    np.add.at(counts, positions(service_ids, per_service[:, 0]), per_service[:, 1])
     # Accessed services name users of the dump; only the rest can add users it lacks.
     newcomers = select(func.count(func.distinct(parts[1].c.user_id))).where(
         parts[1].c.user_id.not_in(select(User.id))
@@ -129,15 +122,15 @@ def _context(
             for part in parts
         ]
     )
-    rows, known_value = _positions(cells[:, 0], vocab)
-    cols, known_service = _positions(cells[:, 1], service_ids)
-    keep = known_value & known_service
+    rows = positions(vocab, cells[:, 0])
+    cols = positions(service_ids, cells[:, 1])
+    keep = (rows >= 0) & (cols >= 0)
     table = sp.csr_matrix(
         (cells[keep, 2].astype(np.float32), (rows[keep], cols[keep])),
         shape=(vocab.shape[0], service_ids.shape[0]),
     )
     members = fetch_array(conn, select(value, func.count(link.c.user_id)).group_by(value), 2)
     per_value = np.zeros(vocab.shape[0], dtype=np.float32)
-    at, known = _positions(members[:, 0], vocab)
-    per_value[at[known]] = members[known, 1]
+    at = positions(vocab, members[:, 0])
+    per_value[at[at >= 0]] = members[at >= 0, 1]
     return vocab, table, per_value
