@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
-import orjson
-import psycopg
-from sqlalchemy import JSON, Connection, Table
+from sqlalchemy import Connection
 
 from recommender.catalog import search
 from recommender.catalog.dump import (
@@ -23,7 +20,8 @@ from recommender.catalog.dump import (
 from recommender.catalog.id_set import IdSet
 from recommender.progress import Progress, counted
 from recommender.store import state
-from recommender.store.schema import Base, catalog_tables
+from recommender.store.bulk import Row, TableWriter, table_writer
+from recommender.store.schema import catalog_tables
 
 BATCH = 5_000
 Advance = Callable[[int], None]
@@ -53,10 +51,6 @@ USER_LINKS = {
 }
 
 
-def _table(name: str) -> Table:
-    return Base.metadata.tables[name]
-
-
 def _batches(items: Iterable[T], size: int = BATCH) -> Iterator[list[T]]:
     batch: list[T] = []
     for item in items:
@@ -66,71 +60,6 @@ def _batches(items: Iterable[T], size: int = BATCH) -> Iterator[list[T]]:
             batch = []
     if batch:
         yield batch
-
-
-Row = tuple[Any, ...]
-
-
-class _TableWriter(ABC):
-    """Appends rows to the tables of the catalogue inside the caller's transaction, through
-    the driver: the rows are already checked, and SQLAlchemy's per-row work cost more than
-    the database's."""
-
-    @abstractmethod
-    def write(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None: ...
-
-
-def _with_json_text(table: str, columns: Sequence[str], rows: Sequence[Row]) -> Sequence[Row]:
-    """JSON columns as the text the engine's JSON serializer would send."""
-    json_at = {i for i, c in enumerate(columns) if isinstance(_table(table).c[c].type, JSON)}
-    if not json_at:
-        return rows
-    return [
-        tuple(orjson.dumps(v).decode() if i in json_at else v for i, v in enumerate(row))
-        for row in rows
-    ]
-
-
-class _InsertWriter(_TableWriter):
-    """Batched INSERTs (one executemany a batch), for SQLite."""
-
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    def write(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
-        if not rows:
-            return
-        names = ", ".join(f'"{c}"' for c in columns)
-        marks = ", ".join("?" for _ in columns)
-        self._conn.exec_driver_sql(
-            f'INSERT INTO "{table}" ({names}) VALUES ({marks})',
-            list(_with_json_text(table, columns, rows)),
-        )
-
-
-class _CopyWriter(_TableWriter):
-    """PostgreSQL's COPY FROM STDIN, through the driver connection of the caller's
-    transaction: several times faster than INSERTs, and rolled back with everything else."""
-
-    def __init__(self, conn: Connection) -> None:
-        driver = conn.connection.driver_connection
-        assert isinstance(driver, psycopg.Connection)
-        self._driver: psycopg.Connection[Any] = driver
-
-    def write(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
-        if not rows:
-            return
-        names = ", ".join(f'"{c}"' for c in columns)
-        with (
-            self._driver.cursor() as cursor,
-            cursor.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy,
-        ):
-            for row in _with_json_text(table, columns, rows):
-                copy.write_row(row)
-
-
-def _writer(conn: Connection) -> _TableWriter:
-    return _CopyWriter(conn) if conn.dialect.name == "postgresql" else _InsertWriter(conn)
 
 
 SERVICE_COLUMNS = (
@@ -196,7 +125,7 @@ def replace_catalog(
     for table in reversed(catalog_tables()):
         conn.execute(table.delete())
 
-    rows = _writer(conn)
+    rows = table_writer(conn)
     counts: dict[str, int] = {}
     for entity in VOCABULARIES:
         counts[entity] = 0
@@ -232,7 +161,7 @@ def _refresh_statistics(conn: Connection) -> None:
 
 
 def _load_services(
-    rows: _TableWriter, doc: Mapping[str, Any], ids: Mapping[str, IdSet], advance: Advance
+    rows: TableWriter, doc: Mapping[str, Any], ids: Mapping[str, IdSet], advance: Advance
 ) -> int:
     # Links between services wait until every service row exists (related services point at
     # later records), kept meanwhile as pairs of int64 (16 bytes a link).
@@ -260,7 +189,7 @@ def _load_services(
 
 
 def _load_users(
-    rows: _TableWriter, doc: Mapping[str, Any], ids: Mapping[str, IdSet], advance: Advance
+    rows: TableWriter, doc: Mapping[str, Any], ids: Mapping[str, IdSet], advance: Advance
 ) -> int:
     count = 0
     for batch in _batches(iter_records(doc, "users", ids)):
@@ -287,7 +216,7 @@ def _load_users(
 
 
 def _load_projects(
-    rows: _TableWriter, doc: Mapping[str, Any], ids: Mapping[str, IdSet], advance: Advance
+    rows: TableWriter, doc: Mapping[str, Any], ids: Mapping[str, IdSet], advance: Advance
 ) -> int:
     count = 0
     for batch in _batches(iter_records(doc, "projects", ids)):
