@@ -124,10 +124,11 @@ def build_interactions(
     for is_order, weight in ((True, weights.order), (False, weights.click)):
         if weight <= 0:
             continue
-        result = conn.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(
+        result = conn.execute(
             select(UserAction.user_id, UserAction.service_id, UserAction.timestamp)
             .where(logged_in, UserAction.is_order.is_(is_order))
-            .order_by(UserAction.timestamp)
+            .order_by(UserAction.timestamp),
+            execution_options={"stream_results": True, "yield_per": CHUNK_ROWS},
         )
         for rows in result.partitions():
             pairs = np.asarray([(u, s) for u, s, _ in rows], dtype=np.int64).reshape(-1, 2)

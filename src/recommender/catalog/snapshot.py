@@ -213,8 +213,9 @@ def _text_index(conn: Connection) -> TextIndex:
 
 def _load_users(conn: Connection) -> UserDirectory:
     ids = fetch_array(conn, select(User.id).order_by(User.id), 1).ravel()
-    identities = conn.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(
-        select(User.aai_uid, User.id).where(User.aai_uid.is_not(None))
+    identities = conn.execute(
+        select(User.aai_uid, User.id).where(User.aai_uid.is_not(None)),
+        execution_options={"stream_results": True, "yield_per": CHUNK_ROWS},
     )
     by_aai_uid = AaiIndex((str(aai), int(uid)) for aai, uid in identities)
     tables = Base.metadata.tables

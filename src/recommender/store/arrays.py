@@ -24,7 +24,11 @@ def fetch_array(
     orders of magnitude slower, and reading every row first held a million users'
     interactions as Python objects (250 MB for two million rows) before the array existed.
     """
-    result = conn.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(statement)
+    # Options of this statement only: `Connection.execution_options` would change the
+    # connection itself, and every later statement of the transaction with it.
+    result = conn.execute(
+        statement, execution_options={"stream_results": True, "yield_per": CHUNK_ROWS}
+    )
     parts = [
         np.fromiter(chain.from_iterable(rows), dtype=dtype, count=len(rows) * columns)
         for rows in result.partitions()
