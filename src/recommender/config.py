@@ -206,8 +206,8 @@ class Settings(BaseSettings):
     popularity_refit_s: float = Field(
         default=600.0,
         gt=0,
-        description="Popularity follows each new order at once; this often it is also "
-        "recounted from the whole store.",
+        description="Popularity follows each new order at once; this often one process also "
+        "recounts it from the whole store and stores the counts, which every process reads.",
     )
     user_cache_size: int = Field(
         default=0,

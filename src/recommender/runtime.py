@@ -20,7 +20,7 @@ from recommender.store import migrate
 from recommender.store.database import Database
 from recommender.store.schema import utcnow
 from recommender.store.writer import Writer
-from recommender.tasks import records, schedule
+from recommender.tasks import popularity, records, schedule
 from recommender.tasks.executor import Executor, make_executor
 
 log = logging.getLogger(__name__)
@@ -65,12 +65,14 @@ class Runtime:
             self.serving.start(self.settings.refresh_interval_s, housekeeping=self.housekeeping)
 
     def housekeeping(self) -> None:
-        """Fail jobs whose worker died, so none stays "running" forever; without Celery beat,
-        start the scheduled trainings that are due."""
+        """Fail jobs whose worker died, so none stays "running" forever; recount popularity
+        when its stored counts are due (one process of all does); without Celery beat, start
+        the scheduled trainings that are due."""
         with self.db.write() as conn:
             reaped = records.reap(conn, self.settings.task_heartbeat_timeout_s)
         if reaped:
             log.warning("marked %d jobs failed: their worker stopped responding", reaped)
+        popularity.recount_if_due(self.db, self.settings.popularity_refit_s)
         if not self.settings.redis_url:
             schedule.tick(self.jobs_db, self.settings, self.executor.submit)
 

@@ -1,10 +1,11 @@
-"""Popularity counted by the database is the model the engine fits on the usage matrix."""
+"""Popularity counted by the database is the model the engine fits on the usage matrix, and
+the stored counts read back as that model, for the catalogue they were counted on."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from recommender.activity.counts import counted_popularity
+from recommender.activity.counts import count_and_store, counted_popularity, model_of, stored
 from recommender.activity.usage import InteractionWeights, build_interactions
 from recommender.catalog.loader import replace_catalog
 from recommender.engines.popularity import PopularityEngine, PopularityModel, PopularityParams
@@ -77,3 +78,44 @@ def test_an_empty_store_counts_nothing(db: Database) -> None:
     model = counted(db)
     assert_same(model, fitted(db))
     assert model.counts.tolist() == [0.0]
+
+
+def read_stored(db: Database, smoothing: float = 5.0) -> PopularityModel | None:
+    with db.snapshot() as conn:
+        found = stored(conn)
+        return None if found is None else model_of(conn, found[0], smoothing)
+
+
+def test_stored_counts_read_back_as_the_model_counted_now(db: Database) -> None:
+    with db.write() as conn:
+        replace_catalog(conn, two_communities(n_services=16, n_users=60))
+    rng = np.random.default_rng(1)
+    for _ in range(25):
+        act(db, int(rng.integers(1, 80)), int(rng.integers(1, 17)), order=True)
+    with db.write() as conn:
+        first = count_and_store(conn)
+    act(db, 3, 5, order=True)
+    # Stored again over the first ones: the newest count replaces them whole.
+    with db.write() as conn:
+        second = count_and_store(conn)
+    assert first is not None and second is not None
+    assert second.catalog == first.catalog and second.through == first.through + 1
+    got = read_stored(db)
+    assert got is not None
+    assert_same(got, counted(db))
+
+
+def test_stored_counts_serve_only_the_catalogue_they_were_counted_on(db: Database) -> None:
+    with db.write() as conn:
+        replace_catalog(conn, two_communities(n_services=16, n_users=60))
+        count_and_store(conn)
+    assert read_stored(db) is not None
+    with db.write() as conn:
+        replace_catalog(conn, dump([service(1), service(2)], [user(1, accessed_services=[2])]))
+    assert read_stored(db) is None
+
+
+def test_nothing_is_stored_before_a_catalogue_is_loaded(db: Database) -> None:
+    with db.write() as conn:
+        assert count_and_store(conn) is None
+    assert read_stored(db) is None

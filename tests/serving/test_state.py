@@ -6,14 +6,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from sqlalchemy import update
 
 from recommender.activity import actions
 from recommender.activity.actions import ServiceAction
+from recommender.activity.counts import count_and_store
 from recommender.catalog.loader import replace_catalog
 from recommender.contract.user_actions import UserActionIn
 from recommender.engines.popularity import PopularityModel
 from recommender.serving.state import ServingStateHolder
 from recommender.store.database import Database
+from recommender.store.schema import PopularityCount
+from recommender.tasks.popularity import recount_if_due
 from tests.factories import dump, service, user, user_action
 
 
@@ -78,3 +82,41 @@ def test_actions_stored_elsewhere_reach_the_listener_once(db: Database) -> None:
     holder.refresh()
     holder.refresh()
     assert [(a.user_id, a.service_id, a.ordered) for a in heard] == [(1, 2, True)]
+
+
+def test_a_process_reads_the_stored_counts_and_adds_the_orders_after_them(db: Database) -> None:
+    with db.write() as conn:
+        replace_catalog(
+            conn,
+            dump(
+                [service(1), service(2), service(3)],
+                [user(1, accessed_services=[1]), user(2, accessed_services=[1, 2])],
+            ),
+        )
+        count_and_store(conn)
+        # What the process reads is what is stored, not a count of its own.
+        conn.execute(update(PopularityCount).where(PopularityCount.service_id == 2).values(users=7))
+    order(db, 1, 3)
+    order(db, 2, 3)
+    order(db, 1, 1)  # the dump already says user 1 uses it
+    holder = ServingStateHolder(db, popularity_refit_s=3600)
+    assert [count(holder, s) for s in (1, 2, 3)] == [2.0, 7.0, 2.0]
+
+
+def test_a_recount_reaches_running_processes(db: Database) -> None:
+    with db.write() as conn:
+        replace_catalog(conn, dump([service(1), service(2)], [user(1, accessed_services=[1])]))
+        count_and_store(conn)
+    holder = ServingStateHolder(db, popularity_refit_s=3600)
+    model = holder.current.models["popularity"].model
+    assert isinstance(model, PopularityModel) and model.n_users == 1
+    # A visitor the dump does not know orders: followed at once as a use, but only a count of
+    # the whole store learns that there is one more user.
+    order(db, 9, 2)
+    holder.refresh()
+    assert count(holder, 2) == 1.0
+    assert recount_if_due(db, refit_s=0) is not None
+    assert holder.refresh()
+    model = holder.current.models["popularity"].model
+    assert isinstance(model, PopularityModel)
+    assert (model.n_users, count(holder, 2)) == (2, 1.0)

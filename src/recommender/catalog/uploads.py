@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -119,10 +120,17 @@ def _mark(db: Database, dump_id: int, **values: Any) -> None:
         conn.execute(update(CatalogDump).where(CatalogDump.id == dump_id).values(**values))
 
 
-def load_upload(db: Database, dump_id: int, progress: Progress | None = None) -> dict[str, int]:
+def load_upload(
+    db: Database,
+    dump_id: int,
+    progress: Progress | None = None,
+    then: Callable[[Connection], object] | None = None,
+) -> dict[str, int]:
     """Replace the catalogue with a stored dump; on failure nothing changes but its status.
 
-    The compressed content is held; the document is inflated and read a record at a time."""
+    The compressed content is held; the document is inflated and read a record at a time.
+    `then` runs in the loading transaction after the catalogue is replaced, so that what it
+    writes is seen with the new catalogue and never without it."""
     with db.engine.connect() as conn:
         content = conn.execute(
             select(CatalogDump.content).where(CatalogDump.id == dump_id)
@@ -134,6 +142,8 @@ def load_upload(db: Database, dump_id: int, progress: Progress | None = None) ->
         doc = read_dump(CompressedBytes(content))
         with db.write() as conn:
             counts = replace_catalog(conn, doc, dump_id=dump_id, progress=progress)
+            if then is not None:
+                then(conn)
     except Exception as error:
         _mark(db, dump_id, status="failed", error=describe(error)[:10_000])
         raise

@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 from sqlalchemy import func, select
 
+from recommender.activity.counts import count_and_store
 from recommender.activity.imports import import_actions, import_recommendations
 from recommender.catalog import uploads
 from recommender.catalog.dump import InvalidDumpError
@@ -42,7 +43,7 @@ def _load(db: Database, dump: bytes | Path) -> dict[str, int]:
             report_error(problem)
         raise typer.Exit(code=1) from None
     with progress_bar(f"loading dump {dump_id}") as update:
-        counts = uploads.load_upload(db, dump_id, progress=update)
+        counts = uploads.load_upload(db, dump_id, progress=update, then=count_and_store)
     table = Table("entity", "records")
     for entity, count in counts.items():
         table.add_row(entity, str(count))

@@ -13,8 +13,8 @@ from functools import cached_property
 from sqlalchemy import Connection, func, select
 
 from recommender.activity import actions
+from recommender.activity import counts as popularity_counts
 from recommender.activity.actions import ServiceAction
-from recommender.activity.counts import counted_popularity
 from recommender.activity.usage import first_uses
 from recommender.catalog.snapshot import CatalogSnapshot, load_snapshot
 from recommender.catalog.user_cache import UserCache
@@ -51,6 +51,7 @@ class Marks:
     default_engine: int = -1
     experiments: int = -1
     activity: int = -1
+    popularity: int = -1
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,10 +84,26 @@ class ServingState:
         return None
 
 
-def _fit_builtin(conn: Connection) -> dict[str, LoadedModel]:
-    # Every serving process does this at start and every `popularity_refit_s`: the database
-    # counts, so that the process's memory does not grow with the users (its time still does).
-    popularity = counted_popularity(conn, PopularityParams().smoothing)
+def _fit_builtin(conn: Connection, catalog: CatalogSnapshot, upto: int) -> dict[str, LoadedModel]:
+    """Popularity from the counts stored for this catalogue, with the first uses among the
+    actions up to `upto` that came after them. Every serving process does this at start, on
+    each new catalogue or stored count and every `popularity_refit_s`; what it reads grows
+    with the services and interests only. Without stored counts (a catalogue not loaded as
+    a dump, or a store from before they were kept) the database counts now instead, which
+    takes a minute at a million users."""
+    smoothing = PopularityParams().smoothing
+    found = popularity_counts.stored(conn)
+    if found is None:
+        return _builtin(popularity_counts.counted_popularity(conn, smoothing))
+    counts, stamp = found
+    builtin = _builtin(popularity_counts.model_of(conn, counts, smoothing))
+    if upto <= stamp.through:
+        return builtin
+    later = first_uses(conn, actions.on_services(conn, stamp.through, upto))
+    return dict(_followed(builtin, catalog, later))
+
+
+def _builtin(popularity: PopularityModel) -> dict[str, LoadedModel]:
     return {
         "popularity": LoadedModel("popularity", popularity),
         "random": LoadedModel(
@@ -203,6 +220,7 @@ class ServingStateHolder:
             default_engine=version(stored_state.DEFAULT_ENGINE),
             experiments=version(stored_state.EXPERIMENTS),
             activity=_activity_mark(conn),
+            popularity=version(stored_state.POPULARITY),
         )
         if old is not None and marks == old.marks:
             return old, []
@@ -215,10 +233,11 @@ class ServingStateHolder:
         refit = (
             old is None
             or catalog is not old.catalog
+            or marks.popularity != old.marks.popularity
             or time.monotonic() - old.built_at >= self._popularity_refit_s
         )
         if refit or old is None:
-            builtin: Mapping[str, LoadedModel] = _fit_builtin(conn)
+            builtin: Mapping[str, LoadedModel] = _fit_builtin(conn, catalog, marks.activity)
             built_at = time.monotonic()
         else:
             builtin, built_at = old.builtin, old.built_at

@@ -264,6 +264,30 @@ class StateEntry(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
 
+class PopularityCount(Base):
+    """Distinct users of a service: overall (feature "", value 0) or among the users who
+    declared one scientific domain or category. Counted once where a dump is loaded and on
+    each recount, so that serving processes read services x interests rows, never users."""
+
+    __tablename__ = "popularity_counts"
+
+    feature: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    service_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    users: Mapped[int] = mapped_column(BigInteger)
+
+
+class PopularityAudience(Base):
+    """Users counted for popularity: all of them (feature "", value 0) or those who declared
+    one interest; the denominators of `popularity_counts`, stored with them."""
+
+    __tablename__ = "popularity_audiences"
+
+    feature: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    users: Mapped[int] = mapped_column(BigInteger)
+
+
 # --- background jobs and the model registry --------------------------------------------------
 
 

@@ -15,6 +15,7 @@ DEFAULT_ENGINE = "default_engine"  # value: the engine name chosen at run time
 EXPERIMENTS = "experiments"  # value: the experiment changed last; the version moves on change
 SCHEDULE = "schedule"  # value: JSON {action_id, at} of the last scheduled training
 TRANSITIONS = "transitions"  # value: the impression id up to which every transition is stored
+POPULARITY = "popularity"  # value: JSON {catalog, through, at} of the stored popularity counts
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from recommender.activity.counts import count_and_store
 from recommender.catalog import uploads
 from recommender.config import Settings
 from recommender.engines import canonical_name, engine_class, engine_names
@@ -61,6 +62,7 @@ def load_dump(ctx: JobContext, dump_id: int) -> dict[str, Any]:
             ctx.db,
             dump_id,
             progress=within(ctx.progress, 0.0, 1.0, "loading"),
+            then=count_and_store,
         )
     return {"dump_id": dump_id, "counts": counts, "lock": lock.span()}
 
@@ -137,6 +139,7 @@ def update(ctx: JobContext, dump_id: int) -> dict[str, Any]:
             ctx.db,
             dump_id,
             progress=within(ctx.progress, 0.0, 0.2, "loading"),
+            then=count_and_store,
         )
         later = within(ctx.progress, 0.2, 1.0)
 
