@@ -18,6 +18,7 @@ from recommender.evaluation.runner import (
     evaluate_model,
     fit_for,
     rank_top_k,
+    validation_on,
 )
 from recommender.folds import Fold, Heldout
 from recommender.interactions import Interactions
@@ -231,3 +232,40 @@ def test_the_report_carries_the_training_curves_of_engines_that_record_them() ->
     report = Report("tiny", "temporal-loo", 5, 0, {}, [run("ncf", {"loss": [0.7, 0.5]})])
     report.runs.append(run("popularity", {}))
     assert report.to_json()["curves"] == {"ncf": {"loss": [0.7, 0.5]}}
+
+
+def _one_held_out_item_each(n_users: int, n_items: int) -> Fold:
+    """User u trained on nothing but item u % n_items and holds out item (u + 1) % n_items."""
+    users = np.arange(n_users)
+    train = Interactions.from_events(users + 1, users % n_items, item_ids=np.arange(n_items))
+    held = (users + 1) % n_items
+    ones = np.ones(n_users, dtype=np.float32)
+    return Fold(
+        train=train,
+        heldout=Heldout(
+            users=users,
+            relevant=sp.csr_matrix((ones, (users, held)), shape=(n_users, n_items)),
+            exclude=sp.csr_matrix((ones, (users, users % n_items)), shape=(n_users, n_items)),
+        ),
+    )
+
+
+def test_validation_checks_a_seeded_sample_of_held_out_users_with_their_own_items() -> None:
+    fold = _one_held_out_item_each(n_users=500, n_items=10)
+    checked = validation_on(fold, k=1, most=60, seed=3)
+    users = checked.fold.heldout.users
+    assert users.shape[0] == 60 and np.unique(users).shape[0] == 60
+    assert validation_on(fold, k=1, most=60, seed=3).fold.heldout.users.tolist() == users.tolist()
+    assert validation_on(fold, k=1, most=60, seed=4).fold.heldout.users.tolist() != users.tolist()
+    # Each sampled row still holds its own user's held-out and known items.
+    relevant = checked.fold.heldout.relevant.tocoo()
+    assert (relevant.col[np.argsort(relevant.row)] == (users + 1) % 10).all()
+    assert (checked.fold.heldout.exclude.indices == users % 10).all()
+    # A model that ranks item 3 first finds exactly the sampled users who hold out item 3.
+    model = FixedScores(np.arange(10), np.eye(10, dtype=np.float32)[3])
+    assert checked.evaluate(model)["HR"] == np.mean((users + 1) % 10 == 3)
+
+
+def test_a_validation_fold_within_the_cap_is_checked_whole() -> None:
+    fold = _one_held_out_item_each(n_users=50, n_items=10)
+    assert validation_on(fold, k=1, most=50).fold is fold

@@ -38,6 +38,12 @@ BoolMatrix = NDArray[np.bool_]
 # What engines that stop early are measured by on their validation fold.
 VALIDATION_METRICS = ("HR", "NDCG")
 VALIDATION_K = 10
+# Held-out users an early-stopping engine is checked on, at most. Ranking all of them after
+# every epoch made validation most of ncf's fit at a million actions (94,000 users, each
+# scored against the whole catalogue); 10,000 users measure HR@10 near 0.25 within about
+# +-0.009 (95 %), finer than the epoch-to-epoch changes that stopping reads, and leave every
+# data set of up to 10,000 users exactly as it was.
+VALIDATION_USERS = 10_000
 # Scores held in memory at once while ranking: rows x items.
 _SCORE_CELLS = 4_000_000
 
@@ -137,15 +143,19 @@ def evaluate_model(
     return FoldResult(metrics=values, score_s=score_s, users=n)
 
 
-def validation_on(fold: Fold, k: int = VALIDATION_K) -> Validation:
-    """What an engine that stops early is given to check itself on: `fold`'s held-out pairs,
-    ranked and measured (HR and NDCG at `k`) by the same code as the test."""
+def validation_on(
+    fold: Fold, k: int = VALIDATION_K, most: int = VALIDATION_USERS, seed: int = 0
+) -> Validation:
+    """What an engine that stops early is given to check itself on: the held-out pairs of
+    at most `most` of `fold`'s users (drawn with `seed`), ranked and measured (HR and NDCG at
+    `k`) by the same code as the test."""
+    checked = fold.sampled(most, seed)
 
     def evaluate(model: Model) -> dict[str, float]:
-        result = evaluate_model(model, fold, k, VALIDATION_METRICS).metrics
+        result = evaluate_model(model, checked, k, VALIDATION_METRICS).metrics
         return {name: result[metric_label(name, k)] for name in VALIDATION_METRICS}
 
-    return Validation(fold=fold, evaluate=evaluate, k=k)
+    return Validation(fold=checked, evaluate=evaluate, k=k)
 
 
 @dataclass
@@ -180,7 +190,8 @@ def fit_for(
     models of the other engines do.
     """
     if engine.uses_validation and validation is not None:
-        tuned = engine.fit(validation.train, replace(options, validation=validation_on(validation)))
+        checked = validation_on(validation, seed=options.seed)
+        tuned = engine.fit(validation.train, replace(options, validation=checked))
         chosen = dict(tuned.fitted_params)
         again = type(engine)(engine.params.model_dump() | chosen)
         return Fit(model=again.fit(fold.train, options), fitted_params=chosen, curves=tuned.curves)

@@ -135,7 +135,9 @@ def _offline_choices(
     """The updates early stopping picks on each user's latest interaction held out, and the
     share of the agent's scores that ranks them best."""
     split = temporal_loo(from_interactions(data, "practice"), seed)
-    options = TrainingOptions(seed=seed, device=device, validation=validation_on(split.test))
+    options = TrainingOptions(
+        seed=seed, device=device, validation=validation_on(split.test, seed=seed)
+    )
     probe = RLEngine(params).fit(split.test.train, options)
     return {"steps": RLEngine(params).params.steps} | probe.fitted_params
 

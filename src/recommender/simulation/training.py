@@ -112,6 +112,8 @@ def fit_engine(
     if not engine.uses_validation:
         return engine.fit(data, final)
     split = temporal_loo(from_interactions(data, "simulation"), seed)
-    tuned = engine.fit(split.test.train, replace(options, validation=validation_on(split.test)))
+    tuned = engine.fit(
+        split.test.train, replace(options, validation=validation_on(split.test, seed=seed))
+    )
     chosen = engine.params.model_dump() | tuned.fitted_params
     return engine_class(name)(chosen).fit(data, final)
