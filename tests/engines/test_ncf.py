@@ -379,3 +379,68 @@ def test_progress_counts_the_head_and_the_fused_epochs_and_only_goes_forward() -
         "epoch 2",
         "epoch 3",
     ]
+
+
+def test_the_head_samples_each_batch_s_normaliser_without_losing_its_targets() -> None:
+    from recommender.engines.ncf.head import sampled_candidates
+
+    rng = np.random.default_rng(0)
+    targets = np.array([7, 3, 7, 90], dtype=np.int64)
+    items, log_inclusion = sampled_candidates(rng, targets, n_items=100, size=10)
+    assert set(targets.tolist()) <= set(items.tolist())
+    assert (np.diff(items) > 0).all() and 10 <= items.shape[0] <= 13
+    is_target = np.isin(items, targets)
+    assert (log_inclusion[is_target] == 0).all()
+    np.testing.assert_allclose(log_inclusion[~is_target], np.log(0.1), rtol=1e-6)
+    # The candidates' exponentiated logits, each divided by its chance of being drawn, sum
+    # on average to the sum over the whole catalogue.
+    logits = np.random.default_rng(1).normal(scale=2.0, size=100)
+    estimates = []
+    for _ in range(4000):
+        items, log_inclusion = sampled_candidates(rng, targets, n_items=100, size=10)
+        estimates.append(np.exp(logits[items] - log_inclusion).sum())
+    assert np.mean(estimates) == pytest.approx(np.exp(logits).sum(), rel=0.03)
+
+
+def test_a_head_sample_of_the_whole_catalogue_is_the_full_softmax() -> None:
+    import torch
+
+    from recommender.engines.features import FeatureSpace, padded
+    from recommender.engines.ncf.head import Candidates, People, head_loss, sampled_candidates
+    from recommender.engines.ncf.sampling import training_set
+
+    data = communities(cold_service=False)
+    space = FeatureSpace.of(data.feature_vocab, ["scientific_domains"])
+    train = training_set(data, np.arange(data.n_users), space, length=2)
+    net = random_network(data, space.size, torch.Generator().manual_seed(3))
+    rows = np.arange(6)
+    people = People(
+        features=torch.from_numpy(padded(space.rows(data.user_features, data.n_users), space.size))[
+            rows
+        ],
+        history=torch.full((6, 2), data.n_items, dtype=torch.int64),
+        targets=torch.from_numpy(train.items[:6].astype(np.int64)),
+        weights=torch.ones(6),
+    )
+    item_features = torch.from_numpy(train.item_features)
+    items, log_inclusion = sampled_candidates(
+        np.random.default_rng(0), train.items[:6].astype(np.int64), data.n_items, data.n_items
+    )
+    among = Candidates(torch.from_numpy(items), torch.from_numpy(log_inclusion))
+    with torch.no_grad():
+        full = head_loss(net, people, item_features)
+        sampled = head_loss(net, people, item_features, among)
+    assert float(sampled) == pytest.approx(float(full), rel=1e-5)
+
+
+def test_a_head_fitted_on_samples_of_a_larger_catalogue_still_learns_the_communities() -> None:
+    # Ten services in the catalogue, three drawn beside each batch's own.
+    model = NCFEngine({**SMALL, "head_sample": 3, "head_epochs": 30, "epochs": 1}).fit(
+        communities(cold_service=False), TrainingOptions(seed=0)
+    )
+    biologist = Query(user_id=9_999, scientific_domains=(BIOLOGY,))
+    ids = np.array([10, 11, 12, 13, 14, 20, 21, 22, 23, 24])
+    scores = dict(zip(ids.tolist(), model.score(biologist, ids), strict=True))
+    assert min(scores[s] for s in (10, 11, 12, 13, 14)) > max(
+        scores[s] for s in (20, 21, 22, 23, 24)
+    )

@@ -1,6 +1,7 @@
-"""Fitting NCF's softmax head: declared interests and recent services against every service,
-fitted apart from the fused branches and before them, then added to their score with a
-weight chosen on the validation fold (`network.py` says why it is kept apart)."""
+"""Fitting NCF's softmax head: declared interests and recent services against every service
+(or, in a large catalogue, a sample of them), fitted apart from the fused branches and before
+them, then added to their score with a weight chosen on the validation fold (`network.py`
+says why it is kept apart)."""
 
 from __future__ import annotations
 
@@ -67,9 +68,42 @@ class HeadFit:
     curves: dict[str, list[float]] = field(default_factory=_no_curves)
 
 
-def head_loss(net: NeuMFNetwork, people: People, item_features: Tensor) -> Tensor:
-    logits = net.head_logits(people.features, people.history, item_features)
-    losses = torch.nn.functional.cross_entropy(logits, people.targets, reduction="none")
+@dataclass(frozen=True, eq=False)
+class Candidates:
+    """The services one batch's softmax is taken over, sorted, with the log of each one's
+    chance of being among them given the batch."""
+
+    items: Tensor
+    log_inclusion: Tensor
+
+
+def sampled_candidates(
+    rng: np.random.Generator, targets: NDArray[np.int64], n_items: int, size: int
+) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+    """A batch's own services (`targets`, always in) and `size` others drawn uniformly
+    without replacement (each there with chance size / n_items), sorted, and the log of
+    those chances. Dividing each exponentiated logit by its chance makes the candidates' sum
+    an unbiased (Horvitz-Thompson) estimate of the sum over the whole catalogue, so the
+    loss's normaliser is estimated without the in-batch services' popularity bias."""
+    drawn = rng.choice(n_items, size=size, replace=False)
+    items = np.union1d(targets, drawn).astype(np.int64)
+    chance = np.where(np.isin(items, targets), 1.0, size / n_items)
+    return items, np.log(chance).astype(np.float32)
+
+
+def head_loss(
+    net: NeuMFNetwork, people: People, item_features: Tensor, among: Candidates | None = None
+) -> Tensor:
+    """The head's weighted softmax loss: over every service, or over `among` (which holds
+    every person's target) with each logit less the log of its chance of being there."""
+    if among is None:
+        logits = net.head_logits(people.features, people.history, item_features)
+        targets = people.targets
+    else:
+        logits = net.head_logits(people.features, people.history, item_features, among.items)
+        logits = logits - among.log_inclusion
+        targets = torch.searchsorted(among.items, people.targets)
+    losses = torch.nn.functional.cross_entropy(logits, targets, reduction="none")
     weighted = losses * people.weights
     # A process's share of a global batch may be empty; it still takes part in the step.
     return weighted.mean() if weighted.numel() else weighted.sum()
@@ -82,8 +116,8 @@ class _HeadObjective(Objective):
         super().__init__(net, net.head_parameters())
         self.item_features = item_features
 
-    def forward(self, people: People, share: float) -> Tensor:
-        return head_loss(self.net, people, self.item_features) * share
+    def forward(self, people: People, share: float, among: Candidates | None = None) -> Tensor:
+        return head_loss(self.net, people, self.item_features, among) * share
 
 
 def held_out_people(
@@ -186,13 +220,23 @@ class _HeadTraining:
                 targets=self._tensor(items[mine]),
                 weights=self.weights[self._tensor(chosen[mine])],
             )
-            loss = self.objective(people, self.ranks.weight(chosen.shape[0]))
+            loss = self.objective(people, self.ranks.weight(chosen.shape[0]), self._among(items))
             self.optimiser.zero_grad(set_to_none=True)
             loss.backward()
             self.optimiser.step()
             total += float(loss.detach().item())
             batches += 1
         return self.ranks.mean(total / max(batches, 1))
+
+    def _among(self, targets: NDArray[np.int64]) -> Candidates | None:
+        """What a batch with these targets is normalised over: every service, unless the
+        catalogue holds more than `head_sample` (every process draws the same, from the
+        same generator, so none is drawn in a catalogue small enough)."""
+        size, n_items = self.p.head_sample, self.net.n_items
+        if size == 0 or size >= n_items:
+            return None
+        items, log_inclusion = sampled_candidates(self.rng, targets, n_items, size)
+        return Candidates(self._tensor(items), self._tensor(log_inclusion))
 
     def state(self) -> list[Tensor]:
         return [tensor.detach().clone() for tensor in self.parameters]

@@ -155,12 +155,15 @@ class NeuMFNetwork(nn.Module):
             self.head_bias,
         ]
 
-    def head_items(self, item_features: Tensor) -> Tensor:
+    def head_items(self, item_features: Tensor, items: Tensor | None = None) -> Tensor:
         """(n_items, c) service vectors of the softmax head, from every service's positions
-        (n_items, G)."""
+        (n_items, G); with `items` (C,), the vectors of those services only, (C, c)."""
+        if items is None:
+            items = torch.arange(self.n_items, device=item_features.device)
+        else:
+            item_features = item_features[items]
         present = item_features != self.n_features
-        ids = torch.arange(self.n_items, device=item_features.device)
-        own: Tensor = self.head_item(ids)
+        own: Tensor = self.head_item(items)
         return masked_mean(self.head_feature(item_features), present) + own
 
     def head_users(self, user_features: Tensor, history: Tensor) -> Tensor:
@@ -169,10 +172,18 @@ class NeuMFNetwork(nn.Module):
         declared = masked_mean(self.head_declared(user_features), user_features != self.n_features)
         return declared + masked_mean(self.head_history(history), history != self.n_items)
 
-    def head_logits(self, user_features: Tensor, history: Tensor, item_features: Tensor) -> Tensor:
-        """(P, n_items) scores of every service for P people."""
+    def head_logits(
+        self,
+        user_features: Tensor,
+        history: Tensor,
+        item_features: Tensor,
+        items: Tensor | None = None,
+    ) -> Tensor:
+        """(P, n_items) scores of every service for P people; with `items` (C,), of those
+        services only, (P, C)."""
         users = self.head_users(user_features, history)
-        return users @ self.head_items(item_features).T + self.head_bias
+        bias = self.head_bias if items is None else self.head_bias[items]
+        return users @ self.head_items(item_features, items).T + bias
 
     def forward(
         self,

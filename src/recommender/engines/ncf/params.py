@@ -63,6 +63,14 @@ class NCFParams(EngineParams):
         "`head_stop_metric`. 0: no head; visitors without an id vector are scored by "
         "the content tower.",
     )
+    head_sample: int = Field(
+        default=4096,
+        ge=0,
+        description="In a catalogue of more services, each batch of the softmax head is "
+        "normalised over the batch's own services and this many drawn at random, an unbiased "
+        "estimate of the sum over every service; its cost then no longer grows with the "
+        "catalogue. 0: always over every service.",
+    )
     head_learning_rate: float = Field(
         default=0.01, gt=0, description="Adam's step size while fitting the softmax head."
     )
