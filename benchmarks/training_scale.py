@@ -1,6 +1,8 @@
 """Training time, peak memory and quality of engines as a marketplace's usage grows.
 
     nice -n 10 .venv/bin/python -m benchmarks.training_scale --actions 1000000 --engines ncf
+    nice -n 10 .venv/bin/python -m benchmarks.training_scale --actions 100000 --engines ncf \
+        --params '{"ncf": {"head_sample": 0}}'
     nice -n 10 .venv/bin/python -m benchmarks.training_scale \\
         --actions 1000000,3000000,10000000 --engines popularity,ials --out ials.json
     .venv/bin/python -m benchmarks.training_scale --fit ials.json ncf.json
@@ -244,8 +246,11 @@ def progress_since(wall: float, cpu: float) -> Progress:
     return say
 
 
-def fit_and_measure(data_file: Path, engine_name: str, seed: int) -> dict[str, Any]:
-    """In the child: build the training data, fit one engine, measure it on the held-out day."""
+def fit_and_measure(
+    data_file: Path, engine_name: str, seed: int, params: dict[str, Any]
+) -> dict[str, Any]:
+    """In the child: build the training data, fit one engine (its defaults with `params`),
+    measure it on the held-out day."""
     with np.load(data_file) as saved:
         arrays = {name: saved[name] for name in saved.files}
     n_services = int(arrays["n_services"])
@@ -257,7 +262,7 @@ def fit_and_measure(data_file: Path, engine_name: str, seed: int) -> dict[str, A
     )
     fold = heldout_fold(data, arrays["heldout_users"], arrays["heldout_services"])
     del arrays
-    engine = engine_class(engine_name)()
+    engine = engine_class(engine_name)(params)
     row: dict[str, Any] = {
         "build_peak_mb": round(resident_mb("VmHWM")),
         "data_mb": round(resident_mb("VmRSS")),
@@ -278,8 +283,9 @@ def fit_and_measure(data_file: Path, engine_name: str, seed: int) -> dict[str, A
         "load_avg": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "fitted_params": fitted.fitted_params,
     }
-    if "epoch_s" in fitted.curves:
-        row["tuning_epoch_s"] = [round(s, 1) for s in fitted.curves["epoch_s"]]
+    for curve in ("epoch_s", "head_epoch_s"):
+        if curve in fitted.curves:
+            row[f"tuning_{curve}"] = [round(s, 1) for s in fitted.curves[curve]]
     result = evaluate_model(fitted.model, fold, K, ("HR", "NDCG"))
     row |= {name: round(value, 4) for name, value in result.metrics.items()}
     row["train_users"] = data.n_users
@@ -287,7 +293,9 @@ def fit_and_measure(data_file: Path, engine_name: str, seed: int) -> dict[str, A
     return row
 
 
-def run_child(data_file: Path, engine: str, seed: int, work: Path) -> dict[str, Any]:
+def run_child(
+    data_file: Path, engine: str, seed: int, params: dict[str, Any], work: Path
+) -> dict[str, Any]:
     """One fit in a process of its own; its row, with the kernel's peak of the child from the
     fit on (the evaluation included)."""
     out = work / f"{engine}.json"
@@ -301,6 +309,8 @@ def run_child(data_file: Path, engine: str, seed: int, work: Path) -> dict[str, 
         str(out),
         "--seed",
         str(seed),
+        "--params",
+        json.dumps({engine: params}),
     ]
     process = subprocess.Popen(command)
     _, status, usage = os.wait4(process.pid, 0)
@@ -347,7 +357,10 @@ def measure(n_actions: int, engines: list[str], args: argparse.Namespace) -> lis
                 "evaluable_users": held.evaluable,
                 "evaluated_users": int(np.unique(held.users).shape[0]),
             }
-            row |= run_child(data_file, engine, args.seed, Path(tmp))
+            params = args.params.get(engine, {})
+            if params:
+                row["params"] = params
+            row |= run_child(data_file, engine, args.seed, params, Path(tmp))
             print(json.dumps(row), flush=True)
             rows.append(row)
     return rows
@@ -408,6 +421,12 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=0.2)
     parser.add_argument("--sample", type=int, default=5000, help="evaluated users per size")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--params",
+        type=json.loads,
+        default={},
+        help='Parameters over the engines\' defaults, as JSON: {"ncf": {"head_sample": 0}}.',
+    )
     parser.add_argument("--out", type=Path, help="Also write the rows and fits as JSON here.")
     parser.add_argument(
         "--fit",
@@ -421,7 +440,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         data_file, engine, out = args.child
-        row = fit_and_measure(Path(data_file), engine, args.seed)
+        row = fit_and_measure(Path(data_file), engine, args.seed, args.params.get(engine, {}))
         Path(out).write_text(json.dumps(row))
         return
     if args.fit:
