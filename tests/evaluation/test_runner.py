@@ -15,6 +15,7 @@ from recommender.evaluation.runner import (
     EngineRun,
     Report,
     evaluate,
+    evaluate_blends,
     evaluate_model,
     fit_for,
     rank_top_k,
@@ -269,3 +270,23 @@ def test_validation_checks_a_seeded_sample_of_held_out_users_with_their_own_item
 def test_a_validation_fold_within_the_cap_is_checked_whole() -> None:
     fold = _one_held_out_item_each(n_users=50, n_items=10)
     assert validation_on(fold, k=1, most=50).fold is fold
+
+
+def test_blends_are_measured_as_the_summed_models_would_be() -> None:
+    fold = _one_held_out_item_each(n_users=200, n_items=10)
+    rng = np.random.default_rng(0)
+    base_scores = rng.normal(size=10).astype(np.float32)
+    extra_scores = rng.normal(size=10).astype(np.float32)
+    weights = (0.0, 0.5, 2.0, 16.0)
+    blended = evaluate_blends(
+        FixedScores(np.arange(10), base_scores),
+        FixedScores(np.arange(10), extra_scores),
+        weights,
+        fold,
+        k=3,
+    )
+    for weight, result in zip(weights, blended, strict=True):
+        summed = FixedScores(np.arange(10), base_scores + np.float32(weight) * extra_scores)
+        assert result.metrics == evaluate_model(summed, fold, k=3).metrics
+    # The weights change the ranking, so the results are not one figure repeated.
+    assert len({result.metrics["HR@3"] for result in blended}) > 1

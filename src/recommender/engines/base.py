@@ -159,6 +159,11 @@ class Validation:
     # A model's ranking metrics on `fold` at `k`, by name ("HR", "NDCG").
     evaluate: Callable[[Model], Mapping[str, float]]
     k: int = 10
+    # The same for the score of a first model plus each weight times a second's, in one
+    # pass (each model scores every user once); None: call `evaluate` once per weight.
+    evaluate_blends: Callable[[Model, Model, Sequence[float]], list[Mapping[str, float]]] | None = (
+        None
+    )
 
     def label(self, metric: str) -> str:
         """How a metric measured here is named in curves and messages ("NDCG@10")."""

@@ -11,7 +11,7 @@ items are never ranked.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -102,6 +102,40 @@ def evaluate_model(
     progress: Progress = quiet,
 ) -> FoldResult:
     """Rank every held-out user's items with a trained model and average the metrics."""
+    return _evaluate_scores(
+        lambda queries, items: [model.score_batch(queries, items)], 1, fold, k, metrics, progress
+    )[0]
+
+
+def evaluate_blends(
+    base: Model,
+    extra: Model,
+    weights: Sequence[float],
+    fold: Fold,
+    k: int,
+    metrics: Sequence[str] = METRIC_NAMES,
+) -> list[FoldResult]:
+    """The metrics of `base`'s score plus each weight times `extra`'s, one result per
+    weight, with each model scoring every held-out user once whatever the number of weights
+    (ranking is cheap beside scoring with a neural model)."""
+
+    def blends(queries: list[Query], items: IntArray) -> list[FloatArray]:
+        first, second = base.score_batch(queries, items), extra.score_batch(queries, items)
+        return [first + np.float32(weight) * second for weight in weights]
+
+    return _evaluate_scores(blends, len(weights), fold, k, metrics, quiet)
+
+
+def _evaluate_scores(
+    scores_of: Callable[[list[Query], IntArray], list[FloatArray]],
+    variants: int,
+    fold: Fold,
+    k: int,
+    metrics: Sequence[str],
+    progress: Progress,
+) -> list[FoldResult]:
+    """Rank every held-out user's items by each of the `variants` score matrices that
+    `scores_of` gives a batch of them, and average the metrics of each."""
     unknown = sorted(set(metrics) - set(METRIC_NAMES))
     if unknown:
         raise ValueError(f"unknown metrics {unknown}; known: {', '.join(METRIC_NAMES)}")
@@ -109,8 +143,8 @@ def evaluate_model(
     items = train.item_ids
     n = heldout.n_users
     batch = max(1, _SCORE_CELLS // max(items.shape[0], 1))
-    all_hits = np.zeros((n, k), dtype=bool)
-    all_top = np.full((n, k), -1, dtype=np.int64)
+    all_hits = [np.zeros((n, k), dtype=bool) for _ in range(variants)]
+    all_top = [np.full((n, k), -1, dtype=np.int64) for _ in range(variants)]
     n_relevant = np.diff(heldout.relevant.indptr).astype(np.int64)
     score_s = 0.0
     for start in range(0, n, batch):
@@ -118,29 +152,51 @@ def evaluate_model(
         users = heldout.users[start:stop]
         queries = [held_out_query(train, int(u)) for u in users]
         began = time.perf_counter()
-        scores = model.score_batch(queries, items)
+        variant_scores = scores_of(queries, items)
         score_s += time.perf_counter() - began
         relevant = heldout.relevant[start:stop].toarray() > 0
+        valid = None
         if heldout.candidates is None:
             valid = ~(heldout.exclude[start:stop].toarray() > 0)
-            top, hits = rank_top_k(scores, relevant, valid, k)
-        else:
-            candidates = heldout.candidates[start:stop]
-            rows = np.arange(stop - start)[:, None]
-            safe = np.maximum(candidates, 0)
-            top, hits = rank_top_k(scores[rows, safe], relevant[rows, safe], candidates >= 0, k)
-            top = np.where(top >= 0, np.take_along_axis(safe, np.maximum(top, 0), 1), -1)
-        all_hits[start:stop] = hits
-        all_top[start:stop] = top
+        for scores, hits_of, top_of in zip(variant_scores, all_hits, all_top, strict=True):
+            if valid is not None:
+                top, hits = rank_top_k(scores, relevant, valid, k)
+            else:
+                assert heldout.candidates is not None
+                candidates = heldout.candidates[start:stop]
+                rows = np.arange(stop - start)[:, None]
+                safe = np.maximum(candidates, 0)
+                top, hits = rank_top_k(scores[rows, safe], relevant[rows, safe], candidates >= 0, k)
+                top = np.where(top >= 0, np.take_along_axis(safe, np.maximum(top, 0), 1), -1)
+            hits_of[start:stop] = hits
+            top_of[start:stop] = top
         counted(progress, stop, n, "ranking")
+    return [
+        FoldResult(
+            metrics=_metrics_of(hits, top, n_relevant, items.shape[0], metrics, k),
+            score_s=score_s,
+            users=n,
+        )
+        for hits, top in zip(all_hits, all_top, strict=True)
+    ]
+
+
+def _metrics_of(
+    hits: BoolMatrix,
+    top: IntArray,
+    n_relevant: IntArray,
+    n_items: int,
+    metrics: Sequence[str],
+    k: int,
+) -> dict[str, float]:
     values: dict[str, float] = {}
     for name in metrics:
         if name in RANKING_METRICS:
-            per_user = RANKING_METRICS[name](all_hits, n_relevant)
-            values[metric_label(name, k)] = float(per_user.mean()) if n else 0.0
+            per_user = RANKING_METRICS[name](hits, n_relevant)
+            values[metric_label(name, k)] = float(per_user.mean()) if hits.shape[0] else 0.0
         else:
-            values[metric_label(name, k)] = EXPOSURE_METRICS[name](all_top, items.shape[0])
-    return FoldResult(metrics=values, score_s=score_s, users=n)
+            values[metric_label(name, k)] = EXPOSURE_METRICS[name](top, n_items)
+    return values
 
 
 def validation_on(
@@ -151,11 +207,17 @@ def validation_on(
     `k`) by the same code as the test."""
     checked = fold.sampled(most, seed)
 
-    def evaluate(model: Model) -> dict[str, float]:
-        result = evaluate_model(model, checked, k, VALIDATION_METRICS).metrics
-        return {name: result[metric_label(name, k)] for name in VALIDATION_METRICS}
+    def named(result: FoldResult) -> dict[str, float]:
+        return {name: result.metrics[metric_label(name, k)] for name in VALIDATION_METRICS}
 
-    return Validation(fold=checked, evaluate=evaluate, k=k)
+    def evaluate(model: Model) -> dict[str, float]:
+        return named(evaluate_model(model, checked, k, VALIDATION_METRICS))
+
+    def blends(base: Model, extra: Model, weights: Sequence[float]) -> list[Mapping[str, float]]:
+        results = evaluate_blends(base, extra, weights, checked, k, VALIDATION_METRICS)
+        return [named(result) for result in results]
+
+    return Validation(fold=checked, evaluate=evaluate, k=k, evaluate_blends=blends)
 
 
 @dataclass
