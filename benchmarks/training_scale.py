@@ -1,7 +1,7 @@
 """Training time, peak memory and quality of engines as a marketplace's usage grows.
 
     nice -n 10 .venv/bin/python -m benchmarks.training_scale --actions 1000000 --engines ncf
-    nice -n 10 .venv/bin/python -m benchmarks.training_scale --actions 100000 --engines ncf \
+    nice -n 10 .venv/bin/python -m benchmarks.training_scale --actions 100000 --engines ncf \\
         --params '{"ncf": {"head_sample": 0}}'
     nice -n 10 .venv/bin/python -m benchmarks.training_scale \\
         --actions 1000000,3000000,10000000 --engines popularity,ials --out ials.json

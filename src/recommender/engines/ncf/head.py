@@ -328,7 +328,8 @@ def choose_head_weight(model: NCFModel, validation: Validation, metric: str) -> 
     results = {}
     if validation.evaluate_blends is not None:
         # The fused score and the head's, each computed once for every weight: scoring the
-        # fused branches for every validation user once per weight was most of a fit.
+        # fused branches for every validation user once per weight was nearly half of a fit
+        # (docs/benchmarks.md, NCF's costs at 100,000 actions).
         model.head_weight = 0.0
         blended = validation.evaluate_blends(model, head_alone(model), HEAD_WEIGHTS)
         results = {w: figures[metric] for w, figures in zip(HEAD_WEIGHTS, blended, strict=True)}
