@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+from numpy.typing import NDArray
 
 VOCABULARY_SIZES = {
     "categories": 200,
@@ -111,13 +112,10 @@ def generate_users(
     n_users: int,
 ) -> Iterator[dict[str, Any]]:
     """Users one at a time, each with up to 20 services drawn by Zipf-like popularity."""
-    popularity = 1.0 / np.arange(1, n_services + 1) ** 0.8
-    popularity /= popularity.sum()
+    cumulative = np.cumsum(1.0 / np.arange(1, n_services + 1) ** 0.8)
     for uid in range(1, n_users + 1):
         n_accessed = int(rng.integers(0, 21))
-        accessed = rng.choice(
-            n_services, size=min(n_accessed, n_services), replace=False, p=popularity
-        )
+        accessed = distinct_draws(rng, cumulative, min(n_accessed, n_services))
         yield {
             "id": uid,
             "aai_uid": f"{uid}@aai.example.org",
@@ -125,6 +123,26 @@ def generate_users(
             "categories": pick("categories", 0, 3),
             "accessed_services": [int(s) + 1 for s in accessed],
         }
+
+
+def distinct_draws(
+    rng: np.random.Generator, cumulative: NDArray[np.float64], size: int
+) -> list[int]:
+    """`size` distinct positions drawn one after another in proportion to the weights whose
+    running sum is `cumulative`, each redrawn while it repeats one drawn before: what
+    `rng.choice(replace=False, p=...)` draws, without its pass over every weight per call
+    (with 100,000 services, a million users' dump was still unwritten after 52 minutes)."""
+    chosen: dict[int, None] = {}
+    last = cumulative.shape[0] - 1
+    while len(chosen) < size:
+        draws = np.searchsorted(
+            cumulative, rng.random(size - len(chosen)) * cumulative[-1], "right"
+        )
+        for position in np.minimum(draws, last).tolist():
+            chosen.setdefault(position, None)
+            if len(chosen) == size:
+                break
+    return list(chosen)
 
 
 def generate_projects(
