@@ -155,17 +155,16 @@ def _evaluate_scores(
         variant_scores = scores_of(queries, items)
         score_s += time.perf_counter() - began
         relevant = heldout.relevant[start:stop].toarray() > 0
-        valid = None
         if heldout.candidates is None:
             valid = ~(heldout.exclude[start:stop].toarray() > 0)
+        else:
+            candidates = heldout.candidates[start:stop]
+            rows = np.arange(stop - start)[:, None]
+            safe = np.maximum(candidates, 0)
         for scores, hits_of, top_of in zip(variant_scores, all_hits, all_top, strict=True):
-            if valid is not None:
+            if heldout.candidates is None:
                 top, hits = rank_top_k(scores, relevant, valid, k)
             else:
-                assert heldout.candidates is not None
-                candidates = heldout.candidates[start:stop]
-                rows = np.arange(stop - start)[:, None]
-                safe = np.maximum(candidates, 0)
                 top, hits = rank_top_k(scores[rows, safe], relevant[rows, safe], candidates >= 0, k)
                 top = np.where(top >= 0, np.take_along_axis(safe, np.maximum(top, 0), 1), -1)
             hits_of[start:stop] = hits
