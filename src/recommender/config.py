@@ -209,6 +209,23 @@ class Settings(BaseSettings):
         description="Popularity follows each new order at once; this often one process also "
         "recounts it from the whole store and stores the counts, which every process reads.",
     )
+    impression_retention_days: float = Field(
+        default=0.0,
+        ge=0,
+        description="Impressions older than this many days are deleted, except those of "
+        "running experiments (0: kept forever).",
+    )
+    action_retention_days: float = Field(
+        default=0.0,
+        ge=0,
+        description="User actions older than this many days are deleted, except orders and "
+        "the actions of running experiments' impressions (0: kept forever).",
+    )
+    retention_interval_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How often one process deletes what the retention windows let go.",
+    )
     user_cache_size: int = Field(
         default=0,
         ge=0,

@@ -14,7 +14,7 @@ from recommender.api.app import create_app
 from recommender.catalog.loader import replace_catalog
 from recommender.config import Settings
 from recommender.store.database import Database
-from recommender.store.schema import Task
+from recommender.store.schema import Task, UserAction
 from recommender.tasks import records, schedule
 from recommender.tasks.executor import wait_for
 from recommender.tasks.schedule import Mark, reason_due
@@ -107,3 +107,19 @@ def test_a_queued_training_holds_the_schedule_back(db: Database) -> None:
     # Due again only after the interval.
     assert schedule.tick(db, config, submit, now=1059.0) is None
     assert schedule.tick(db, config, submit, now=1060.0) == "task-id"
+
+
+def test_a_server_with_a_retention_window_deletes_old_actions_as_it_keeps_house(
+    tmp_path: Path,
+) -> None:
+    config = make_settings(f"sqlite:///{tmp_path / 's.db'}", tmp_path, action_retention_days=30)
+    with TestClient(create_app(config)) as client:
+        runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        load_catalog(client, two_communities(n_services=16, n_users=80))
+        old = user_action(user_id=1, timestamp="2020-01-01T00:00:00Z")
+        assert client.post("/user_actions", json=old).status_code == 204
+        _post_actions(client, 2)
+        runtime.housekeeping()
+        with runtime.db.engine.connect() as conn:
+            kept = conn.scalars(select(UserAction.timestamp)).all()
+    assert len(kept) == 2 and all(stamp.year > 2020 for stamp in kept)
