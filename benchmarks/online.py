@@ -25,6 +25,10 @@ of results, and what they open there is posted as a page visit from the list, wh
 their session as a panel click does (`MarketplaceEnv(browse=True)`). `--no-browse` gives
 visitors who only click panels, as the figures measured before browsing existed.
 
+An arm named `engine:version` (`--arms popularity,rl,rl:1`) serves that version of the
+engine for the whole experiment while the arm named after the engine follows its retrained
+versions: the difference is what the scheduled retraining did, on the same days' visitors.
+
 With a `random` arm (`--arms popularity,random,ncf`), the server's off-policy estimates of
 the other arms' engines (or `--estimate`), replaying the random arm's panels, are taken at the
 end of the last day and set beside each arm's measured rate.
@@ -193,9 +197,16 @@ def names(value: str) -> list[str]:
     return [name.strip() for name in value.split(",") if name.strip()]
 
 
+def arm_engine(arm: str) -> tuple[str, int | None]:
+    """The engine an arm serves and the version it is held at (`rl:1`), if any."""
+    engine, _, version = arm.partition(":")
+    return engine, int(version) if version else None
+
+
 def engines_to_train(args: argparse.Namespace, arms: list[str]) -> list[str]:
     """The learned engines the arms and the sessions comparison ask for, each once."""
-    wanted = ([] if args.sessions_only else arms) + names(args.session_engines)
+    wanted = [] if args.sessions_only else [arm_engine(a)[0] for a in arms]
+    wanted += names(args.session_engines)
     return [name for name in dict.fromkeys(wanted) if name not in ("popularity", "random")]
 
 
@@ -246,7 +257,7 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     if args.offline and not args.sessions_only:
         offline = simulate(
             config,
-            arms,
+            list(dict.fromkeys(arm_engine(a)[0] for a in arms)),
             [seed],
             episodes=args.offline_episodes,
             steps=args.steps,
@@ -259,6 +270,12 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     return out
 
 
+def arm_spec(arm: str) -> dict[str, Any]:
+    engine, version = arm_engine(arm)
+    spec: dict[str, Any] = {"name": arm, "engine": engine, "weight": 1}
+    return spec if version is None else spec | {"version": version}
+
+
 def run_experiment(
     args: argparse.Namespace,
     market: SyntheticMarketplace,
@@ -269,7 +286,11 @@ def run_experiment(
     """The experiment's days against a server with scheduled retraining (and, on the
     PostgreSQL stack, its worker), both stopped at the end; returns the episodes played."""
     seed, arms, config = market.config.seed, out["arms"], market.config
-    learned = [name for name in arms if name not in ("popularity", "random")]
+    learned = list(
+        dict.fromkeys(
+            engine for engine, _ in map(arm_engine, arms) if engine not in ("popularity", "random")
+        )
+    )
     per_panel = args.clicks_per_panel
     if per_panel is None:
         # Panel clicks and orders; browsing visitors also open about 0.7 search results a
@@ -294,7 +315,7 @@ def run_experiment(
             json={
                 "name": f"online-{seed}",
                 "panels": ["v1"],
-                "arms": [{"name": a, "engine": a, "weight": 1} for a in arms],
+                "arms": [arm_spec(a) for a in arms],
             },
         ).json()
         env = MarketplaceEnv(market, steps=args.steps, seed=seed, browse=args.browse)
@@ -469,8 +490,9 @@ def experiment_summary(results: list[dict[str, Any]]) -> list[str]:
             online = statistics.fmean(
                 r["client_totals"][arm]["all"]["ctr_per_shown"] for r in results
             )
-            offline = statistics.fmean(r["offline"][arm]["ctr"] for r in results)
-            ret = statistics.fmean(r["offline"][arm]["mean_return"] for r in results)
+            engine = arm_engine(arm)[0]
+            offline = statistics.fmean(r["offline"][engine]["ctr"] for r in results)
+            ret = statistics.fmean(r["offline"][engine]["mean_return"] for r in results)
             lines.append(f"| {arm} | {online:.4f} | {offline:.4f} | {ret:.3f} |")
     if "estimates" in results[0]:
         lines += [
