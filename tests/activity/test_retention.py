@@ -77,7 +77,7 @@ def test_rows_older_than_their_window_go_and_newer_ones_stay(db: Database) -> No
     old_shown, new_shown = shown(db, 45), shown(db, 5)
     old_action, new_action = acted(db, 45), acted(db, 5)
 
-    pruned = retention.prune(db.write, MONTH, NOW)
+    pruned = retention.prune(db, MONTH, NOW)
 
     assert pruned == retention.Pruned(impressions=1, actions=1)
     assert ids(db, Recommendation) == {new_shown}
@@ -88,7 +88,7 @@ def test_rows_older_than_their_window_go_and_newer_ones_stay(db: Database) -> No
 def test_orders_are_kept_whatever_their_age(db: Database) -> None:
     order, click = acted(db, 400, order=True), acted(db, 400)
 
-    retention.prune(db.write, MONTH, NOW)
+    retention.prune(db, MONTH, NOW)
 
     assert ids(db, UserAction) == {order}
     assert click not in ids(db, UserAction)
@@ -101,7 +101,7 @@ def test_a_running_experiment_keeps_its_impressions_and_their_actions(db: Databa
     kept_click = acted(db, 60, impression_id=kept)
     gone_click = acted(db, 60, impression_id=gone)
 
-    retention.prune(db.write, MONTH, NOW)
+    retention.prune(db, MONTH, NOW)
 
     assert ids(db, Recommendation) == {kept}
     assert ids(db, UserAction) == {kept_click}
@@ -124,7 +124,7 @@ def test_an_action_outlives_its_deleted_impression_unlinked(db: Database) -> Non
             )
         )
 
-    retention.prune(db.write, MONTH, NOW)
+    retention.prune(db, MONTH, NOW)
 
     with db.snapshot() as conn:
         assert (
@@ -137,7 +137,7 @@ def test_many_rows_go_in_several_batches_and_a_zero_window_keeps_its_kind(db: Da
     made = {shown(db, 90) for _ in range(7)}
     click = acted(db, 90)
 
-    pruned = retention.prune(db.write, retention.Windows(impression_days=30), NOW, batch=3)
+    pruned = retention.prune(db, retention.Windows(impression_days=30), NOW, batch=3)
 
     assert pruned == retention.Pruned(impressions=7, actions=0)
     assert not ids(db, Recommendation) & made

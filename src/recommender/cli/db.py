@@ -63,7 +63,7 @@ def prune(
         return
     db = Database(settings.database_url, pool_size=1)
     try:
-        pruned = retention.prune(db.write, windows, datetime.now(UTC))
+        pruned = retention.prune(db, windows, datetime.now(UTC))
         console.print(f"deleted {pruned.impressions} impressions and {pruned.actions} user actions")
     finally:
         db.dispose()

@@ -44,6 +44,6 @@ class Pruner:
         self._last = now
         try:
             with LockHolder(db, LOCK, lease_s=LEASE_S, wait_s=0.0):
-                return retention.prune(db.write, self.windows, datetime.now(UTC))
+                return retention.prune(db, self.windows, datetime.now(UTC))
         except LockTimeoutError:
             return None
