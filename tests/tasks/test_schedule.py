@@ -109,6 +109,29 @@ def test_a_queued_training_holds_the_schedule_back(db: Database) -> None:
     assert schedule.tick(db, config, submit, now=1060.0) == "task-id"
 
 
+def test_a_training_someone_asked_for_starts_the_count_again(tmp_path: Path) -> None:
+    config = make_settings(
+        f"sqlite:///{tmp_path / 's.db'}",
+        tmp_path,
+        train_after_actions=3,
+        train_engines="itemknn",
+    )
+    with TestClient(create_app(config)) as client:
+        runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        load_catalog(client, two_communities(n_services=16, n_users=80))
+        _post_actions(client, 3)
+        # As the dashboard's "train" button asks for one engine.
+        task_id = runtime.executor.submit("train", engine="itemknn")
+        task = wait_for(runtime.db, task_id, timeout=120)
+        assert task.state == "succeeded", task.error
+        # The three actions were in that training: none is new to the schedule.
+        runtime.housekeeping()
+        assert _scheduled(runtime.db) == []
+        _post_actions(client, 3)
+        runtime.housekeeping()
+        assert len(_scheduled(runtime.db)) == 1
+
+
 def test_a_server_with_a_retention_window_deletes_old_actions_as_it_keeps_house(
     tmp_path: Path,
 ) -> None:

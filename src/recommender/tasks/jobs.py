@@ -17,7 +17,7 @@ from recommender.engines.limits import EngineLimitError
 from recommender.progress import Progress, within
 from recommender.registry import versions
 from recommender.store.database import Database
-from recommender.tasks import locks
+from recommender.tasks import locks, schedule
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +126,8 @@ def train(
     else:
         engines = [canonical_name(name) for name in engines or trainable_engines()]
     with _locked(ctx) as lock:
+        if trigger != schedule.TRIGGER:
+            schedule.restart(ctx.db)
         trained = _train_engines(
             ctx, engines, params if engine else None, skip_over_limit=not engine
         )
@@ -142,6 +144,7 @@ def update(ctx: JobContext, dump_id: int) -> dict[str, Any]:
             then=count_and_store,
         )
         later = within(ctx.progress, 0.2, 1.0)
+        schedule.restart(ctx.db)
 
         trained = _train_engines(
             JobContext(ctx.db, ctx.settings, ctx.task_id, later), trainable_engines()

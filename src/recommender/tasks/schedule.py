@@ -70,6 +70,15 @@ def _busy(conn: Connection) -> bool:
     )
 
 
+def restart(db: Database, now: float | None = None) -> None:
+    """Start the schedule's count and clock again from now: a training it did not start
+    learns from the actions so far, so they are not new to the next one (a server started on a
+    store its models were just trained on would otherwise retrain at once)."""
+    with db.write() as conn:
+        latest = int(conn.execute(select(func.max(UserAction.id))).scalar_one() or 0)
+        Mark(action_id=latest, at=time.time() if now is None else now).write(conn)
+
+
 def tick(
     db: Database, settings: Settings, submit: Callable[..., str], now: float | None = None
 ) -> str | None:
