@@ -195,7 +195,9 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "database": args.database,
         "rows": args.rows,
         "batch": args.batch,
-        "busy_share": args.busy_share,
+        "busy_share": args.busy_share
+        if args.busy_share is not None
+        else (retention.SQLITE_BUSY_SHARE if args.database == "sqlite" else 1.0),
         "fill_s": round(fill_s, 1),
         "deleted_impressions": pruned.impressions,
         "deleted_actions": pruned.actions,
