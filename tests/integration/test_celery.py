@@ -143,7 +143,34 @@ def test_two_updates_never_interleave(stack: dict[str, Any]) -> None:
         )
         for t in tasks
     )
-    assert spans[0][1] <= spans[1][0], "the two updates held the pipeline at the same time"
+    assert spans[0][1] <= spans[1][0], "the two updates loaded their dumps at the same time"
+
+
+def test_two_workers_train_two_engines_at_once(stack: dict[str, Any]) -> None:
+    first: Worker = stack["worker"]
+    second = Worker(stack["env"], Path(stack["tmp"]) / "worker2.log")
+    second.start()
+    try:
+        with api(stack["env"]) as client:
+            load = client.post("/database_dumps", json=two_communities(n_services=16, n_users=80))
+            assert finished(client, load.headers["X-Task-Id"])["state"] == "succeeded"
+            runtime = client.app.state.runtime  # type: ignore[attr-defined]
+            # A training that does not end while the test runs holds one worker.
+            slow = runtime.executor.submit("train", engine="bpr", params={"epochs": 100_000})
+            eventually(
+                lambda: client.get(f"/tasks/{slow}").json()["state"] == "running",
+                60,
+                "bpr's training to run",
+            )
+            quick = finished(client, runtime.executor.submit("train", engine="itemknn"))
+            busy = client.get(f"/tasks/{slow}").json()
+        assert quick["state"] == "succeeded", quick["error"]
+        assert busy["state"] == "running", "itemknn waited for bpr's training to end"
+        assert quick["worker"] != busy["worker"]
+    finally:
+        # The slow training would hold a stopping worker for its whole grace period.
+        first.kill()
+        second.kill()
 
 
 def test_broker_down_keeps_serving_and_refuses_jobs_clearly(tmp_path: Path) -> None:

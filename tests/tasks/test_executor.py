@@ -8,11 +8,12 @@ from sqlalchemy import update
 
 from recommender.catalog import uploads
 from recommender.config import Settings
+from recommender.engines import trainable_names
 from recommender.store.database import Database
 from recommender.store.schema import Task
 from recommender.tasks import locks, records
 from recommender.tasks.executor import InProcessExecutor, wait_for
-from recommender.tasks.jobs import PIPELINE_LOCK
+from recommender.tasks.jobs import training_lock
 from recommender.tasks.runner import run_task
 from tests.factories import two_communities
 
@@ -46,8 +47,9 @@ def test_a_failing_job_records_its_error(db: Database) -> None:
 
 def test_repeated_training_requests_join_the_queued_one(db: Database) -> None:
     executor = InProcessExecutor(db, settings_for(db))
-    # Holding the pipeline lock keeps the first job running, so later ones stay queued.
-    holder = locks.LockHolder(db, PIPELINE_LOCK, lease_s=60, wait_s=5)
+    # Holding the lock of the first engine it trains keeps the first job running, so later
+    # ones stay queued.
+    holder = locks.LockHolder(db, training_lock(trainable_names()[0]), lease_s=60, wait_s=5)
     holder.__enter__()
     try:
         first = executor.submit("train", engine=None)

@@ -97,16 +97,16 @@ def test_a_queued_training_holds_the_schedule_back(db: Database) -> None:
         submitted.append({"name": name, **args})
         return "task-id"
 
-    assert schedule.tick(db, config, submit, now=1000.0) is None
+    assert schedule.tick(db, config, submit, now=1000.0) == []
     with db.engine.connect() as conn:
         assert Mark.read(conn) is None
     with db.write() as conn:
         records.fail(conn, waiting, "done with it")
-    assert schedule.tick(db, config, submit, now=1000.0) == "task-id"
+    assert schedule.tick(db, config, submit, now=1000.0) == ["task-id"]
     assert submitted == [{"name": "train", "engines": ["itemknn"], "trigger": "schedule"}]
     # Due again only after the interval.
-    assert schedule.tick(db, config, submit, now=1059.0) is None
-    assert schedule.tick(db, config, submit, now=1060.0) == "task-id"
+    assert schedule.tick(db, config, submit, now=1059.0) == []
+    assert schedule.tick(db, config, submit, now=1060.0) == ["task-id"]
 
 
 def test_a_training_someone_asked_for_starts_the_count_again(tmp_path: Path) -> None:

@@ -43,6 +43,11 @@ def engine_names() -> list[str]:
     return list(ENGINE_MODULES)
 
 
+def trainable_names() -> list[str]:
+    """Engines that learn from the store (popularity and random are counted or drawn)."""
+    return [name for name in engine_names() if engine_class(name).trainable]
+
+
 def accepted_names() -> list[str]:
     """Every name an engine answers to, in the case `canonical_name` turns others into."""
     return [*ENGINE_MODULES, *ALIASES]

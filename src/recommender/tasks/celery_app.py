@@ -63,7 +63,7 @@ def make_celery(settings: Settings) -> Celery:
         return run_task(_database(current.database_url), current, task_id)
 
     @app.task(name="recommender.tick")  # type: ignore[untyped-decorator]
-    def tick() -> str | None:
+    def tick() -> list[str]:
         from recommender.tasks import schedule
         from recommender.tasks.executor import CeleryExecutor
 

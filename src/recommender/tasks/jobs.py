@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from recommender.activity.counts import count_and_store
 from recommender.catalog import uploads
 from recommender.config import Settings
-from recommender.engines import canonical_name, engine_class, engine_names
+from recommender.engines import canonical_name, trainable_names
 from recommender.engines.limits import EngineLimitError
 from recommender.progress import Progress, within
 from recommender.registry import versions
@@ -21,8 +21,15 @@ from recommender.tasks import locks, schedule
 
 log = logging.getLogger(__name__)
 
-# Catalogue loads and trainings change what serves: one at a time, whatever the executor.
-PIPELINE_LOCK = "pipeline"
+# One catalogue load at a time, and one training of each engine at a time (two would race
+# for the engine's next version), whatever the executor. Trainings of different engines run
+# side by side on as many workers, and beside a load: each reads the store in one snapshot,
+# so it learns from the old catalogue or the new one, never a mix.
+CATALOGUE_LOCK = "catalogue"
+
+
+def training_lock(engine: str) -> str:
+    return f"training:{engine}"
 
 
 class TrainingFailedError(RuntimeError):
@@ -46,10 +53,10 @@ class JobSpec:
     coalesce: bool
 
 
-def _locked(ctx: JobContext) -> locks.LockHolder:
+def _locked(ctx: JobContext, name: str) -> locks.LockHolder:
     return locks.LockHolder(
         ctx.db,
-        PIPELINE_LOCK,
+        name,
         lease_s=ctx.settings.task_heartbeat_timeout_s * 2,
         wait_s=ctx.settings.job_time_limit_s,
     )
@@ -57,7 +64,7 @@ def _locked(ctx: JobContext) -> locks.LockHolder:
 
 def load_dump(ctx: JobContext, dump_id: int) -> dict[str, Any]:
     """Replace the catalogue with a stored upload."""
-    with _locked(ctx) as lock:
+    with _locked(ctx, CATALOGUE_LOCK) as lock:
         counts = uploads.load_upload(
             ctx.db,
             dump_id,
@@ -67,10 +74,6 @@ def load_dump(ctx: JobContext, dump_id: int) -> dict[str, Any]:
     return {"dump_id": dump_id, "counts": counts, "lock": lock.span()}
 
 
-def trainable_engines() -> list[str]:
-    return [name for name in engine_names() if engine_class(name).trainable]
-
-
 def _train_engines(
     ctx: JobContext,
     engines: list[str],
@@ -78,9 +81,10 @@ def _train_engines(
     *,
     skip_over_limit: bool = True,
 ) -> dict[str, Any]:
-    """Train each engine in turn. One whose limits the data exceeds is skipped, with the
-    reason in its outcome, or, without `skip_over_limit` (an engine asked for by name),
-    refused: the job fails with the reason and nothing is registered."""
+    """Train each engine in turn, each under its own lock (its span in the outcome). One whose
+    limits the data exceeds is skipped, with the reason in its outcome, or, without
+    `skip_over_limit` (an engine asked for by name), refused: the job fails with the reason
+    and nothing is registered."""
     # Imported here: training pulls in the heavy engines, which the API process never needs.
     from recommender.training.pipeline import train_engine
 
@@ -88,9 +92,11 @@ def _train_engines(
     for index, name in enumerate(engines):
         report = within(ctx.progress, index / len(engines), (index + 1) / len(engines), name)
         try:
-            outcomes[name] = train_engine(
-                ctx.db, ctx.settings, name, report, task_id=ctx.task_id, params=params
-            )
+            with _locked(ctx, training_lock(name)) as lock:
+                outcome = train_engine(
+                    ctx.db, ctx.settings, name, report, task_id=ctx.task_id, params=params
+                )
+            outcomes[name] = outcome | {"lock": lock.span()}
         except EngineLimitError as error:
             if not skip_over_limit:
                 raise
@@ -124,31 +130,25 @@ def train(
     if engine:
         engines = [canonical_name(engine)]
     else:
-        engines = [canonical_name(name) for name in engines or trainable_engines()]
-    with _locked(ctx) as lock:
-        if trigger != schedule.TRIGGER:
-            schedule.restart(ctx.db)
-        trained = _train_engines(
-            ctx, engines, params if engine else None, skip_over_limit=not engine
-        )
-    return {"engines": trained, "lock": lock.span()}
+        engines = [canonical_name(name) for name in engines or trainable_names()]
+    if trigger != schedule.TRIGGER:
+        schedule.restart(ctx.db)
+    trained = _train_engines(ctx, engines, params if engine else None, skip_over_limit=not engine)
+    return {"engines": trained}
 
 
 def update(ctx: JobContext, dump_id: int) -> dict[str, Any]:
     """Load a dump, then train every trainable engine on the new catalogue."""
-    with _locked(ctx) as lock:
+    with _locked(ctx, CATALOGUE_LOCK) as lock:
         counts = uploads.load_upload(
             ctx.db,
             dump_id,
             progress=within(ctx.progress, 0.0, 0.2, "loading"),
             then=count_and_store,
         )
-        later = within(ctx.progress, 0.2, 1.0)
-        schedule.restart(ctx.db)
-
-        trained = _train_engines(
-            JobContext(ctx.db, ctx.settings, ctx.task_id, later), trainable_engines()
-        )
+    schedule.restart(ctx.db)
+    later = JobContext(ctx.db, ctx.settings, ctx.task_id, within(ctx.progress, 0.2, 1.0))
+    trained = _train_engines(later, trainable_names())
     return {"dump_id": dump_id, "counts": counts, "engines": trained, "lock": lock.span()}
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, func, select
 
 from recommender.config import Settings
+from recommender.engines import trainable_names
 from recommender.store import state
 from recommender.store.database import Database
 from recommender.store.schema import Task, UserAction
@@ -81,18 +82,19 @@ def restart(db: Database, now: float | None = None) -> None:
 
 def tick(
     db: Database, settings: Settings, submit: Callable[..., str], now: float | None = None
-) -> str | None:
-    """Enqueue a training if one is due and none is queued or running; returns its task id.
+) -> list[str]:
+    """Enqueue a training job per scheduled engine if they are due and no training is queued
+    or running; returns their task ids (none when nothing was due).
 
     Several processes may tick at once: the mark moves in a write transaction, so only one
     of them sees the training due.
     """
     if not enabled(settings):
-        return None
+        return []
     now = time.time() if now is None else now
     with db.write() as conn:
         if state.read(conn, state.CATALOG) is None or _busy(conn):
-            return None
+            return []
         mark = Mark.read(conn)
         after = mark.action_id if mark is not None else 0
         latest = int(conn.execute(select(func.max(UserAction.id))).scalar_one() or 0)
@@ -103,9 +105,10 @@ def tick(
         )
         reason = reason_due(settings, mark, new_actions, now)
         if reason is None:
-            return None
+            return []
         Mark(action_id=latest, at=now).write(conn)
-    engines = settings.scheduled_engines or None
-    task_id = submit("train", engines=engines, trigger=TRIGGER)
-    log.info("scheduled training %s: %s", task_id, reason)
-    return task_id
+    # A job per engine: with several workers, they train side by side.
+    engines = settings.scheduled_engines or trainable_names()
+    task_ids = [submit("train", engines=[name], trigger=TRIGGER) for name in engines]
+    log.info("scheduled training of %s (%s): %s", ", ".join(engines), ", ".join(task_ids), reason)
+    return task_ids

@@ -24,14 +24,13 @@ from recommender.api.dashboard.charts import (
 from recommender.api.routes.health import components
 from recommender.catalog.snapshot import CatalogSnapshot
 from recommender.catalog.uploads import last_loaded
-from recommender.engines import ALIASES, engine_class, engine_names
+from recommender.engines import ALIASES, engine_class, engine_names, trainable_names
 from recommender.experiments import records as experiment_records
 from recommender.experiments import report
 from recommender.registry import versions
 from recommender.runtime import Runtime
 from recommender.store.schema import ModelVersion
 from recommender.tasks import records
-from recommender.tasks.jobs import trainable_engines
 
 ACTIVITY_DAYS = 30
 RECENT_PANELS = 50
@@ -140,7 +139,7 @@ def jobs(conn: Connection) -> dict[str, Any]:
     return {
         "jobs": found,
         "running": any(job.state in (records.QUEUED, records.RUNNING) for job in found),
-        "trainable": trainable_engines(),
+        "trainable": trainable_names(),
     }
 
 

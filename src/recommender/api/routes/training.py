@@ -11,7 +11,7 @@ from recommender.api.errors import VALIDATION_RESPONSES, ErrorBody
 from recommender.api.routes.dumps import DUMP_SCHEMA
 from recommender.api.schemas.tasks import Enqueued
 from recommender.catalog import uploads
-from recommender.tasks.jobs import trainable_engines
+from recommender.engines import trainable_names
 
 router = APIRouter(tags=["jobs"])
 
@@ -37,7 +37,7 @@ async def post_update(request: Request, runtime: RuntimeDep) -> Response:
 
 def _train(runtime: RuntimeDep) -> JSONResponse:
     task_id = runtime.executor.submit("train", engine=None)
-    body = Enqueued(task_id=task_id, engines=trainable_engines())
+    body = Enqueued(task_id=task_id, engines=trainable_names())
     return JSONResponse(body.model_dump(), headers={"X-Task-Id": task_id})
 
 
