@@ -69,14 +69,14 @@ class Runtime:
     def housekeeping(self) -> None:
         """Fail jobs whose worker died, so none stays "running" forever; recount popularity
         when its stored counts are due (one process of all does); delete the activity the
-        retention windows let go (one process at a time); without Celery beat, start the
-        scheduled trainings that are due."""
+        retention windows let go (one process at a time, on a thread of its own); without
+        Celery beat, start the scheduled trainings that are due."""
         with self.db.write() as conn:
             reaped = records.reap(conn, self.settings.task_heartbeat_timeout_s)
         if reaped:
             log.warning("marked %d jobs failed: their worker stopped responding", reaped)
         popularity.recount_if_due(self.db, self.settings.popularity_refit_s)
-        self.pruner(self.db)
+        self.pruner.start(self.db)
         if not self.settings.redis_url:
             schedule.tick(self.jobs_db, self.settings, self.executor.submit)
 
