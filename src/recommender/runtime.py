@@ -21,6 +21,7 @@ from recommender.store.database import Database
 from recommender.store.schema import utcnow
 from recommender.store.writer import Writer
 from recommender.tasks import popularity, records, schedule
+from recommender.tasks.background import Background
 from recommender.tasks.executor import Executor, make_executor
 from recommender.tasks.retention import Pruner
 
@@ -53,7 +54,12 @@ class Runtime:
         self.writer = Writer(self.db)
         self.searches = search.QueryCache()
         self.publisher = Publisher.from_settings(settings)
-        self.pruner = Pruner.from_settings(settings)
+        pruner = Pruner.from_settings(settings)
+        self.recount = Background(
+            "popularity-recount",
+            partial(popularity.recount_if_due, self.db, settings.popularity_refit_s),
+        )
+        self.prune = Background("retention", partial(pruner, self.db))
 
     def start(self, *, poll: bool = True) -> None:
         migrate.upgrade(self.db.engine)
@@ -68,15 +74,15 @@ class Runtime:
 
     def housekeeping(self) -> None:
         """Fail jobs whose worker died, so none stays "running" forever; recount popularity
-        when its stored counts are due (one process of all does); delete the activity the
-        retention windows let go (one process at a time, on a thread of its own); without
+        when its stored counts are due (one process of all does) and delete the activity the
+        retention windows let go (one process at a time), each on a thread of its own; without
         Celery beat, start the scheduled trainings that are due."""
         with self.db.write() as conn:
             reaped = records.reap(conn, self.settings.task_heartbeat_timeout_s)
         if reaped:
             log.warning("marked %d jobs failed: their worker stopped responding", reaped)
-        popularity.recount_if_due(self.db, self.settings.popularity_refit_s)
-        self.pruner.start(self.db)
+        self.recount.start()
+        self.prune.start()
         if not self.settings.redis_url:
             schedule.tick(self.jobs_db, self.settings, self.executor.submit)
 

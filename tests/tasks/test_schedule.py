@@ -143,7 +143,7 @@ def test_a_server_with_a_retention_window_deletes_old_actions_as_it_keeps_house(
         assert client.post("/user_actions", json=old).status_code == 204
         _post_actions(client, 2)
         runtime.housekeeping()
-        runtime.pruner.wait(timeout=60)
+        runtime.prune.wait(timeout=60)
         with runtime.db.engine.connect() as conn:
             kept = conn.scalars(select(UserAction.timestamp)).all()
     assert len(kept) == 2 and all(stamp.year > 2020 for stamp in kept)
