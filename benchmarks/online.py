@@ -310,6 +310,19 @@ def run_experiment(
             extra = ("--workers", str(args.workers))
         port = stack.enter_context(running_server(serving, *extra))
         client = stack.enter_context(httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60))
+        # A visitor's arm is a hash of the experiment's id and the visitor, and every fresh
+        # store numbers its first experiment 1: without these, user 17 (say) would be in the
+        # same arm in every seed, and the seeds would not be independent splits.
+        for placeholder in range(seed):
+            made = client.post(
+                "/experiments",
+                json={
+                    "name": f"placeholder-{placeholder}",
+                    "panels": ["v1"],
+                    "arms": [arm_spec(a) for a in arms],
+                },
+            ).json()
+            client.post(f"/experiments/{made['id']}/stop").raise_for_status()
         experiment = client.post(
             "/experiments",
             json={
