@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.scale import PG_SERVER, database
+from benchmarks.writer_cost import shown
 from recommender.activity import impressions, retention
 from recommender.store import migrate
 from recommender.store.bulk import table_writer
@@ -157,25 +158,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             began = time.perf_counter()
             fill(db, args.rows, args.days, now)
             fill_s = time.perf_counter() - began
-            sample = impressions.Impression(
-                requested_at=now,
-                unique_id="bench",
-                visit_id=None,
-                page_id="/services",
-                panel_id="v1",
-                client_id=None,
-                user_id=None,
-                aai_uid=None,
-                engine_requested=None,
-                engine="popularity",
-                model_version=None,
-                catalog_version=1,
-                search_data={},
-                candidates=None,
-                candidate_count=3,
-                service_ids=[1, 2, 3],
-                scores=[0.3, 0.2, 0.1],
-            )
+            sample = shown(0)
             writer = Writer(db, sample)
             writer.start()
             time.sleep(args.baseline)
