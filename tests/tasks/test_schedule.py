@@ -4,6 +4,8 @@ embedded executor trains on its own after enough new actions."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from sqlalchemy import select
 from recommender.api.app import create_app
 from recommender.catalog.loader import replace_catalog
 from recommender.config import Settings
+from recommender.runtime import Runtime
 from recommender.store.database import Database
 from recommender.store.schema import Task, UserAction
 from recommender.tasks import records, schedule
@@ -57,18 +60,22 @@ def _scheduled(db: Database) -> list[str]:
     return [task_id for task_id, args in rows if args.get("trigger") == schedule.TRIGGER]
 
 
+@contextmanager
+def embedded_server(tmp_path: Path, **overrides: Any) -> Iterator[tuple[TestClient, Runtime]]:
+    """The embedded server with a small catalogue loaded, and its runtime."""
+    config = make_settings(f"sqlite:///{tmp_path / 's.db'}", tmp_path, **overrides)
+    with TestClient(create_app(config)) as client:
+        load_catalog(client, two_communities(n_services=16, n_users=80))
+        yield client, client.app.state.runtime  # type: ignore[attr-defined]
+
+
 def test_the_embedded_server_retrains_after_enough_actions_and_waits_while_busy(
     tmp_path: Path,
 ) -> None:
-    config = make_settings(
-        f"sqlite:///{tmp_path / 's.db'}",
-        tmp_path,
-        train_after_actions=3,
-        train_engines="itemknn",
-    )
-    with TestClient(create_app(config)) as client:
-        runtime = client.app.state.runtime  # type: ignore[attr-defined]
-        load_catalog(client, two_communities(n_services=16, n_users=80))
+    with embedded_server(tmp_path, train_after_actions=3, train_engines="itemknn") as (
+        client,
+        runtime,
+    ):
         _post_actions(client, 2)
         runtime.housekeeping()
         assert _scheduled(runtime.db) == []
@@ -110,15 +117,10 @@ def test_a_queued_training_holds_the_schedule_back(db: Database) -> None:
 
 
 def test_a_training_someone_asked_for_starts_the_count_again(tmp_path: Path) -> None:
-    config = make_settings(
-        f"sqlite:///{tmp_path / 's.db'}",
-        tmp_path,
-        train_after_actions=3,
-        train_engines="itemknn",
-    )
-    with TestClient(create_app(config)) as client:
-        runtime = client.app.state.runtime  # type: ignore[attr-defined]
-        load_catalog(client, two_communities(n_services=16, n_users=80))
+    with embedded_server(tmp_path, train_after_actions=3, train_engines="itemknn") as (
+        client,
+        runtime,
+    ):
         _post_actions(client, 3)
         # As the dashboard's "train" button asks for one engine.
         task_id = runtime.executor.submit("train", engine="itemknn")
@@ -135,10 +137,7 @@ def test_a_training_someone_asked_for_starts_the_count_again(tmp_path: Path) -> 
 def test_a_server_with_a_retention_window_deletes_old_actions_as_it_keeps_house(
     tmp_path: Path,
 ) -> None:
-    config = make_settings(f"sqlite:///{tmp_path / 's.db'}", tmp_path, action_retention_days=30)
-    with TestClient(create_app(config)) as client:
-        runtime = client.app.state.runtime  # type: ignore[attr-defined]
-        load_catalog(client, two_communities(n_services=16, n_users=80))
+    with embedded_server(tmp_path, action_retention_days=30) as (client, runtime):
         old = user_action(user_id=1, timestamp="2020-01-01T00:00:00Z")
         assert client.post("/user_actions", json=old).status_code == 204
         _post_actions(client, 2)
