@@ -227,11 +227,13 @@ class Settings(BaseSettings):
         description="How often one process deletes what the retention windows let go.",
     )
     user_cache_size: int = Field(
-        default=0,
+        default=100_000,
         ge=0,
-        description="Users' profiles each API process keeps, read from the store on first use "
-        "and the least recently used dropped; 0 holds every user in memory (start-up reads "
-        "them all, and no request reads the store for a profile).",
+        description="Most users' profiles each API process keeps. A store with at most this "
+        "many users is read whole at start-up (no request reads the store for a profile); "
+        "with more, each profile is read from the store on first use and the least recently "
+        "used dropped, so a process's memory does not grow with the users. 0 holds every "
+        "user in memory, however many.",
     )
 
     # The databus (STOMP). The original recommender's names (RS_DATABUS_*) are read too, so

@@ -56,7 +56,7 @@ def queries(db: Database) -> Iterator[list[str]]:
 
 
 def test_profiles_and_identities_are_the_directorys(loaded: Database) -> None:
-    whole, cached = directory(loaded), cache(loaded, 100)
+    whole, cached = directory(loaded), cache(loaded, 29)
     assert cached.count == whole.count == 30
     for user_id in [*range(1, 31), 99]:
         mine, theirs = cached.get(user_id), whole.get(user_id)
@@ -136,6 +136,16 @@ def test_start_up_counts_users_and_reads_none(loaded: Database) -> None:
         load_snapshot(conn, user_cache=UserCache(loaded, 5))
     user_tables = ("user_accessed_services", "user_scientific_domains", "user_categories")
     assert not any(table in statement for statement in sent for table in user_tables)
+
+
+def test_users_that_fit_are_held_whole(loaded: Database) -> None:
+    with loaded.snapshot() as conn:
+        users = load_snapshot(conn, user_cache=UserCache(loaded, 30)).users
+    assert isinstance(users, UserDirectory)
+    assert users.count == 30 and users.get(3) is not None
+    with queries(loaded) as sent:
+        users.get(7), users.user_of_aai("user5@aai.example.org")
+    assert sent == []
 
 
 def test_lru_drops_the_least_recently_used() -> None:

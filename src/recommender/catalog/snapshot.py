@@ -150,7 +150,8 @@ def _group(positions: IntArray, values: IntArray) -> dict[int, IntArray]:
 def load_snapshot(conn: Connection, *, user_cache: UserCache | None = None) -> CatalogSnapshot:
     """Read the whole catalogue; call inside one transaction so it is a consistent picture.
 
-    Every user is read too, unless `user_cache` says to read them one at a time on first use.
+    Every user is read too, unless there are more than `user_cache` holds: they are then read
+    one at a time on first use.
     """
     catalog_state = state.read(conn, state.CATALOG)
     rows = conn.execute(
@@ -199,7 +200,7 @@ def load_snapshot(conn: Connection, *, user_cache: UserCache | None = None) -> C
         countries={c: np.asarray(p, dtype=np.int64) for c, p in country_members.items()},
         worldwide=np.asarray(worldwide, dtype=np.int64),
         names=names,
-        users=_load_users(conn) if user_cache is None else user_cache.open(conn),
+        users=_users(conn, user_cache),
         text=_text_index(conn) if conn.dialect.name == "sqlite" else None,
     )
 
@@ -209,6 +210,11 @@ def _text_index(conn: Connection) -> TextIndex:
         select(Service.name, Service.tagline, Service.description).order_by(Service.id)
     )
     return TextIndex.build([" ".join(part or "" for part in row) for row in rows])
+
+
+def _users(conn: Connection, user_cache: UserCache | None) -> UserSource:
+    cached = user_cache.open(conn) if user_cache is not None else None
+    return cached if cached is not None else _load_users(conn)
 
 
 def _load_users(conn: Connection) -> UserDirectory:

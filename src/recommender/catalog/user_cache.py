@@ -181,13 +181,17 @@ class CachedUsers:
 
 @dataclass(frozen=True)
 class UserCache:
-    """How a catalogue's users are served when not all of them are held: from `db`, at most
-    `capacity` profiles (and as many AAI identities) in memory."""
+    """How a catalogue's users are served when there are more than `capacity` of them: from
+    `db`, at most `capacity` profiles (and as many AAI identities) in memory."""
 
     db: Database
     capacity: int
 
-    def open(self, conn: Connection) -> CachedUsers:
-        """An empty cache for the catalogue `conn` sees; only the users are counted."""
+    def open(self, conn: Connection) -> CachedUsers | None:
+        """An empty cache for the catalogue `conn` sees (only the users are counted), or None
+        when all of its users fit: holding them all then costs no more than the cache would
+        once full, and no request waits for the store."""
         count = int(conn.execute(select(func.count()).select_from(User)).scalar_one())
+        if count <= self.capacity:
+            return None
         return CachedUsers(self.db, self.capacity, count)
