@@ -28,6 +28,7 @@ SCRIPTS: dict[str, list[str]] = {
     "synthetic_quality": [],
     "rl_training": [],
     "simulation": [],
+    "session_headroom": [],
     "load": ["--mode", "embedded", "--find-rate"],
 }
 
