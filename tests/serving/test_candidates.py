@@ -74,5 +74,16 @@ def test_candidates_hits_and_exclusions(catalog: CatalogSnapshot) -> None:
     assert ids(select_candidates(catalog, exclude={1, 5, 99})) == [2, 3]
 
 
+def test_listed_candidates_are_not_filtered_again_by_the_search(
+    catalog: CatalogSnapshot,
+) -> None:
+    # The portal's search matched 3 and 5 under its own rules (a domain's subdomains, say):
+    # the filters and text hits that would drop them are its, already applied.
+    search = SearchData(providers=[424242], order_type="order_required")
+    listed = select_candidates(catalog, candidates=[3, 4, 5], search=search, search_hits=set())
+    assert ids(listed) == [3, 5]
+    assert ids(select_candidates(catalog, candidates=[3, 5], exclude={5})) == [3]
+
+
 def test_unknown_filter_values_match_nothing(catalog: CatalogSnapshot) -> None:
     assert ids(select_candidates(catalog, search=SearchData(providers=[424242]))) == []

@@ -56,7 +56,7 @@ def recommend(
             request,
             visitor=visitor,
             recent=recent,
-            search_hits=runtime.search(q) if q else None,
+            search_hits=runtime.search(q) if q and not request.candidates else None,
             fallback=settings.fallback_order,
             exclude_opened=settings.session_exclude_opened,
         )

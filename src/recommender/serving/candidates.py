@@ -37,7 +37,8 @@ def select_candidates(
     search_hits: Collection[int] | None = None,
     exclude: Collection[int] = (),
 ) -> IntArray:
-    """Ids of recommendable services that pass every filter (OR within one, AND across)."""
+    """Ids of recommendable services that pass every filter (OR within one, AND across), or
+    of the listed `candidates` when there are any (see `candidate_mask`)."""
     mask = candidate_mask(
         catalog, candidates=candidates, search=search, search_hits=search_hits, exclude=exclude
     )
@@ -52,10 +53,17 @@ def candidate_mask(
     search_hits: Collection[int] | None = None,
     exclude: Collection[int] | IntArray = (),
 ) -> NDArray[np.bool_]:
-    """`select_candidates` as a mask over the catalogue's positions (`service_ids`)."""
+    """`select_candidates` as a mask over the catalogue's positions (`service_ids`).
+
+    Listed `candidates` are the portal's search result, chosen by its own search with its own
+    semantics (a domain's subdomains, stemming): the search's filters and text are not applied
+    to them again, which could only drop what the portal matched. Status and `exclude` apply
+    either way.
+    """
     mask = catalog.recommendable.copy()
     if candidates:
         mask &= _any_of(catalog, [catalog.positions(candidates)])
+        search, search_hits = None, None
     if search is not None:
         for name, facet in catalog.facets.items():
             values = getattr(search, name)

@@ -45,7 +45,8 @@ async def recommend(body: RecommendationRequest, runtime: Runtime) -> Response:
         body.unique_id, visitor.user_id, body.timestamp.timestamp()
     )
     q = body.search_data.q
-    search_hits = await runtime.search_async(q) if q else None
+    # Listed candidates are the portal's own search result: its text query chose them.
+    search_hits = await runtime.search_async(q) if q and not body.candidates else None
     decision = decide(
         state,
         body,
