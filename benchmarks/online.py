@@ -168,9 +168,14 @@ def wait_for_training(client: httpx.Client, since: datetime, timeout_s: float) -
 
 def rates(panels: list[Panel]) -> dict[str, float]:
     shown = sum(p.shown for p in panels)
+    expected = sum(p.expected for p in panels)
     return {
         "panels": len(panels),
         "ctr_per_panel": sum(p.clicked > 0 for p in panels) / max(len(panels), 1),
+        # The choice model's own P(a click) of each panel shown, and its share of the best
+        # panel's on the same page: no draw noise, and the pages' difficulty factored out.
+        "expected_ctr_per_panel": expected / max(len(panels), 1),
+        "share_of_best": expected / max(sum(p.best for p in panels), 1e-12),
         "clicks_per_panel": sum(p.clicked for p in panels) / max(len(panels), 1),
         "ctr_per_shown": sum(p.clicked for p in panels) / max(shown, 1),
         "orders_per_shown": sum(p.ordered for p in panels) / max(shown, 1),
@@ -338,6 +343,7 @@ def run_experiment(
         daily: list[dict[str, Any]] = []
         episode = 0
         all_panels: list[Panel] = []
+        ordered: dict[int, set[int]] = {}
         for day in range(args.days):
             day_start = first_day + day * DAY
             wall = datetime.now(UTC)
@@ -348,6 +354,7 @@ def run_experiment(
                 range(episode, episode + args.sessions),
                 start=day_start,
                 session_spacing_s=86_400 / args.sessions,
+                ordered=ordered,
             )
             episode += args.sessions
             all_panels += panels
@@ -495,6 +502,7 @@ def experiment_summary(results: list[dict[str, Any]]) -> list[str]:
             f"| {arm} | {m:.4f} [{lo:.4f}, {hi:.4f}] | {om:.4f} [{olo:.4f}, {ohi:.4f}] | "
             f"{diff} | {' '.join(verdicts)} |"
         )
+    lines += expected_summary(results)
     if "offline" in results[0]:
         lines += ["", "## Ranking: online CTR per service shown vs the offline simulator", ""]
         lines.append("| arm | online CTR/shown | offline CTR/shown | offline mean return |")
@@ -538,6 +546,36 @@ def experiment_summary(results: list[dict[str, Any]]) -> list[str]:
                     f"{snips['high']:.4f}] | {found['used']} / {found['impressions']} | "
                     f"{measured} |"
                 )
+    return lines
+
+
+def expected_summary(results: list[dict[str, Any]]) -> list[str]:
+    """Per arm and day, the panels' expected CTR and its share of the best panels', and the
+    last day minus the first over the seeds."""
+    if "share_of_best" not in results[0]["days"][0]["client"][results[0]["arms"][0]]:
+        return []
+    arms: list[str] = results[0]["arms"]
+    n_days = min(len(r["days"]) for r in results)
+    lines: list[str] = []
+    for key, title in (
+        ("expected_ctr_per_panel", "expected CTR per panel (the choice model's P(a click))"),
+        ("share_of_best", "share of the best panel's expected CTR on the same pages"),
+    ):
+        lines += ["", f"## Per arm and day, {title}, mean over seeds", ""]
+        lines.append(
+            "| arm | "
+            + " | ".join(f"day {d + 1}" for d in range(n_days))
+            + f" | day {n_days} - day 1 [95 %] |"
+        )
+        lines.append("|---|" + "---:|" * (n_days + 1))
+        for arm in arms:
+            per_day = [[r["days"][d]["client"][arm][key] for r in results] for d in range(n_days)]
+            change = [last - first for first, last in zip(per_day[0], per_day[-1], strict=True)]
+            m, lo, hi = t_interval(change)
+            cells = [f"{statistics.fmean(values):.4f}" for values in per_day]
+            lines.append(
+                f"| {arm} | " + " | ".join(cells) + f" | {m:+.4f} [{lo:+.4f}, {hi:+.4f}] |"
+            )
     return lines
 
 

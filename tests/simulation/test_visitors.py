@@ -36,14 +36,26 @@ def test_visitors_drive_an_experiment_and_the_report_counts_what_they_did(
             },
         ).json()
         env = MarketplaceEnv(market, steps=3, seed=5)
+        ordered: dict[int, set[int]] = {}
         panels = run_sessions(
             client,
             env,
             range(40),
             start=datetime(2026, 12, 1, tzinfo=UTC),
             session_spacing_s=600,
+            ordered=ordered,
         )
         assert len(panels) == 120
+        # Each panel's exact click chance is at most that of the best panel the server could
+        # have shown on the page, and the random arm's fall further short than popularity's.
+        assert all(0 < p.expected <= p.best + 1e-12 <= 1 + 1e-12 for p in panels)
+        share = {
+            arm: sum(p.expected for p in panels if p.arm == arm)
+            / sum(p.best for p in panels if p.arm == arm)
+            for arm in ("popularity", "random")
+        }
+        assert share["random"] < share["popularity"] < 1
+        assert sum(map(len, ordered.values())) == sum(p.ordered for p in panels) > 0
         assert {p.arm for p in panels} == {"popularity", "random"}
         assert all(p.engine == p.arm for p in panels)
         with runtime_of(client).db.engine.connect() as conn:

@@ -68,6 +68,22 @@ def test_examination_falls_with_position() -> None:
         assert (np.diff(examine) < 0).all() and 0 < examine[-1] < examine[0] <= 1
 
 
+def test_a_panels_click_chance_is_what_many_showings_of_it_come_to() -> None:
+    model = _two_cluster_model()
+    chance = model.panel_click_chance(0, [10, 20])
+    response = model.respond(0, [10, 20], np.random.default_rng(0))
+    assert chance == pytest.approx(1 - np.prod(1 - response.click_probability))
+    draws = [model.respond(0, [10, 20], rng).clicked.any() for rng in _streams(20_000)]
+    assert np.mean(draws) == pytest.approx(chance, abs=0.015)
+    # The liked service first is the better panel; nothing shown is never clicked.
+    assert chance > model.panel_click_chance(0, [20, 10])
+    assert model.panel_click_chance(0, []) == 0.0
+
+
+def _streams(n: int) -> list[np.random.Generator]:
+    return [np.random.default_rng(seed) for seed in range(n)]
+
+
 def test_respond_is_reproducible_and_draws_two_numbers_per_item() -> None:
     model = _two_cluster_model()
     shown = [10, 20] * 50

@@ -13,11 +13,14 @@ browses, each search result the visitor opens is posted the same way with the ca
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from recommender.simulation.environment import MarketplaceEnv, Observation
+import numpy as np
+
+from recommender.simulation.environment import MarketplaceEnv, Observation, Step
+from recommender.simulation.policies import OraclePolicy
 
 PANEL_ROOT = "recommendation_panel"
 # The root the portal gives a journey that began on the list of search results.
@@ -62,6 +65,11 @@ class Panel:
     # Search results opened on the panel's page, and orders of those (browsing only).
     opened: int = 0
     opened_ordered: int = 0
+    # P(at least one click) of the panel shown, and of the best panel of the services the
+    # server may show this visitor (the choice model's own ranking): exact expectations, so
+    # per-day figures carry no draw noise and the second factors out each page's difficulty.
+    expected: float = 0.0
+    best: float = 0.0
 
 
 def _body(observation: Observation, browser: str, visit: str, at: datetime) -> dict[str, Any]:
@@ -146,6 +154,29 @@ def _post_journeys(
             _post(client, "/user_actions", order)
 
 
+def _panel_orders(step: Step) -> list[int]:
+    return [int(s) for s in step.shown[step.clicked & step.ordered]]
+
+
+def _best_chance(
+    oracle: OraclePolicy,
+    observation: Observation,
+    profile: int | None,
+    ordered: dict[int, set[int]],
+) -> float:
+    """The click chance of the best panel the server could show: the page's candidates less
+    what the server leaves out by default (the visitor's used and ordered services and what
+    the session opened, which `history` holds)."""
+    if profile is None:
+        return 0.0
+    left_out = set(observation.history.tolist())
+    if observation.user_id is not None:
+        left_out |= ordered.get(observation.user_id, set())
+    allowed = observation.candidates[~np.isin(observation.candidates, sorted(left_out))]
+    shown = oracle(replace(observation, candidates=allowed))
+    return oracle.behaviour.panel_click_chance(profile, shown)
+
+
 def run_sessions(
     client: Client,
     env: MarketplaceEnv,
@@ -155,11 +186,20 @@ def run_sessions(
     session_spacing_s: float,
     engine: str | None = None,
     browser_prefix: str = "visitor",
+    ordered: dict[int, set[int]] | None = None,
 ) -> list[Panel]:
-    """Play each episode against the server, one visitor after another from `start`."""
+    """Play each episode against the server, one visitor after another from `start`.
+
+    `ordered` holds the services each user ordered in earlier calls (the server leaves them
+    out of that user's panels); this call's orders are added to it.
+    """
+    ordered = {} if ordered is None else ordered
+    behaviour = env.behaviour
+    oracle = OraclePolicy(behaviour)
     panels: list[Panel] = []
     for index, episode in enumerate(episodes):
         observation = env.reset(episode)
+        profile = behaviour.profile_of(observation.user_id, observation.unique_id)
         browser = f"{browser_prefix}-{observation.unique_id}"
         at = start + timedelta(seconds=index * session_spacing_s)
         while True:
@@ -169,6 +209,7 @@ def run_sessions(
                 body["engine_version"] = engine
             answer = _post(client, "/recommendations", body).json()
             step = env.step(answer["recommendations"])
+            best = _best_chance(oracle, observation, profile, ordered)
             page = (browser, observation.user_id, visit)
             clicked_at = at + timedelta(seconds=CLICK_AFTER_S)
             clicks = step.shown[step.clicked].tolist()
@@ -191,8 +232,15 @@ def run_sessions(
                     at=at,
                     opened=int(step.opened.shape[0]),
                     opened_ordered=int(step.opened_ordered.sum()),
+                    expected=behaviour.panel_click_chance(profile, step.shown)
+                    if profile is not None
+                    else 0.0,
+                    best=best,
                 )
             )
+            if observation.user_id is not None:
+                done = [*_panel_orders(step), *step.opened[step.opened_ordered].tolist()]
+                ordered.setdefault(observation.user_id, set()).update(done)
             if step.done:
                 break
             observation = step.observation

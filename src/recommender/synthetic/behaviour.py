@@ -204,6 +204,16 @@ class BehaviourModel:
     def click_given_examined(self, affinity: ArrayLike) -> DoubleArray:
         return sigmoid(np.asarray(affinity, dtype=np.float64) + self.params.click_offset)
 
+    def panel_click_chance(self, profile: int, shown: ArrayLike) -> float:
+        """P(at least one click) on a panel showing `shown` in that order: the expected CTR
+        per panel of one showing, without drawing it."""
+        services = np.asarray(shown, dtype=np.int64).reshape(-1)
+        if not services.shape[0]:
+            return 0.0
+        examine = self.examine_probability(int(services.shape[0]), "panel")
+        click = examine * self.click_given_examined(self.affinity(profile, services))
+        return float(1.0 - np.prod(1.0 - click))
+
     def order_given_click(self, affinity: ArrayLike, owned: ArrayLike | None = None) -> DoubleArray:
         params = self.params
         a = np.asarray(affinity, dtype=np.float64)
