@@ -404,7 +404,12 @@ def after_a_click(panels: list[Panel]) -> dict[str, float]:
             later.append(panel)
         if panel.clicked or panel.opened:
             clicked.add(panel.episode)
-    return {"panels": len(later), "ctr_per_panel": rates(later)["ctr_per_panel"]}
+    found = rates(later)
+    return {
+        "panels": len(later),
+        "ctr_per_panel": found["ctr_per_panel"],
+        "expected_ctr_per_panel": found["expected_ctr_per_panel"],
+    }
 
 
 def sessions_on_off(
@@ -449,11 +454,21 @@ def sessions_on_off(
     return found
 
 
+SESSION_SCOPES = (
+    "all panels",
+    "after a click",
+    "all panels, expected",
+    "after a click, expected",
+)
+
+
 def session_ctr(result: dict[str, Any], engine: str, variant: str, scope: str) -> float:
+    """A sessions variant's CTR per panel: over all its panels or those after a click, as
+    the visitors clicked or as the choice model expected (no draw noise)."""
     row = result["sessions"][f"{engine}/sessions {variant}"]
-    if scope == "after a click":
-        return float(row["after_a_click"]["ctr_per_panel"])
-    return float(row["ctr_per_panel"])
+    if scope.startswith("after a click"):
+        row = row["after_a_click"]
+    return float(row["expected_ctr_per_panel" if scope.endswith("expected") else "ctr_per_panel"])
 
 
 def summary(results: list[dict[str, Any]]) -> str:
@@ -594,7 +609,10 @@ def sessions_summary(results: list[dict[str, Any]]) -> list[str]:
         for variant in ("on", "on, opened shown again"):
             if f"{engine}/sessions {variant}" not in keys:
                 continue
-            for scope in ("all panels", "after a click"):
+            scopes = SESSION_SCOPES
+            if "expected_ctr_per_panel" not in results[0]["sessions"][f"{engine}/sessions off"]:
+                scopes = SESSION_SCOPES[:2]
+            for scope in scopes:
                 ratios = [
                     session_ctr(r, engine, variant, scope)
                     / max(session_ctr(r, engine, "off", scope), 1e-9)
