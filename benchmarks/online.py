@@ -591,6 +591,24 @@ def expected_summary(results: list[dict[str, Any]]) -> list[str]:
             lines.append(
                 f"| {arm} | " + " | ".join(cells) + f" | {m:+.4f} [{lo:+.4f}, {hi:+.4f}] |"
             )
+    lines += ["", "## Expected CTR per panel, one arm minus another, mean over seeds [95 %]", ""]
+    lines.append(f"| arms | day {n_days} | all days |")
+    lines.append("|---|---:|---:|")
+    for index, arm in enumerate(arms):
+        for other in arms[index + 1 :]:
+            cells = []
+            for days in ([n_days - 1], list(range(n_days))):
+                change = [
+                    statistics.fmean(
+                        r["days"][d]["client"][arm]["expected_ctr_per_panel"]
+                        - r["days"][d]["client"][other]["expected_ctr_per_panel"]
+                        for d in days
+                    )
+                    for r in results
+                ]
+                m, lo, hi = t_interval(change)
+                cells.append(f"{m:+.4f} [{lo:+.4f}, {hi:+.4f}]")
+            lines.append(f"| {arm} - {other} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -682,7 +700,13 @@ def main() -> None:
     parser.add_argument("--offline", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--offline-episodes", type=int, default=1000)
     parser.add_argument("--json", type=Path, help="write every figure to this file")
+    parser.add_argument(
+        "--summarise", type=Path, help="print the summary of a file `--json` wrote; run nothing"
+    )
     args = parser.parse_args()
+    if args.summarise:
+        print(summary(json.loads(args.summarise.read_text())))
+        return
     unknown = set(names(args.session_variants)) - set(SESSION_VARIANTS)
     if unknown:
         parser.error(f"unknown session variants: {sorted(unknown)}")
