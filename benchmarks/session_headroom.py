@@ -13,7 +13,8 @@ click probability, no draws): the comparison is exact, paired and free of sampli
 
 Rankers, each within the page's candidates:
 
-- `popularity`: what an anonymous visitor gets with sessions off and no context;
+- `popularity`: popularity in the search's context (its domains and categories), what an
+  anonymous visitor gets with sessions off when no engine can personalise;
 - `popularity, session's searches`: popularity in the context of the scientific domains
   and categories of every search of the session so far, opened services left out;
 - `off:<engine>`: an engine with the search's domains and categories and no session (what
@@ -23,8 +24,6 @@ Rankers, each within the page's candidates:
 - `truth: opened`: ranks by the affinity the choice model would give a visitor whose
   interests were the mean of the opened services' true topic mixtures (their hidden truth,
   and the model's own weights), opened ones left out, and `truth: opened again`;
-- `truth: community`: the same ranker told only the searched community, not the session:
-  the best a server with sessions off could do with the search;
 - `truth: posterior`: the Bayes ranker of a session. It knows the choice model, its
   parameters, the prior the visitors' interests are drawn from and the community the
   session's searches come from, and it reads every click and every examined service not
@@ -32,13 +31,18 @@ Rankers, each within the page's candidates:
   click probability (`--samples` interest vectors drawn from the prior, weighted by the
   session's likelihood), opened ones left out: more than any engine can know, so a ceiling
   for what a session's clicks reveal;
-- `truth: posterior, session alone`: the same, not told the community: what the session's
-  clicks alone reveal to a server that does not read the search;
+- `truth: community`: the posterior ranker told the searched community and not the
+  session, the best a server with sessions off could do with the search (opened services
+  may be shown, as with sessions off), and `truth: community, opened left out`;
+- `truth: posterior, session alone`: the posterior ranker not told the community: what the
+  session's clicks alone reveal to a server that does not read the search;
 - `truth: interests`: the visitor's hidden interests themselves (no pair noise), opened
   ones left out: what no session reveals in full.
 
-Printed: each ranker's expected CTR per panel over popularity's, mean of the seeds with a
-95 % t-interval, over all panels and over the panels whose session holds something.
+Printed: each ranker's expected clicks per panel over popularity's, mean of the seeds with
+a 95 % t-interval, over all panels and over the panels whose session holds something; then
+paired ratios (what the session adds to the posterior ranker, each session-reading engine
+over sessions off), per seed.
 """
 
 from __future__ import annotations
@@ -293,13 +297,20 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
         }
         for scope in SCOPES
     }
-    ctr = {name: clicks["all panels"][name] / panels["all panels"] for name in ranked}
+    per_panel = {name: clicks["all panels"][name] / panels["all panels"] for name in ranked}
     print(
         f"seed {seed}: {panels['all panels']} panels, {panels[SCOPES[1]]} after something "
-        f"opened, popularity CTR {ctr['popularity']:.4f}; fits {fit_s:.0f} s",
+        f"opened, popularity's expected clicks per panel {per_panel['popularity']:.4f}; "
+        f"fits {fit_s:.0f} s",
         flush=True,
     )
-    return {"seed": seed, "panels": panels, "ctr": ctr, "ratio": ratios, "fit_s": fit_s}
+    return {
+        "seed": seed,
+        "panels": panels,
+        "clicks_per_panel": per_panel,
+        "ratio": ratios,
+        "fit_s": fit_s,
+    }
 
 
 def names(value: str) -> list[str]:
@@ -319,7 +330,7 @@ def pairs(engines: list[str], off_engine: str) -> list[tuple[str, str]]:
 def summary(results: list[dict[str, Any]], compared: list[tuple[str, str]]) -> str:
     rankers_seen = list(results[0]["ratio"]["all panels"])
     lines = [
-        f"## Expected CTR per panel over popularity's, {len(results)} seeds [95 % t-interval]",
+        f"## Expected clicks per panel over popularity's, {len(results)} seeds [95 % t-interval]",
         "",
         "| ranker | " + " | ".join(SCOPES) + " |",
         "|---|" + "---:|" * len(SCOPES),
@@ -331,7 +342,7 @@ def summary(results: list[dict[str, Any]], compared: list[tuple[str, str]]) -> s
             low, high = t_interval(values)
             cells.append(f"{float(np.mean(values)):.3f} [{low:.3f}, {high:.3f}]")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", "## Paired, per seed: one ranker's expected CTR over another's", ""]
+    lines += ["", "## Paired, per seed: one ranker's expected clicks over another's", ""]
     for top, bottom in compared:
         for scope in SCOPES:
             values = [r["ratio"][scope][top] / r["ratio"][scope][bottom] for r in results]
