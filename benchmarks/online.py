@@ -54,6 +54,7 @@ from typing import Any
 
 import httpx
 import orjson
+import redis
 from sqlalchemy import create_engine, text
 
 from benchmarks.server import BIN, recommender, running_server
@@ -65,6 +66,7 @@ from recommender.synthetic import SynthConfig, SyntheticMarketplace, generate
 POSTGRES_ADMIN = os.environ.get(
     "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1/test"
 )
+# A database of its own: each seed's experiment empties it first.
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 DAY = timedelta(days=1)
 # Expected user actions per panel: from panel clicks and orders, and from browsing.
@@ -311,6 +313,9 @@ def run_experiment(
         extra: tuple[str, ...] = ()
         if args.stack == "postgres":
             serving["REDIS_URL"] = REDIS
+            # Sessions are decided on the simulated times, which every run of a seed shares:
+            # an earlier run's sessions (and queued tasks) would join this one's.
+            redis.Redis.from_url(REDIS).flushdb()
             stack.enter_context(worker(serving, work / "worker.log"))
             extra = ("--workers", str(args.workers))
         port = stack.enter_context(running_server(serving, *extra))
