@@ -87,7 +87,8 @@ class RecommendationRequest(Payload):
     client_id: ClientId | None = None
     candidates: IdList = Field(
         default_factory=list,
-        description="Recommend only among these services; empty = all.",
+        description="The portal's search result: recommend only among these services, which "
+        "`search_data`'s filters do not narrow again; empty = all, narrowed by the filters.",
         json_schema_extra={"default": []},
     )
     search_data: SearchData = Field(default_factory=SearchData)
