@@ -29,6 +29,33 @@ def _rating_floor(value: str | None) -> float | None:
         return None  # the portal's sort-like rating labels are not floors
 
 
+def _narrow_to_search(
+    mask: NDArray[np.bool_],
+    catalog: CatalogSnapshot,
+    search: SearchData | None,
+    search_hits: Collection[int] | None,
+) -> None:
+    """Keep in `mask` only what the search's filters (OR within one, AND across) and text
+    hits match."""
+    if search is not None:
+        for name, facet in catalog.facets.items():
+            values = getattr(search, name)
+            if values:
+                mask &= _any_of(catalog, (facet.get(v) for v in values))
+        if search.geographical_availabilities:
+            wanted = {code.upper() for code in search.geographical_availabilities}
+            mask &= _any_of(
+                catalog, [catalog.worldwide, *(catalog.countries.get(c) for c in wanted)]
+            )
+        if search.order_type:
+            mask &= catalog.order_types == search.order_type
+        floor = _rating_floor(search.rating)
+        if floor is not None:
+            mask &= np.nan_to_num(catalog.ratings, nan=-np.inf) >= floor
+    if search_hits is not None:
+        mask &= _any_of(catalog, [catalog.positions(search_hits)])
+
+
 def select_candidates(
     catalog: CatalogSnapshot,
     *,
@@ -63,24 +90,8 @@ def candidate_mask(
     mask = catalog.recommendable.copy()
     if candidates:
         mask &= _any_of(catalog, [catalog.positions(candidates)])
-        search, search_hits = None, None
-    if search is not None:
-        for name, facet in catalog.facets.items():
-            values = getattr(search, name)
-            if values:
-                mask &= _any_of(catalog, (facet.get(v) for v in values))
-        if search.geographical_availabilities:
-            wanted = {code.upper() for code in search.geographical_availabilities}
-            mask &= _any_of(
-                catalog, [catalog.worldwide, *(catalog.countries.get(c) for c in wanted)]
-            )
-        if search.order_type:
-            mask &= catalog.order_types == search.order_type
-        floor = _rating_floor(search.rating)
-        if floor is not None:
-            mask &= np.nan_to_num(catalog.ratings, nan=-np.inf) >= floor
-    if search_hits is not None:
-        mask &= _any_of(catalog, [catalog.positions(search_hits)])
+    else:
+        _narrow_to_search(mask, catalog, search, search_hits)
     if len(exclude):
         mask[catalog.positions(exclude)] = False
     return mask
