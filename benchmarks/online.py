@@ -650,18 +650,24 @@ def sessions_summary(results: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def add_marketplace_arguments(parser: argparse.ArgumentParser) -> None:
+    """The seeds, marketplaces and sessions this benchmark runs, for others that study the
+    same visitors."""
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--services", type=int, default=200)
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--history-days", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=5, help="panels per session")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_marketplace_arguments(parser)
     parser.add_argument("--days", type=int, default=5)
     parser.add_argument("--sessions", type=int, default=300, help="visitor sessions per day")
-    parser.add_argument("--steps", type=int, default=5, help="panels per session")
     parser.add_argument(
         "--clicks-per-panel",
         type=float,

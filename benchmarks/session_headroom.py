@@ -56,6 +56,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.online import add_marketplace_arguments, names
 from recommender.arrays import BoolArray, DoubleArray, IntArray
 from recommender.engines.base import Model
 from recommender.simulation.environment import MarketplaceEnv, Observation, Step
@@ -154,7 +155,8 @@ class Evidence:
         # The session's searches come from one of the visitor's communities, drawn from its
         # interests: the ranker is told which.
         self.searched = np.log(np.maximum(self.mixtures[:, cluster], 1e-300))
-        self.log_weight = self.searched.copy()
+        # The log-likelihood of what the session's visitor clicked and did not.
+        self.clicks = np.zeros(samples)
         # The search filters of the session's pages so far.
         self.searches: list[Mapping[str, Any]] = []
 
@@ -164,7 +166,7 @@ class Evidence:
             return
         p = examined * self.truth.click_probability(self.mixtures, shown)
         p = np.clip(p, 1e-12, 1 - 1e-12)
-        self.log_weight += np.where(clicked, np.log(p), np.log1p(-p)).sum(axis=1)
+        self.clicks += np.where(clicked, np.log(p), np.log1p(-p)).sum(axis=1)
 
     def rank(
         self, observation: Observation, *, session: bool = True, community: bool = True
@@ -172,11 +174,11 @@ class Evidence:
         """The best candidates by the posterior mean click probability, from the session's
         clicks and the searched community, or from either alone."""
         candidates = observation.candidates
-        log_weight = np.zeros_like(self.searched)
+        log_weight = np.zeros_like(self.clicks)
         if community:
-            log_weight = log_weight + self.searched
+            log_weight += self.searched
         if session:
-            log_weight = log_weight + self.log_weight - self.searched
+            log_weight += self.clicks
         weight = np.exp(log_weight - log_weight.max())
         expected = weight @ self.truth.click_probability(self.mixtures, candidates)
         best = np.lexsort((candidates, -expected))[: observation.panel_size]
@@ -313,10 +315,6 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def names(value: str) -> list[str]:
-    return [name.strip() for name in value.split(",") if name.strip()]
-
-
 def pairs(engines: list[str], off_engine: str) -> list[tuple[str, str]]:
     """The paired ratios printed beside the table: what the session adds to each ranker."""
     return [
@@ -357,13 +355,8 @@ def summary(results: list[dict[str, Any]], compared: list[tuple[str, str]]) -> s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--first-seed", type=int, default=0)
-    parser.add_argument("--services", type=int, default=200)
-    parser.add_argument("--users", type=int, default=1000)
-    parser.add_argument("--history-days", type=int, default=10)
+    add_marketplace_arguments(parser)
     parser.add_argument("--anonymous", type=int, default=300, help="anonymous sessions per seed")
-    parser.add_argument("--steps", type=int, default=5, help="panels per session")
     parser.add_argument("--engines", default="ials,itemknn", help="session-reading engines")
     parser.add_argument(
         "--samples", type=int, default=4000, help="interest vectors of the posterior ranker"
