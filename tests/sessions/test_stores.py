@@ -11,7 +11,7 @@ import redis
 
 from recommender.activity.actions import ServiceAction
 from recommender.sessions import SessionStore
-from recommender.sessions.events import current_session, recent, visitor_keys
+from recommender.sessions.events import Recent, current_session, recent, visitor_keys
 from recommender.sessions.local import LocalSessions
 from recommender.sessions.shared import RedisSessions
 from tests.integration.conftest import redis_url
@@ -178,3 +178,81 @@ def test_a_browser_s_view_follows_every_order_of_arrival() -> None:
                 expected.session,
                 expected.session_orders,
             )
+
+
+def test_an_unchanged_session_read_again_ends_after_the_gap(store: SessionStore) -> None:
+    store.add([action(1, 10, 100.0, user=5)])
+    for at in (101.0, 102.0, 100.0 + GAP):
+        assert store.recent("b1", 5, at).session == (10,)
+    assert store.recent("b1", 5, 100.0 + GAP + 1).session == ()
+    store.add([action(2, 11, 100.0 + GAP + 2)])
+    assert store.recent("b1", 5, 100.0 + GAP + 3).session == (11,)
+
+
+@pytest.fixture
+def redis_place() -> Iterator[tuple[str, str]]:
+    """A Redis database and a key prefix of the test's own, emptied afterwards."""
+    url, prefix = redis_url(), f"test-{uuid.uuid4().hex}:"
+    yield url, prefix
+    client = redis.Redis.from_url(url)
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+    client.close()
+
+
+@pytest.mark.redis
+@pytest.mark.anyio
+async def test_reads_go_on_after_redis_forgot_its_scripts(redis_place: tuple[str, str]) -> None:
+    """A restarted Redis knows no scripts: each call sends its script again and answers."""
+    url, prefix = redis_place
+    store = RedisSessions(url, gap_s=GAP, max_events=5, prefix=prefix)
+    store.add([action(1, 10, 100.0, user=3, ordered=True)])
+    assert store.recent("b1", 3, 101.0).session == (10,)
+    store._sync.script_flush()
+    await store.add_async([action(2, 11, 102.0)])
+    seen = await store.recent_async("b1", 3, 103.0)
+    assert seen.session == (10, 11) and seen.orders == frozenset({10})
+    store._sync.script_flush()
+    store.add([action(3, 12, 104.0)])
+    assert store.recent("b1", None, 105.0).session == (10, 11, 12)
+    store.close()
+
+
+@pytest.mark.redis
+@pytest.mark.anyio
+async def test_an_action_added_again_leaves_the_session_s_version(
+    redis_place: tuple[str, str],
+) -> None:
+    """Every API process's refresh adds again what another one stored: that must not make
+    every process read the visitor's events again."""
+    url, prefix = redis_place
+    store = RedisSessions(url, gap_s=GAP, max_events=5, prefix=prefix)
+    client = redis.Redis.from_url(url)
+    versions = [f"{prefix}v:b:b1", f"{prefix}v:u:4"]
+    await store.add_async([action(1, 10, 100.0, user=4)])
+    first = client.mget(versions)
+    store.add([action(1, 10, 100.0, user=4)])
+    await store.add_async([action(1, 10, 100.0, user=4)])
+    assert client.mget(versions) == first
+    store.add([action(2, 11, 101.0, user=4)])
+    later = client.mget(versions)
+    assert all(int(b) > int(a) for a, b in zip(first, later, strict=True))
+    assert store.recent("b1", 4, 102.0).session == (10, 11)
+    client.close()
+    store.close()
+
+
+@pytest.mark.redis
+@pytest.mark.anyio
+async def test_without_sessions_redis_keeps_only_orders(redis_place: tuple[str, str]) -> None:
+    url, prefix = redis_place
+    store = RedisSessions(url, gap_s=GAP, max_events=5, enabled=False, prefix=prefix)
+    store.add([action(1, 10, 100.0, user=2, ordered=True), action(2, 11, 101.0)])
+    await store.add_async([action(3, 12, 102.0, user=2, ordered=True)])
+    seen = await store.recent_async("b1", 2, 103.0)
+    assert seen.session == () and seen.orders == frozenset({10, 12})
+    assert store.recent("b1", None, 103.0) == Recent()
+    client = redis.Redis.from_url(url)
+    assert not list(client.scan_iter(f"{prefix}s:*"))
+    client.close()
+    store.close()

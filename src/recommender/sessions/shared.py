@@ -18,13 +18,12 @@ from recommender.activity.actions import ServiceAction
 from recommender.sessions.events import (
     NOBODY,
     Recent,
-    current_session,
+    latest_run,
     recent,
+    still_going,
     visitor_keys,
 )
 
-# The blocking and the asyncio pipelines queue commands alike; only execute() differs.
-Pipe = Any
 PREFIX = "recommender:"
 TIMEOUT_S = 0.5
 WARN_EVERY_S = 60.0
@@ -44,30 +43,44 @@ def _member(event: ServiceAction) -> str:
 # process already holds for each key and gets back only the version when nothing changed,
 # else the version and the events as one JSON array (member, score, member, score...): read
 # as separate replies, redis-py's parser spent longer on a 50-event session than all the
-# rest of serving the request.
+# rest of serving the request. KEYS are (events, version) pairs, then the user's orders when
+# the visitor is logged in; ARGV the versions held, one per pair. One call by the script's
+# digest, not a pipeline of two commands: the pipeline's machinery cost more than the read.
 _READ_SESSIONS = """
 local out = {}
-for i = 1, #KEYS, 2 do
-  local version = redis.call('GET', KEYS[i + 1]) or '0'
-  if version == ARGV[(i + 1) / 2] then
+for i = 1, #ARGV do
+  local version = redis.call('GET', KEYS[2 * i]) or '0'
+  if version == ARGV[i] then
     out[#out + 1] = version
   else
-    local events = cjson.encode(redis.call('ZRANGE', KEYS[i], 0, -1, 'WITHSCORES'))
+    local events = cjson.encode(redis.call('ZRANGE', KEYS[2 * i - 1], 0, -1, 'WITHSCORES'))
     out[#out + 1] = version .. '\\n' .. events
   end
 end
+if #KEYS > 2 * #ARGV then
+  out[#out + 1] = redis.call('SMEMBERS', KEYS[#KEYS])
+end
 return out
 """
-# One event into each of a visitor's keys: KEYS are (events, version) pairs and the counter
-# last; ARGV the score, the member, the events kept and the time to live. The events change
-# before the version does, so a version never names events older than itself.
+# One event into each of a visitor's keys: KEYS are (events, version) pairs, the counter,
+# then the user's orders when the event is an order; ARGV the score, the member, the events
+# kept, the time to live, then the service ordered. The events change before the version
+# does, so a version never names events older than itself. An event the key already holds
+# (every API process's refresh adds again what the store received) leaves the version as it
+# was: a new version makes every process read the key's events again.
 _WRITE_EVENT = """
-local counter = KEYS[#KEYS]
-for i = 1, #KEYS - 1, 2 do
-  redis.call('ZADD', KEYS[i], ARGV[1], ARGV[2])
-  redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -(tonumber(ARGV[3]) + 1))
+local ordered = #ARGV > 4
+local counter = #KEYS - (ordered and 1 or 0)
+for i = 1, counter - 1, 2 do
+  if redis.call('ZADD', KEYS[i], ARGV[1], ARGV[2]) == 1 then
+    redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -(tonumber(ARGV[3]) + 1))
+    redis.call('SET', KEYS[i + 1], redis.call('INCR', KEYS[counter]), 'EX', ARGV[4])
+  end
   redis.call('EXPIRE', KEYS[i], ARGV[4])
-  redis.call('SET', KEYS[i + 1], redis.call('INCR', counter), 'EX', ARGV[4])
+  redis.call('EXPIRE', KEYS[i + 1], ARGV[4])
+end
+if ordered then
+  redis.call('SADD', KEYS[#KEYS], ARGV[5])
 end
 return 1
 """
@@ -77,6 +90,7 @@ CACHED_KEYS = 10_000
 # A key's version and its events, as this process last read them.
 _Held = tuple[bytes, list[ServiceAction]]
 _NOTHING_HELD: _Held = (b"", [])
+_Built = tuple[tuple[bytes, ...], list[ServiceAction], Recent]
 
 
 def _events(encoded: bytes) -> list[ServiceAction]:
@@ -125,7 +139,13 @@ class RedisSessions:
         )
         self._warned_at = -math.inf
         self._held: OrderedDict[str, _Held] = OrderedDict()
+        # Per visitor (their keys): the versions read, the latest run and its view.
+        self._built: OrderedDict[tuple[str, ...], _Built] = OrderedDict()
         self._held_lock = threading.Lock()
+        self._read_sync = self._sync.register_script(_READ_SESSIONS)
+        self._read_async = self._async.register_script(_READ_SESSIONS)
+        self._write_sync = self._sync.register_script(_WRITE_EVENT)
+        self._write_async = self._async.register_script(_WRITE_EVENT)
 
     def _unavailable(self, error: Exception) -> None:
         """Serving goes on without sessions while Redis is away; said once a minute."""
@@ -134,53 +154,44 @@ class RedisSessions:
             self._warned_at = now
             log.warning("sessions are unavailable (Redis: %s); serving without them", error)
 
-    def _write(
-        self,
-        pipe: Pipe,
-        events: Sequence[ServiceAction],
-    ) -> None:
-        for event in events:
-            if event.ordered and event.user_id is not None:
-                pipe.sadd(f"{self.prefix}o:{event.user_id}", event.service_id)
-            if not self.enabled:
-                continue
-            keys = [
-                name
-                for key in visitor_keys(event.unique_id, event.user_id)
-                for name in self._names(key)
-            ]
-            pipe.eval(
-                _WRITE_EVENT,
-                len(keys) + 1,
-                *keys,
-                f"{self.prefix}counter",
-                event.at,
-                _member(event),
-                self._max_events,
-                self._ttl,
-            )
+    def _write_call(self, event: ServiceAction) -> tuple[list[str], list[Any]] | None:
+        """The write script's keys and arguments for one event; None when nothing is kept."""
+        order = event.ordered and event.user_id is not None
+        if not self.enabled and not order:
+            return None
+        keys = [
+            name
+            for key in (visitor_keys(event.unique_id, event.user_id) if self.enabled else ())
+            for name in self._names(key)
+        ]
+        keys.append(f"{self.prefix}counter")
+        args: list[Any] = [event.at, _member(event), self._max_events, self._ttl]
+        if order:
+            keys.append(f"{self.prefix}o:{event.user_id}")
+            args.append(event.service_id)
+        return keys, args
 
     def _names(self, key: str) -> tuple[str, str]:
         """The Redis keys of a visitor key's events and of their version."""
         return f"{self.prefix}s:{key}", f"{self.prefix}v:{key}"
 
     def add(self, events: Sequence[ServiceAction]) -> None:
-        if not events:
+        calls = [call for call in map(self._write_call, events) if call is not None]
+        if not calls:
             return
         try:
             with self._sync.pipeline(transaction=False) as pipe:
-                self._write(pipe, events)
+                for keys, args in calls:
+                    self._write_sync(keys=keys, args=args, client=pipe)
                 pipe.execute()
         except UNAVAILABLE as error:
             self._unavailable(error)
 
     async def add_async(self, events: Sequence[ServiceAction]) -> None:
-        if not events:
-            return
+        # One event a request: a call each, without a pipeline's machinery.
         try:
-            async with self._async.pipeline(transaction=False) as pipe:
-                self._write(pipe, events)
-                await pipe.execute()
+            for keys, args in filter(None, map(self._write_call, events)):
+                await self._write_async(keys=keys, args=args)
         except UNAVAILABLE as error:
             self._unavailable(error)
 
@@ -193,74 +204,87 @@ class RedisSessions:
         except UNAVAILABLE as error:
             self._unavailable(error)
 
+    def _read_request(
+        self, keys: tuple[str, ...], user_id: int | None
+    ) -> tuple[list[_Held], list[str], list[bytes]]:
+        """What this process holds for each key, and the read script's keys and arguments."""
+        if not self.enabled:
+            return [], [f"{self.prefix}o:{user_id}"], []
+        with self._held_lock:
+            sent = [self._held.get(key, _NOTHING_HELD) for key in keys]
+        names = [name for key in keys for name in self._names(key)]
+        if user_id is not None:
+            names.append(f"{self.prefix}o:{user_id}")
+        return sent, names, [held[0] for held in sent]
+
     def _view(
-        self,
-        keys: tuple[str, ...],
-        sent: list[_Held],
-        replies: list[Any],
-        with_orders: bool,
-        now: float,
+        self, keys: tuple[str, ...], sent: list[_Held], replies: list[Any], now: float
     ) -> Recent:
-        orders = {int(s) for s in replies[-1]} if with_orders else set()
+        orders = {int(s) for s in replies[len(sent)]} if len(replies) > len(sent) else set()
         if not self.enabled:
             return Recent(orders=frozenset(orders)) if orders else NOBODY
-        events = [
-            e
-            for key, held, reply in zip(keys, sent, replies[0], strict=True)
-            for e in self._read(key, held, reply)
-        ]
-        return recent(current_session(events, now, self.gap_s), orders)
+        pairs = zip(keys, sent, replies[: len(sent)], strict=True)
+        read = [self._read(key, held, reply) for key, held, reply in pairs]
+        run, seen = self._session(keys, read)
+        if not still_going(run, now, self.gap_s):
+            seen = NOBODY
+        return Recent(seen.session, seen.session_orders, frozenset(orders)) if orders else seen
 
-    def _read(self, key: str, sent: _Held, reply: bytes) -> list[ServiceAction]:
-        """A key's events from a read's reply. Only the version back means the events of
-        the version this request sent: taken from what it sent, since another request may
-        have replaced or dropped what this process holds meanwhile."""
+    def _read(self, key: str, sent: _Held, reply: bytes) -> _Held:
+        """A key's version and events from a read's reply. Only the version back means the
+        events of the version this request sent: taken from what it sent, since another
+        request may have replaced or dropped what this process holds meanwhile."""
         version, _, encoded = reply.partition(b"\n")
-        events = _events(encoded) if encoded else sent[1]
+        held = (version, _events(encoded)) if encoded else (version, sent[1])
         with self._held_lock:
-            self._held[key] = (version, events)
+            self._held[key] = held
             self._held.move_to_end(key)
             while len(self._held) > CACHED_KEYS:
                 self._held.popitem(last=False)
-        return events
+        return held
 
-    def _queue(self, pipe: Pipe, keys: tuple[str, ...], user_id: int | None) -> list[_Held]:
-        """Queue the reads of a visitor; returns what this process held for each key."""
-        sent: list[_Held] = []
-        if self.enabled:
-            with self._held_lock:
-                sent = [self._held.get(key, _NOTHING_HELD) for key in keys]
-            names = [name for key in keys for name in self._names(key)]
-            pipe.eval(_READ_SESSIONS, len(names), *names, *(held[0] for held in sent))
-        if user_id is not None:
-            pipe.smembers(f"{self.prefix}o:{user_id}")
-        return sent
+    def _session(
+        self, keys: tuple[str, ...], read: list[_Held]
+    ) -> tuple[list[ServiceAction], Recent]:
+        """The latest run of the keys' events and serving's view of it, built once per
+        versions of the keys: most requests come with nothing changed since the last."""
+        versions = tuple(version for version, _ in read)
+        with self._held_lock:
+            built = self._built.get(keys)
+        if built is not None and built[0] == versions:
+            return built[1], built[2]
+        run = latest_run([event for _, events in read for event in events], self.gap_s)
+        seen = recent(run, ())
+        with self._held_lock:
+            self._built[keys] = (versions, run, seen)
+            self._built.move_to_end(keys)
+            while len(self._built) > CACHED_KEYS:
+                self._built.popitem(last=False)
+        return run, seen
 
     def recent(self, unique_id: str, user_id: int | None, now: float) -> Recent:
         if not self.enabled and user_id is None:
             return NOBODY
         keys = visitor_keys(unique_id, user_id)
+        sent, names, versions = self._read_request(keys, user_id)
         try:
-            with self._sync.pipeline(transaction=False) as pipe:
-                sent = self._queue(pipe, keys, user_id)
-                replies = pipe.execute()
+            replies = self._read_sync(keys=names, args=versions)
         except UNAVAILABLE as error:
             self._unavailable(error)
             return NOBODY
-        return self._view(keys, sent, replies, user_id is not None, now)
+        return self._view(keys, sent, replies, now)
 
     async def recent_async(self, unique_id: str, user_id: int | None, now: float) -> Recent:
         if not self.enabled and user_id is None:
             return NOBODY
         keys = visitor_keys(unique_id, user_id)
+        sent, names, versions = self._read_request(keys, user_id)
         try:
-            async with self._async.pipeline(transaction=False) as pipe:
-                sent = self._queue(pipe, keys, user_id)
-                replies = await pipe.execute()
+            replies = await self._read_async(keys=names, args=versions)
         except UNAVAILABLE as error:
             self._unavailable(error)
             return NOBODY
-        return self._view(keys, sent, replies, user_id is not None, now)
+        return self._view(keys, sent, replies, now)
 
     def close(self) -> None:
         self._sync.close()
