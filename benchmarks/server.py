@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import psutil
 
 BIN = Path(sys.executable).parent
 
@@ -46,8 +47,10 @@ def serving_process(
 
 
 @contextmanager
-def running_echo(workers: int = 1, wait_s: float = 60) -> Iterator[int]:
-    """Yields the port of `benchmarks.echo` (the bare framework) under uvicorn."""
+def running_echo(
+    workers: int = 1, wait_s: float = 60
+) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """Yields the port and process of `benchmarks.echo` (the bare framework) under uvicorn."""
     port = free_port()
     command = [
         str(BIN / "python"),
@@ -63,8 +66,32 @@ def running_echo(workers: int = 1, wait_s: float = 60) -> Iterator[int]:
         "--workers",
         str(workers),
     ]
-    with _serving(command, port, {}, wait_s):
-        yield port
+    with _serving(command, port, {}, wait_s) as process:
+        yield port, process
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user and system) a process and its living children have used so far."""
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in (root, *root.children(recursive=True)):
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def cpu_seconds_of(names: tuple[str, ...]) -> float:
+    """CPU seconds the living processes with these names have used so far (the database and
+    Redis servers a benchmark runs against, when they are on the same machine)."""
+    total = 0.0
+    for process in psutil.process_iter(["name", "cpu_times"]):
+        times = process.info["cpu_times"]
+        if process.info["name"] in names and times is not None:
+            total += times.user + times.system
+    return total
 
 
 @contextmanager

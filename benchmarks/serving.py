@@ -47,7 +47,14 @@ from sqlalchemy import create_engine, func, select, text
 
 from benchmarks.generated import generate_dump
 from benchmarks.http_load import LoadResult, Request, run_load
-from benchmarks.server import recommender, running_echo, running_server
+from benchmarks.server import (
+    cpu_seconds,
+    cpu_seconds_of,
+    recommender,
+    running_echo,
+    running_server,
+    serving_process,
+)
 from recommender.store.schema import Recommendation, UserAction
 
 
@@ -228,16 +235,32 @@ def bench_online(
     }
 
 
+# The database and Redis servers, whose CPU a request also costs when they run here.
+STORE_PROCESSES = ("postgres", "redis-server")
+
+
 def drive(
-    port: int, mix: Any, concurrency: int, args: argparse.Namespace, answered: Counter[int]
-) -> tuple[LoadResult, Counter[int]]:
-    """A warm-up, then the measured run; `answered` counts every status, warm-up included."""
+    port: int,
+    pid: int,
+    mix: Any,
+    concurrency: int,
+    args: argparse.Namespace,
+    answered: Counter[int],
+) -> tuple[LoadResult, Counter[int], dict[str, float]]:
+    """A warm-up, then the measured run; `answered` counts every status, warm-up included.
+    Also the CPU microseconds per answer of the measured run: the server's processes (`pid`
+    and its children), and the database and Redis servers'. Unlike requests per second on a
+    shared machine, a process's own CPU time per answer moves little with the neighbours."""
     warm = asyncio.run(
         run_load("127.0.0.1", port, mix, concurrency=concurrency, duration_s=args.warmup)
     )
+    server_s, stores_s = cpu_seconds(pid), cpu_seconds_of(STORE_PROCESSES)
     result = asyncio.run(
         run_load("127.0.0.1", port, mix, concurrency=concurrency, duration_s=args.duration)
     )
+    server_s, stores_s = cpu_seconds(pid) - server_s, cpu_seconds_of(STORE_PROCESSES) - stores_s
+    answers = max(sum(sum(codes.values()) for codes in result.statuses.values()), 1)
+    cpu = {"server_us": 1e6 * server_s / answers, "stores_us": 1e6 * stores_s / answers}
     for run in (warm, result):
         for codes in run.statuses.values():
             answered.update(codes)
@@ -247,14 +270,20 @@ def drive(
         if kind.startswith("rec")
         for value in values
     ]
-    return result, answered
+    return result, answered, cpu
 
 
 def outcome_of(
-    server: str, n_services: int, n_users: int, concurrency: int, result: LoadResult
+    server: str,
+    n_services: int,
+    n_users: int,
+    concurrency: int,
+    result: LoadResult,
+    cpu: dict[str, float],
 ) -> dict[str, Any]:
     return {
         "server": server,
+        "cpu_us_per_answer": {key: round(value, 1) for key, value in cpu.items()},
         "services": n_services,
         "users": n_users,
         "concurrency": concurrency,
@@ -280,12 +309,12 @@ def bench_echo(n_services: int, n_users: int, args: argparse.Namespace) -> list[
     """The bare framework (`benchmarks.echo`) under the same load, for comparison."""
     outcomes = []
     for workers in (int(w) for w in str(args.workers).split(",")):
-        with running_echo(workers) as port:
+        with running_echo(workers) as (port, process):
             mix = request_mix(n_services, n_users, args.seed, args.visitors)
             for concurrency in (int(c) for c in str(args.concurrency).split(",")):
-                result, _ = drive(port, mix, concurrency, args, Counter())
+                result, _, cpu = drive(port, process.pid, mix, concurrency, args, Counter())
                 outcomes.append(
-                    outcome_of(f"echo x{workers}", n_services, n_users, concurrency, result)
+                    outcome_of(f"echo x{workers}", n_services, n_users, concurrency, result, cpu)
                 )
     return outcomes
 
@@ -307,12 +336,12 @@ def bench_size(
     answered: Counter[int] = Counter()
     for workers in (int(w) for w in str(args.workers).split(",")):
         extra = ("--workers", str(workers)) if workers > 1 else ()
-        with running_server(env, *extra) as port:
+        with serving_process(env, *extra) as (port, process):
             mix = request_mix(n_services, n_users, args.seed, args.visitors)
             for concurrency in (int(c) for c in str(args.concurrency).split(",")):
-                result, answered = drive(port, mix, concurrency, args, answered)
+                result, answered, cpu = drive(port, process.pid, mix, concurrency, args, answered)
                 outcomes.append(
-                    outcome_of(f"service x{workers}", n_services, n_users, concurrency, result)
+                    outcome_of(f"service x{workers}", n_services, n_users, concurrency, result, cpu)
                 )
     shown, acted = stored_counts(env["DATABASE_URL"])
     durability = {
@@ -342,6 +371,11 @@ def print_table(outcome: dict[str, Any]) -> None:
             f"{row['p95_ms']:>8} {row['p99_ms']:>8}"
         )
     print("statuses:", dict(outcome["statuses"]))
+    cpu = outcome["cpu_us_per_answer"]
+    print(
+        f"CPU us per answer: server {cpu['server_us']}, "
+        f"database and Redis servers {cpu['stores_us']}"
+    )
     refused = {
         kind: codes
         for kind, codes in outcome["statuses"].items()
@@ -360,7 +394,8 @@ def print_ratios(results: list[dict[str, Any]]) -> None:
     }
     print(
         f"\n{'services':>8} {'workers':>7} {'in flight':>9} {'rec/s':>8} {'echo/s':>8} "
-        f"{'ratio':>6} {'p50 ms':>7} {'echo p50':>8} {'p99 ms':>7}"
+        f"{'ratio':>6} {'p50 ms':>7} {'echo p50':>8} {'p99 ms':>7} "
+        f"{'cpu us':>7} {'+stores':>7} {'echo cpu':>8}"
     )
     for r in results:
         if not r.get("server", "").startswith("service"):
@@ -375,7 +410,10 @@ def print_ratios(results: list[dict[str, Any]]) -> None:
             f"{r['services']:>8} {workers:>7} {r['concurrency']:>9} "
             f"{mine['throughput_rps']:>8} {theirs['throughput_rps']:>8} "
             f"{mine['throughput_rps'] / max(theirs['throughput_rps'], 1e-9):>6.2f} "
-            f"{mine['p50_ms']:>7} {theirs['p50_ms']:>8} {mine['p99_ms']:>7}"
+            f"{mine['p50_ms']:>7} {theirs['p50_ms']:>8} {mine['p99_ms']:>7} "
+            f"{r['cpu_us_per_answer']['server_us']:>7.0f} "
+            f"{r['cpu_us_per_answer']['stores_us']:>7.0f} "
+            f"{base['cpu_us_per_answer']['server_us']:>8.0f}"
         )
 
 

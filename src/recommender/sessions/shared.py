@@ -7,14 +7,16 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import orjson
 import redis
 import redis.asyncio
+from redis.commands.core import Script
 
 from recommender.activity.actions import ServiceAction
+from recommender.sessions import wire
 from recommender.sessions.events import (
     NOBODY,
     Recent,
@@ -23,6 +25,7 @@ from recommender.sessions.events import (
     still_going,
     visitor_keys,
 )
+from recommender.sessions.wire import Wire
 
 PREFIX = "recommender:"
 TIMEOUT_S = 0.5
@@ -134,8 +137,14 @@ class RedisSessions:
         self._sync = redis.Redis.from_url(
             url, socket_connect_timeout=TIMEOUT_S, socket_timeout=TIMEOUT_S
         )
-        self._async = redis.asyncio.Redis.from_url(
-            url, socket_connect_timeout=TIMEOUT_S, socket_timeout=TIMEOUT_S
+        # The event loop's calls: over one lean connection where it can (see `wire`).
+        self._wire = Wire(url, timeout_s=TIMEOUT_S) if wire.supports(url) else None
+        self._call: Callable[..., Awaitable[Any]] = (
+            self._wire.call
+            if self._wire is not None
+            else redis.asyncio.Redis.from_url(
+                url, socket_connect_timeout=TIMEOUT_S, socket_timeout=TIMEOUT_S
+            ).execute_command
         )
         self._warned_at = -math.inf
         self._held: OrderedDict[str, _Held] = OrderedDict()
@@ -143,9 +152,14 @@ class RedisSessions:
         self._built: OrderedDict[tuple[str, ...], _Built] = OrderedDict()
         self._held_lock = threading.Lock()
         self._read_sync = self._sync.register_script(_READ_SESSIONS)
-        self._read_async = self._async.register_script(_READ_SESSIONS)
         self._write_sync = self._sync.register_script(_WRITE_EVENT)
-        self._write_async = self._async.register_script(_WRITE_EVENT)
+
+    async def _run_async(self, script: Script, keys: list[str], args: list[Any]) -> Any:
+        """A script from the event loop, by its digest; sent whole once Redis forgot it."""
+        try:
+            return await self._call("EVALSHA", script.sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            return await self._call("EVAL", script.script, len(keys), *keys, *args)
 
     def _unavailable(self, error: Exception) -> None:
         """Serving goes on without sessions while Redis is away; said once a minute."""
@@ -191,7 +205,7 @@ class RedisSessions:
         # One event a request: a call each, without a pipeline's machinery.
         try:
             for keys, args in filter(None, map(self._write_call, events)):
-                await self._write_async(keys=keys, args=args)
+                await self._run_async(self._write_sync, keys, args)
         except UNAVAILABLE as error:
             self._unavailable(error)
 
@@ -280,7 +294,7 @@ class RedisSessions:
         keys = visitor_keys(unique_id, user_id)
         sent, names, versions = self._read_request(keys, user_id)
         try:
-            replies = await self._read_async(keys=names, args=versions)
+            replies = await self._run_async(self._read_sync, names, versions)
         except UNAVAILABLE as error:
             self._unavailable(error)
             return NOBODY
@@ -288,3 +302,5 @@ class RedisSessions:
 
     def close(self) -> None:
         self._sync.close()
+        if self._wire is not None:
+            self._wire.close()

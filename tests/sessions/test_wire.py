@@ -1,0 +1,117 @@
+"""The event loop's Redis connection: replies reach their own calls, failures end calls fast."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import redis
+
+from recommender.sessions.wire import Wire, WireError, supports
+from tests.integration.conftest import redis_url
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(("asyncio", {}), id="asyncio"),
+        # The server's loop: its transports differ from asyncio's own.
+        pytest.param(("asyncio", {"use_uvloop": True}), id="uvloop"),
+    ]
+)
+def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, bool]]:
+    backend: tuple[str, dict[str, bool]] = request.param
+    return backend
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    found = redis_url()
+    yield found
+    redis.Redis.from_url(found).flushdb()
+
+
+@pytest.fixture
+async def silent_port() -> AsyncIterator[int]:
+    """A server that accepts connections and never answers."""
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    yield server.sockets[0].getsockname()[1]
+    server.close()
+
+
+def test_only_plain_tcp_urls_are_its_own() -> None:
+    assert supports("redis://127.0.0.1:6379/3")
+    assert not supports("rediss://cache.example.org:6380/0")
+    assert not supports("unix:///run/redis.sock")
+
+
+@pytest.mark.redis
+@pytest.mark.anyio
+async def test_concurrent_calls_each_get_their_own_reply(url: str) -> None:
+    wire = Wire(url, timeout_s=2)
+    keys = [f"k{i}" for i in range(300)]
+    await asyncio.gather(*(wire.call("SET", key, key.upper()) for key in keys))
+    replies = await asyncio.gather(*(wire.call("GET", key) for key in reversed(keys)))
+    assert replies == [key.upper().encode() for key in reversed(keys)]
+    wire.close()
+
+
+@pytest.mark.redis
+@pytest.mark.anyio
+async def test_it_uses_the_url_s_database(url: str) -> None:
+    wire = Wire(url, timeout_s=2)
+    await wire.call("SET", "mine", "yes")
+    assert redis.Redis.from_url(url).get("mine") == b"yes"
+    wire.close()
+
+
+@pytest.mark.redis
+@pytest.mark.anyio
+async def test_an_error_reply_raises_and_the_next_call_is_answered(url: str) -> None:
+    wire = Wire(url, timeout_s=2)
+    await wire.call("SET", "text", "abc")
+    with pytest.raises(redis.ResponseError):
+        await wire.call("INCR", "text")
+    with pytest.raises(redis.exceptions.NoScriptError):
+        await wire.call("EVALSHA", "0" * 40, 0)
+    assert await wire.call("GET", "text") == b"abc"
+    wire.close()
+
+
+@pytest.mark.redis
+@pytest.mark.anyio
+async def test_a_closed_connection_fails_its_calls_and_the_next_call_connects_again(
+    url: str,
+) -> None:
+    wire = Wire(url, timeout_s=2)
+    client_id = await wire.call("CLIENT", "ID")
+    admin = redis.Redis.from_url(url)
+    # Blocks until the connection is killed: the reply never comes.
+    pending = asyncio.ensure_future(wire.call("BLPOP", "nothing-here", 0))
+    await asyncio.sleep(0.05)
+    admin.execute_command("CLIENT", "KILL", "ID", client_id)
+    with pytest.raises(WireError):
+        await pending
+    assert await wire.call("PING") == b"PONG"
+    wire.close()
+
+
+@pytest.mark.anyio
+async def test_a_server_that_does_not_answer_fails_every_waiting_call(silent_port: int) -> None:
+    wire = Wire(f"redis://127.0.0.1:{silent_port}/0", timeout_s=0.2)
+    calls = [asyncio.ensure_future(wire.call("PING")) for _ in range(3)]
+    outcomes = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 5)
+    assert all(isinstance(outcome, OSError) for outcome in outcomes)
+    wire.close()
+
+
+@pytest.mark.anyio
+async def test_nothing_listening_fails_fast_with_an_os_error() -> None:
+    wire = Wire("redis://127.0.0.1:1/0", timeout_s=0.5)
+    with pytest.raises(OSError):
+        await wire.call("PING")
