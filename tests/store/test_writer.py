@@ -1,16 +1,21 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import Connection, func, select, text
+from sqlalchemy.engine import make_url
 
 from recommender.activity import impressions
 from recommender.store import state
+from recommender.store import writer as writer_module
 from recommender.store.database import Database
 from recommender.store.schema import Recommendation, StateEntry
 from recommender.store.writer import Writer, WriterStoppedError
+from tests.conftest import PostgresServer
 from tests.factories import impression
 
 
@@ -190,3 +195,45 @@ def test_the_writer_waits_no_longer_than_its_limit(db: Database) -> None:
         writer.stop()
     assert arrivals.steps == 3
     assert arrivals.batches[1] == [3, 101, 102, 103]
+
+
+def test_the_connection_of_the_last_batch_serves_the_next_one(db: Database) -> None:
+    writer = Writer(db)
+    writer.start()
+    try:
+        first = writer.run(lambda c: c.connection.dbapi_connection)
+        assert writer.run(lambda c: c.connection.dbapi_connection) is first
+    finally:
+        writer.stop()
+
+
+@pytest.fixture
+def postgres_db(postgres_server: PostgresServer) -> Iterator[Database]:
+    url = postgres_server.new_database()
+    database = Database(url, pool_size=2)
+    yield database
+    database.dispose()
+    postgres_server.drop(make_url(url).database or "")
+
+
+@pytest.mark.postgres
+def test_a_database_restart_while_the_writer_was_idle_loses_no_write(
+    postgres_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_module, "HOLD_S", 0.05)
+    writer = Writer(postgres_db)
+    writer.start()
+    try:
+        assert writer.run(lambda c: state.put(c, "before", "1")) == 1
+        # What a restart does to every connection the writer holds or the pool keeps.
+        with postgres_db.engine.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        time.sleep(0.1)
+        assert writer.run(lambda c: state.put(c, "after", "1")) == 1
+    finally:
+        writer.stop()

@@ -19,6 +19,7 @@ writer that had a single job last time takes the next at once: a quiet server ad
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
@@ -40,6 +41,12 @@ MAX_BATCH = 256
 # the most requests per second at 50 in flight without costing 5 in flight.
 LINGER_STEP_S = 0.0003
 MAX_LINGER_S = 0.008
+# A connection that served a batch this recently serves the next one as it is: taken from the
+# pool for every batch, it cost PostgreSQL one more round trip per batch (the pool's liveness
+# check) before the transaction's own. A connection idle for longer goes back to the pool, and
+# the next batch gets one the pool has checked, so a database restarted while the writer was
+# quiet costs no write.
+HOLD_S = 1.0
 
 # Stores items in one go and returns one result per item, in the same order.
 Many = Callable[[Connection, list[ItemT]], list[T]]
@@ -72,6 +79,9 @@ class Writer:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._db = db
+        # Only the writer's thread uses it; see `_connection`.
+        self._held: Connection | None = None
+        self._used_at = -math.inf
         self._max_batch = max_batch
         self._linger_step_s = linger_step_s
         self._max_linger_s = max_linger_s
@@ -150,12 +160,15 @@ class Writer:
 
     def _loop(self) -> None:
         busy = False
-        while True:
-            batch = self._take_batch(busy)
-            if batch is None:
-                return
-            busy = len(batch) > 1
-            self._commit(batch)
+        try:
+            while True:
+                batch = self._take_batch(busy)
+                if batch is None:
+                    return
+                busy = len(batch) > 1
+                self._commit(batch)
+        finally:
+            self._release()
 
     def _commit(self, batch: list[_Job]) -> None:
         """All jobs in one transaction; if one of them fails, each runs again in its own, so
@@ -177,17 +190,40 @@ class Writer:
             job.future.set_result(value)
 
     def _run_together(self, batch: list[_Job]) -> list[Any]:
-        try:
-            conn = self._db.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
-        except Exception as error:
-            raise _Unreachable from error
+        conn = self._connection()
         try:
             transaction = conn.begin()
         except Exception as error:
-            conn.close()
+            self._release()
             raise _Unreachable from error
-        with conn, transaction:
-            return self._run_jobs(conn, batch)
+        try:
+            with transaction:
+                values = self._run_jobs(conn, batch)
+        except BaseException:
+            self._release()
+            raise
+        self._used_at = time.monotonic()
+        return values
+
+    def _connection(self) -> Connection:
+        """The connection of the last batch when it ended less than `HOLD_S` ago, else a
+        fresh one from the pool (which checks it still works first)."""
+        if self._held is not None and time.monotonic() - self._used_at <= HOLD_S:
+            return self._held
+        self._release()
+        try:
+            self._held = self._db.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+        except Exception as error:
+            raise _Unreachable from error
+        return self._held
+
+    def _release(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            try:
+                held.close()
+            except Exception as error:  # a broken connection: the pool discards it
+                log.debug("closing the writer's connection: %s", error)
 
     @staticmethod
     def _run_jobs(conn: Connection, batch: list[_Job]) -> list[Any]:
