@@ -115,3 +115,25 @@ async def test_nothing_listening_fails_fast_with_an_os_error() -> None:
     wire = Wire("redis://127.0.0.1:1/0", timeout_s=0.5)
     with pytest.raises(OSError):
         await wire.call("PING")
+
+
+@pytest.fixture
+async def garbling_port() -> AsyncIterator[int]:
+    """A server that answers anything with bytes that are no Redis reply."""
+
+    async def garble(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.read(1024):
+            writer.write(b"?not redis\r\n")
+        writer.close()
+
+    server = await asyncio.start_server(garble, "127.0.0.1", 0)
+    yield server.sockets[0].getsockname()[1]
+    server.close()
+
+
+@pytest.mark.anyio
+async def test_bytes_that_are_no_reply_fail_the_call(garbling_port: int) -> None:
+    wire = Wire(f"redis://127.0.0.1:{garbling_port}/0", timeout_s=2)
+    with pytest.raises(WireError):
+        await asyncio.wait_for(wire.call("PING"), 5)
+    wire.close()

@@ -58,11 +58,16 @@ class _Replies(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
-        while (reply := self.reader.gets()) is not False:
-            future, timer = self.waiting.popleft()
-            timer.cancel()
-            if not future.done():
-                future.set_result(reply)
+        try:
+            while (reply := self.reader.gets()) is not False:
+                future, timer = self.waiting.popleft()
+                timer.cancel()
+                if not future.done():
+                    future.set_result(reply)
+        except (hiredis.ProtocolError, IndexError):
+            # Bytes that are no reply, or a reply nobody asked for: the calls can no longer
+            # be matched to their replies, so the connection ends (and fails its calls).
+            self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
