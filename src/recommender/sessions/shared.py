@@ -25,7 +25,6 @@ from recommender.sessions.events import (
     still_going,
     visitor_keys,
 )
-from recommender.sessions.wire import Wire
 
 PREFIX = "recommender:"
 TIMEOUT_S = 0.5
@@ -138,7 +137,7 @@ class RedisSessions:
             url, socket_connect_timeout=TIMEOUT_S, socket_timeout=TIMEOUT_S
         )
         # The event loop's calls: over one lean connection where it can (see `wire`).
-        self._wire = Wire(url, timeout_s=TIMEOUT_S) if wire.supports(url) else None
+        self._wire = wire.Wire(url, timeout_s=TIMEOUT_S) if wire.supports(url) else None
         self._call: Callable[..., Awaitable[Any]] = (
             self._wire.call
             if self._wire is not None
@@ -151,8 +150,8 @@ class RedisSessions:
         # Per visitor (their keys): the versions read, the latest run and its view.
         self._built: OrderedDict[tuple[str, ...], _Built] = OrderedDict()
         self._held_lock = threading.Lock()
-        self._read_sync = self._sync.register_script(_READ_SESSIONS)
-        self._write_sync = self._sync.register_script(_WRITE_EVENT)
+        self._read_script = self._sync.register_script(_READ_SESSIONS)
+        self._write_script = self._sync.register_script(_WRITE_EVENT)
 
     async def _run_async(self, script: Script, keys: list[str], args: list[Any]) -> Any:
         """A script from the event loop, by its digest; sent whole once Redis forgot it."""
@@ -196,7 +195,7 @@ class RedisSessions:
         try:
             with self._sync.pipeline(transaction=False) as pipe:
                 for keys, args in calls:
-                    self._write_sync(keys=keys, args=args, client=pipe)
+                    self._write_script(keys=keys, args=args, client=pipe)
                 pipe.execute()
         except UNAVAILABLE as error:
             self._unavailable(error)
@@ -205,7 +204,7 @@ class RedisSessions:
         # One event a request: a call each, without a pipeline's machinery.
         try:
             for keys, args in filter(None, map(self._write_call, events)):
-                await self._run_async(self._write_sync, keys, args)
+                await self._run_async(self._write_script, keys, args)
         except UNAVAILABLE as error:
             self._unavailable(error)
 
@@ -282,7 +281,7 @@ class RedisSessions:
         keys = visitor_keys(unique_id, user_id)
         sent, names, versions = self._read_request(keys, user_id)
         try:
-            replies = self._read_sync(keys=names, args=versions)
+            replies = self._read_script(keys=names, args=versions)
         except UNAVAILABLE as error:
             self._unavailable(error)
             return NOBODY
@@ -294,7 +293,7 @@ class RedisSessions:
         keys = visitor_keys(unique_id, user_id)
         sent, names, versions = self._read_request(keys, user_id)
         try:
-            replies = await self._run_async(self._read_sync, names, versions)
+            replies = await self._run_async(self._read_script, names, versions)
         except UNAVAILABLE as error:
             self._unavailable(error)
             return NOBODY
