@@ -48,6 +48,7 @@ def test_only_plain_tcp_urls_are_its_own() -> None:
     assert supports("redis://127.0.0.1:6379/3")
     assert not supports("rediss://cache.example.org:6380/0")
     assert not supports("unix:///run/redis.sock")
+    assert not supports("redis://127.0.0.1:6379?db=3")
 
 
 @pytest.mark.redis
