@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -138,3 +139,23 @@ async def test_bytes_that_are_no_reply_fail_the_call(garbling_port: int) -> None
     with pytest.raises(WireError):
         await asyncio.wait_for(wire.call("PING"), 5)
     wire.close()
+
+
+@pytest.mark.redis
+@pytest.mark.anyio
+async def test_it_logs_in_as_the_url_s_user(url: str) -> None:
+    admin = redis.Redis.from_url(url)
+    user, password = f"wire-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    admin.acl_setuser(
+        user, enabled=True, passwords=[f"+{password}"], keys=["*"], commands=["+@all"]
+    )
+    try:
+        base = url.removeprefix("redis://")
+        wire = Wire(f"redis://{user}:{password}@{base}", timeout_s=2)
+        assert await wire.call("ACL", "WHOAMI") == user.encode()
+        wire.close()
+        wrong = Wire(f"redis://{user}:not-{password}@{base}", timeout_s=2)
+        with pytest.raises(redis.ResponseError):
+            await wrong.call("PING")
+    finally:
+        admin.acl_deluser(user)
