@@ -33,21 +33,27 @@ def action(
     )
 
 
+@pytest.fixture
+def redis_place() -> Iterator[tuple[str, str]]:
+    """A Redis database and a key prefix of the test's own (so parallel runs on the same
+    database never meet), emptied afterwards."""
+    url, prefix = redis_url(), f"test-{uuid.uuid4().hex}:"
+    yield url, prefix
+    client = redis.Redis.from_url(url)
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+    client.close()
+
+
 @pytest.fixture(params=["local", pytest.param("redis", marks=pytest.mark.redis)])
 def store(request: pytest.FixtureRequest) -> Iterator[SessionStore]:
     if request.param == "local":
         yield LocalSessions(gap_s=GAP, max_visitors=1000, max_events=5)
         return
-    url = redis_url()
-    # A prefix of its own, so parallel runs on the same Redis database never meet.
-    shared_prefix = f"test-{uuid.uuid4().hex}:"
-    shared = RedisSessions(url, gap_s=GAP, max_events=5, prefix=shared_prefix)
+    url, prefix = request.getfixturevalue("redis_place")
+    shared = RedisSessions(url, gap_s=GAP, max_events=5, prefix=prefix)
     yield shared
     shared.close()
-    client = redis.Redis.from_url(url)
-    for key in client.scan_iter(f"{shared_prefix}*"):
-        client.delete(key)
-    client.close()
 
 
 def test_what_a_browser_opened_is_its_session(store: SessionStore) -> None:
@@ -187,17 +193,6 @@ def test_an_unchanged_session_read_again_ends_after_the_gap(store: SessionStore)
     assert store.recent("b1", 5, 100.0 + GAP + 1).session == ()
     store.add([action(2, 11, 100.0 + GAP + 2)])
     assert store.recent("b1", 5, 100.0 + GAP + 3).session == (11,)
-
-
-@pytest.fixture
-def redis_place() -> Iterator[tuple[str, str]]:
-    """A Redis database and a key prefix of the test's own, emptied afterwards."""
-    url, prefix = redis_url(), f"test-{uuid.uuid4().hex}:"
-    yield url, prefix
-    client = redis.Redis.from_url(url)
-    for key in client.scan_iter(f"{prefix}*"):
-        client.delete(key)
-    client.close()
 
 
 @pytest.mark.redis

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 
 import pytest
 import redis
@@ -33,16 +34,32 @@ def url() -> Iterator[str]:
 
 
 @pytest.fixture
-async def silent_port() -> AsyncIterator[int]:
-    """A server that accepts connections and never answers."""
+async def wire(url: str) -> AsyncIterator[Wire]:
+    connection = Wire(url, timeout_s=2)
+    yield connection
+    connection.close()
 
-    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read()
-        writer.close()
 
-    server = await asyncio.start_server(hold, "127.0.0.1", 0)
-    yield server.sockets[0].getsockname()[1]
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@asynccontextmanager
+async def fake_server(handler: Handler) -> AsyncIterator[str]:
+    """The URL of a server on loopback that answers as `handler` does."""
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    yield f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/0"
     server.close()
+
+
+async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.read()
+    writer.close()
+
+
+async def answer_garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while await reader.read(1024):
+        writer.write(b"?not redis\r\n")
+    writer.close()
 
 
 def test_only_plain_tcp_urls_are_its_own() -> None:
@@ -54,43 +71,36 @@ def test_only_plain_tcp_urls_are_its_own() -> None:
 
 @pytest.mark.redis
 @pytest.mark.anyio
-async def test_concurrent_calls_each_get_their_own_reply(url: str) -> None:
-    wire = Wire(url, timeout_s=2)
+async def test_concurrent_calls_each_get_their_own_reply(wire: Wire) -> None:
     keys = [f"k{i}" for i in range(300)]
     await asyncio.gather(*(wire.call("SET", key, key.upper()) for key in keys))
     replies = await asyncio.gather(*(wire.call("GET", key) for key in reversed(keys)))
     assert replies == [key.upper().encode() for key in reversed(keys)]
-    wire.close()
 
 
 @pytest.mark.redis
 @pytest.mark.anyio
-async def test_it_uses_the_url_s_database(url: str) -> None:
-    wire = Wire(url, timeout_s=2)
+async def test_it_uses_the_url_s_database(url: str, wire: Wire) -> None:
     await wire.call("SET", "mine", "yes")
     assert redis.Redis.from_url(url).get("mine") == b"yes"
-    wire.close()
 
 
 @pytest.mark.redis
 @pytest.mark.anyio
-async def test_an_error_reply_raises_and_the_next_call_is_answered(url: str) -> None:
-    wire = Wire(url, timeout_s=2)
+async def test_an_error_reply_raises_and_the_next_call_is_answered(wire: Wire) -> None:
     await wire.call("SET", "text", "abc")
     with pytest.raises(redis.ResponseError):
         await wire.call("INCR", "text")
     with pytest.raises(redis.exceptions.NoScriptError):
         await wire.call("EVALSHA", "0" * 40, 0)
     assert await wire.call("GET", "text") == b"abc"
-    wire.close()
 
 
 @pytest.mark.redis
 @pytest.mark.anyio
 async def test_a_closed_connection_fails_its_calls_and_the_next_call_connects_again(
-    url: str,
+    url: str, wire: Wire
 ) -> None:
-    wire = Wire(url, timeout_s=2)
     client_id = await wire.call("CLIENT", "ID")
     admin = redis.Redis.from_url(url)
     # Blocks until the connection is killed: the reply never comes.
@@ -100,16 +110,16 @@ async def test_a_closed_connection_fails_its_calls_and_the_next_call_connects_ag
     with pytest.raises(WireError):
         await pending
     assert await wire.call("PING") == b"PONG"
-    wire.close()
 
 
 @pytest.mark.anyio
-async def test_a_server_that_does_not_answer_fails_every_waiting_call(silent_port: int) -> None:
-    wire = Wire(f"redis://127.0.0.1:{silent_port}/0", timeout_s=0.2)
-    calls = [asyncio.ensure_future(wire.call("PING")) for _ in range(3)]
-    outcomes = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 5)
-    assert all(isinstance(outcome, OSError) for outcome in outcomes)
-    wire.close()
+async def test_a_server_that_does_not_answer_fails_every_waiting_call() -> None:
+    async with fake_server(never_answer) as url:
+        silent = Wire(url, timeout_s=0.2)
+        calls = [asyncio.ensure_future(silent.call("PING")) for _ in range(3)]
+        outcomes = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 5)
+        assert all(isinstance(outcome, OSError) for outcome in outcomes)
+        silent.close()
 
 
 @pytest.mark.anyio
@@ -119,26 +129,13 @@ async def test_nothing_listening_fails_fast_with_an_os_error() -> None:
         await wire.call("PING")
 
 
-@pytest.fixture
-async def garbling_port() -> AsyncIterator[int]:
-    """A server that answers anything with bytes that are no Redis reply."""
-
-    async def garble(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while await reader.read(1024):
-            writer.write(b"?not redis\r\n")
-        writer.close()
-
-    server = await asyncio.start_server(garble, "127.0.0.1", 0)
-    yield server.sockets[0].getsockname()[1]
-    server.close()
-
-
 @pytest.mark.anyio
-async def test_bytes_that_are_no_reply_fail_the_call(garbling_port: int) -> None:
-    wire = Wire(f"redis://127.0.0.1:{garbling_port}/0", timeout_s=2)
-    with pytest.raises(WireError):
-        await asyncio.wait_for(wire.call("PING"), 5)
-    wire.close()
+async def test_bytes_that_are_no_reply_fail_the_call() -> None:
+    async with fake_server(answer_garbage) as url:
+        garbled = Wire(url, timeout_s=2)
+        with pytest.raises(WireError):
+            await asyncio.wait_for(garbled.call("PING"), 5)
+        garbled.close()
 
 
 @pytest.mark.redis
