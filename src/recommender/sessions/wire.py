@@ -44,6 +44,11 @@ def _checked(reply: Any) -> Any:
     raise redis.ResponseError(message)
 
 
+async def _ask(replies: _Replies, *args: Any) -> Any:
+    """The reply to one command on this connection."""
+    return _checked(await replies.send(hiredis.pack_command(args)))
+
+
 class _Replies(asyncio.Protocol):
     """The connection's protocol: a queue of calls waiting for their replies, in order."""
 
@@ -116,8 +121,7 @@ class Wire:
 
     async def call(self, *args: Any) -> Any:
         """The reply to one command; an error reply raises redis-py's exception for it."""
-        replies = await self._connection()
-        return _checked(await replies.send(hiredis.pack_command(args)))
+        return await _ask(await self._connection(), *args)
 
     async def _connection(self) -> _Replies:
         loop = asyncio.get_running_loop()
@@ -143,18 +147,14 @@ class Wire:
         try:
             if self._password is not None:
                 auth = (self._username, self._password) if self._username else (self._password,)
-                await self._ready(replies, "AUTH", *auth)
+                await _ask(replies, "AUTH", *auth)
             if self._db:
-                await self._ready(replies, "SELECT", self._db)
+                await _ask(replies, "SELECT", self._db)
         except BaseException:
             replies.close()
             raise
         self._replies = replies
         return replies
-
-    @staticmethod
-    async def _ready(replies: _Replies, *args: Any) -> None:
-        _checked(await replies.send(hiredis.pack_command(args)))
 
     def close(self) -> None:
         replies, self._replies = self._replies, None
