@@ -29,6 +29,11 @@ An arm named `engine:version` (`--arms popularity,rl,rl:1`) serves that version 
 engine for the whole experiment while the arm named after the engine follows its retrained
 versions: the difference is what the scheduled retraining did, on the same days' visitors.
 
+`--no-history` is a portal that starts with the recommender: the catalogue is loaded but not
+the logged history, so every arm serves popularity's fallback until the first scheduled
+training (after about a day's actions) gives the learned engines a first version, trained on
+the experiment's own panels and actions.
+
 With a `random` arm (`--arms popularity,random,ncf`), the server's off-policy estimates of
 the other arms' engines (or `--estimate`), replaying the random arm's panels, are taken at the
 end of the last day and set beside each arm's measured rate.
@@ -224,7 +229,12 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     market = generate(config)
     dump, panels_file, actions_file = write_activity(market, work)
     arms = names(args.arms)
-    out: dict[str, Any] = {"seed": seed, "arms": arms, "browse": args.browse}
+    out: dict[str, Any] = {
+        "seed": seed,
+        "arms": arms,
+        "browse": args.browse,
+        "history": args.history,
+    }
     with ExitStack() as stack:
         # The store outlives the experiment's servers: the sessions comparison reads it too.
         if args.stack == "postgres":
@@ -241,21 +251,22 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
             base["ENGINE_PARAMS_FILE"] = str(Path(args.params).resolve())
         began = time.perf_counter()
         recommender("load-dump", str(dump), env=base)
-        recommender(
-            "import-activity",
-            "--recommendations",
-            str(panels_file),
-            "--actions",
-            str(actions_file),
-            env=base,
-        )
-        for name in engines_to_train(args, arms):
-            recommender("train", name, env=base)
-        for name in engines_to_train(args, []):
-            # The comparison asks for the engine by name: held back by the quality gate
-            # (itemknn often is), its requests would go to another engine. Its first and
-            # only version, in this fresh store, serves.
-            recommender("models", "activate", name, "1", env=base)
+        if args.history:
+            recommender(
+                "import-activity",
+                "--recommendations",
+                str(panels_file),
+                "--actions",
+                str(actions_file),
+                env=base,
+            )
+            for name in engines_to_train(args, arms):
+                recommender("train", name, env=base)
+            for name in engines_to_train(args, []):
+                # The comparison asks for the engine by name: held back by the quality gate
+                # (itemknn often is), its requests would go to another engine. Its first and
+                # only version, in this fresh store, serves.
+                recommender("models", "activate", name, "1", env=base)
         out["prepare_s"] = round(time.perf_counter() - began, 1)
         episode = 0
         if not args.sessions_only:
@@ -666,6 +677,14 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     add_marketplace_arguments(parser)
+    parser.add_argument(
+        "--history",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="import the marketplace's logged history and train the engines on it first; "
+        "--no-history is a portal that starts with the recommender: the engines' first "
+        "versions come from the scheduled training on the experiment's own days",
+    )
     parser.add_argument("--days", type=int, default=5)
     parser.add_argument("--sessions", type=int, default=300, help="visitor sessions per day")
     parser.add_argument(
@@ -718,6 +737,15 @@ def main() -> None:
     if args.summarise:
         print(summary(json.loads(args.summarise.read_text())))
         return
+    if not args.history:
+        arms = [arm_engine(a) for a in names(args.arms)]
+        untrained = set(names(args.session_engines)) - {engine for engine, _ in arms}
+        if args.sessions_only or untrained or any(version for _, version in arms):
+            parser.error(
+                "--no-history: no version exists before the experiment's scheduled training, "
+                "so no arm can hold one (engine:version), --session-engines must be engines "
+                "of --arms (or ''), and --sessions-only cannot be used"
+            )
     unknown = set(names(args.session_variants)) - set(SESSION_VARIANTS)
     if unknown:
         parser.error(f"unknown session variants: {sorted(unknown)}")
