@@ -67,7 +67,11 @@ def select_candidates(
     """Ids of recommendable services that pass every filter (OR within one, AND across), or
     of the listed `candidates` when there are any (see `candidate_mask`)."""
     mask = candidate_mask(
-        catalog, candidates=candidates, search=search, search_hits=search_hits, exclude=exclude
+        catalog,
+        candidates=candidates,
+        search=search,
+        search_hits=search_hits,
+        excluded_at=catalog.positions(exclude),
     )
     return catalog.service_ids[mask]
 
@@ -78,9 +82,10 @@ def candidate_mask(
     candidates: Collection[int] = (),
     search: SearchData | None = None,
     search_hits: Collection[int] | None = None,
-    exclude: Collection[int] | IntArray = (),
+    excluded_at: IntArray | None = None,
 ) -> NDArray[np.bool_]:
-    """`select_candidates` as a mask over the catalogue's positions (`service_ids`).
+    """`select_candidates` as a mask over the catalogue's positions (`service_ids`), with
+    the excluded services given by their positions.
 
     Listed `candidates` are the portal's search result, chosen by its own search with its own
     semantics (a domain's subdomains, stemming): the search's filters and text are not applied
@@ -92,6 +97,6 @@ def candidate_mask(
         mask &= _any_of(catalog, [catalog.positions(candidates)])
     else:
         _narrow_to_search(mask, catalog, search, search_hits)
-    if len(exclude):
-        mask[catalog.positions(exclude)] = False
+    if excluded_at is not None and excluded_at.shape[0]:
+        mask[excluded_at] = False
     return mask

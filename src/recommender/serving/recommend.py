@@ -10,6 +10,7 @@ import numpy as np
 
 from recommender.activity import impressions
 from recommender.arrays import FloatArray, IntArray
+from recommender.catalog.snapshot import CatalogSnapshot
 from recommender.catalog.users import UserProfile
 from recommender.contract.recommendations import RecommendationRequest, RecommendationResponse
 from recommender.engines.base import Explanation, Query
@@ -50,6 +51,8 @@ class Visitor:
 def _history(profile: UserProfile | None, recent: Recent) -> IntArray:
     """What the visitor used, oldest first: the dump's services, then orders the dump does not
     know, then the current session's services (each once, at its latest use)."""
+    if profile is None and not recent.orders:
+        return np.array(recent.session, dtype=np.int64)
     known = profile.accessed.tolist() if profile is not None else []
     ordered = sorted(recent.orders - set(known))
     latest: dict[int, None] = dict.fromkeys([*known, *ordered])
@@ -59,14 +62,22 @@ def _history(profile: UserProfile | None, recent: Recent) -> IntArray:
     return np.fromiter(latest, dtype=np.int64, count=len(latest))
 
 
-def _excluded(visitor: Visitor, recent: Recent, exclude_opened: bool) -> IntArray:
-    """Services never shown to this visitor: what their profile used, what they ordered,
-    and what this session opened (unless `exclude_opened` is false)."""
-    now = recent.excluded if exclude_opened else recent.ordered
-    listed = np.fromiter(now, dtype=np.int64, count=len(now))
+def _excluded_at(
+    catalog: CatalogSnapshot, visitor: Visitor, recent: Recent, exclude_opened: bool
+) -> IntArray:
+    """Catalogue positions of the services never shown to this visitor: what their profile
+    used, what they ordered, and what this session opened (unless `exclude_opened` is
+    false). The session's part is looked up once per view and catalogue."""
+    found = recent.derived.get(exclude_opened)
+    if found is None or found[0] is not catalog:
+        now = recent.excluded if exclude_opened else recent.ordered
+        ids = np.fromiter(now, dtype=np.int64, count=len(now))
+        found = recent.derived[exclude_opened] = (catalog, catalog.positions(ids))
+    session: IntArray = found[1]
     if visitor.profile is None:
-        return listed
-    return np.concatenate([visitor.profile.accessed, listed]) if now else visitor.profile.accessed
+        return session
+    used = catalog.positions(visitor.profile.accessed)
+    return np.concatenate([used, session]) if session.shape[0] else used
 
 
 def _query(request: RecommendationRequest, visitor: Visitor, recent: Recent) -> Query:
@@ -200,7 +211,7 @@ def decide(
         candidates=request.candidates,
         search=request.search_data,
         search_hits=search_hits,
-        exclude=_excluded(visitor, recent, exclude_opened),
+        excluded_at=_excluded_at(catalog, visitor, recent, exclude_opened),
     )
     allowed = int(np.count_nonzero(mask))
     query = _query(request, visitor, recent)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from operator import attrgetter
+from typing import Any
 
 from recommender.activity.actions import ServiceAction
 
@@ -18,6 +19,9 @@ class Recent:
     session: tuple[int, ...] = ()
     session_orders: frozenset[int] = frozenset()
     orders: frozenset[int] = frozenset()
+    # What serving derives from this view (catalogue positions, say), kept as long as the
+    # view: one view answers a visitor's requests until they act again.
+    derived: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def ordered(self) -> frozenset[int]:
