@@ -6,6 +6,7 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from recommender.activity.actions import ServiceAction
 from recommender.sessions.events import (
@@ -48,16 +49,21 @@ class _Visitor:
         events.append(event)
         self.ids.add(event.id)
         view = self.view
-        if (
-            view is not None
-            and _when(event) > _when(view.run[-1])
-            # The event the deque let go of was no part of the run.
-            and (oldest is None or _when(oldest) < _when(view.run[0]))
-        ):
-            self.view = _extended(view, event, version, gap_s)
-        else:
-            run = latest_run(events, gap_s)
-            self.view = _View((version,), run, recent(run, ()))
+        if view is not None and _when(event) > _when(view.run[-1]):
+            if oldest is None or _when(oldest) < _when(view.run[0]):
+                # The event the deque let go of, if any, was no part of the run.
+                self.view = _extended(view, event, version, gap_s)
+                return
+            if oldest is view.run[0]:
+                # A full session's oldest event gives way to the newest, as it does on every
+                # action of a long session.
+                self.view = _extended(_without_first(view), event, version, gap_s)
+                return
+        run = latest_run(events, gap_s)
+        self.view = _View((version,), run, recent(run, ()))
+
+
+_SERVICE = attrgetter("service_id")
 
 
 def _when(event: ServiceAction) -> tuple[float, int]:
@@ -65,13 +71,35 @@ def _when(event: ServiceAction) -> tuple[float, int]:
     return (event.at, event.id)
 
 
+def _without_first(view: _View) -> _View:
+    """`view` without the first event of its run: what is left is still the latest run of
+    what is left, since whatever came before that event came more than a gap before it."""
+    first, rest = view.run[0], view.run[1:]
+    seen = view.recent
+    service = first.service_id
+    # A service's place in the session is its latest use, so only its last use moves it.
+    used_later = service in map(_SERVICE, rest)
+    session = seen.session if used_later else _without(seen.session, service)
+    ordered = seen.session_orders
+    if first.ordered and not any(e.ordered and e.service_id == service for e in rest):
+        ordered = ordered - {service}
+    return _View(view.stamp, rest, Recent(session, ordered))
+
+
+def _without(services: tuple[int, ...], service: int) -> tuple[int, ...]:
+    if service not in services:
+        return services
+    at = services.index(service)
+    return services[:at] + services[at + 1 :]
+
+
 def _extended(view: _View, event: ServiceAction, version: int, gap_s: float) -> _View:
     """`view` with a later `event`: the same run one event longer, or a new run."""
-    if event.at - view.run[-1].at > gap_s:
+    if not view.run or event.at - view.run[-1].at > gap_s:
         return _View((version,), [event], recent([event], ()))
     seen = view.recent
     service = event.service_id
-    session = (*(s for s in seen.session if s != service), service)
+    session = (*_without(seen.session, service), service)
     ordered = seen.session_orders | {service} if event.ordered else seen.session_orders
     return _View((version,), [*view.run, event], Recent(session, ordered))
 
