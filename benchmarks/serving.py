@@ -20,7 +20,8 @@ With `--online`, the same load runs on two variants in alternating rounds, each 
 of its own over the same store: sessions off and no experiment, then sessions on and an
 experiment on both panels whose two arms are both popularity (so what differs is the session
 reads and writes, the assignment and the recorded arm, not the engine). It prints each
-variant's median over rounds and the ratio.
+variant's median over rounds and the ratios: of throughput, and of answers per CPU second
+of the server's processes, which moves less when other work shares the machine.
 
 By default each connection is one browser whose logged-in requests name random users, so
 every session is full and a user's events come from other browsers: the worst case for
@@ -52,7 +53,6 @@ from benchmarks.server import (
     cpu_seconds_of,
     recommender,
     running_echo,
-    running_server,
     serving_process,
 )
 from recommender.store.schema import Recommendation, UserAction
@@ -192,25 +192,17 @@ def bench_online(
     for round_index in range(args.rounds):
         names = list(VARIANTS) if round_index % 2 == 0 else list(reversed(VARIANTS))
         for name in names:
-            with running_server(env | VARIANTS[name]) as port:
+            with serving_process(env | VARIANTS[name]) as (port, process):
                 experiment(port, running=VARIANTS[name]["SESSIONS"] == "true", tag=round_index)
                 mix = request_mix(n_services, n_users, args.seed, args.visitors)
-                asyncio.run(
-                    run_load(
-                        "127.0.0.1", port, mix, concurrency=concurrency, duration_s=args.warmup
-                    )
-                )
-                result = asyncio.run(
-                    run_load(
-                        "127.0.0.1", port, mix, concurrency=concurrency, duration_s=args.duration
-                    )
-                )
-            recs = [v for k, vs in result.latencies_ms.items() if k.startswith("rec") for v in vs]
+                result, _, cpu = drive(port, process.pid, mix, concurrency, args, Counter())
+            recs = result.latencies_ms["recommendations (all)"]
             runs[name].append(
                 {
                     "throughput_rps": len(recs) / result.duration_s,
                     "p50_ms": float(np.percentile(recs, 50)),
                     "p99_ms": float(np.percentile(recs, 99)),
+                    "server_cpu_us_per_answer": cpu["server_us"],
                     "bad_statuses": sum(
                         n
                         for codes in result.statuses.values()
@@ -232,6 +224,9 @@ def bench_online(
         "medians": medians,
         "throughput_ratio": online["throughput_rps"] / plain["throughput_rps"],
         "p50_ratio": online["p50_ms"] / plain["p50_ms"],
+        # Answers per CPU second, with over without: steadier than requests per second
+        # when other work shares the machine.
+        "cpu_ratio": plain["server_cpu_us_per_answer"] / online["server_cpu_us_per_answer"],
     }
 
 
@@ -466,11 +461,13 @@ def main() -> None:
                 for name, row in outcome["medians"].items():
                     print(
                         f"{name:32} {row['throughput_rps']:8.1f} req/s  p50 {row['p50_ms']:6.2f} "
-                        f"ms  p99 {row['p99_ms']:6.2f} ms  non-2xx {row['bad_statuses']:.0f}"
+                        f"ms  p99 {row['p99_ms']:6.2f} ms  non-2xx {row['bad_statuses']:.0f}  "
+                        f"server CPU {row['server_cpu_us_per_answer']:.0f} us per answer"
                     )
                 print(
                     f"throughput ratio {outcome['throughput_ratio']:.3f}, "
-                    f"p50 ratio {outcome['p50_ratio']:.3f}"
+                    f"p50 ratio {outcome['p50_ratio']:.3f}, "
+                    f"answers per CPU second ratio {outcome['cpu_ratio']:.3f}"
                 )
         if args.output:
             args.output.write_text(json.dumps(results, indent=2))
