@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # name -> arguments; the order puts the quick ones first.
 SCRIPTS: dict[str, list[str]] = {
     "engine_scoring": [],
+    "session_store": [],
     "dump_load": [],
     "serving": ["--services", "1000,10000", "--concurrency", "1,10,50"],
     "hot_swap": [],
