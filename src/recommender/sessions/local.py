@@ -6,7 +6,6 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
 
 from recommender.activity.actions import ServiceAction
 from recommender.sessions.events import (
@@ -14,6 +13,7 @@ from recommender.sessions.events import (
     Recent,
     latest_run,
     recent,
+    service_of,
     still_going,
     visitor_keys,
 )
@@ -63,9 +63,6 @@ class _Visitor:
         self.view = _View((version,), run, recent(run, ()))
 
 
-_SERVICE = attrgetter("service_id")
-
-
 def _when(event: ServiceAction) -> tuple[float, int]:
     """Where an event sorts in a run (as `latest_run` orders them)."""
     return (event.at, event.id)
@@ -78,7 +75,7 @@ def _without_first(view: _View) -> _View:
     seen = view.recent
     service = first.service_id
     # A service's place in the session is its latest use, so only its last use moves it.
-    used_later = service in map(_SERVICE, rest)
+    used_later = service in map(service_of, rest)
     session = seen.session if used_later else _without(seen.session, service)
     ordered = seen.session_orders
     if first.ordered and not any(e.ordered and e.service_id == service for e in rest):
