@@ -10,12 +10,21 @@ a user's events come from other browsers). Every action is added twice, as the A
 and then the refresh thread again from the store. All events share one time, as the serving
 benchmark's do. Prints the CPU microseconds (this process's, not the wall clock's) per
 request read and per action, median and lowest of `--repeats` runs.
+
+Then what the sessions cost the garbage collector: the store is filled with
+`--fill-visitors` browsers of `--fill-events` actions each (every other one logged in), each
+read once, and the time of a full collection (`gc.collect()`, the median of three after one
+that lets the collector settle) is printed with the objects it tracks and the memory the
+filled store took. A full collection stops the event loop; it comes whenever enough objects
+have outlived younger collections, so under load it comes again and again.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import random
+import resource
 import statistics
 import time
 
@@ -56,6 +65,42 @@ def run(args: argparse.Namespace, seed: int) -> tuple[float, float]:
     return 1e6 * reading / max(reads, 1), 1e6 * adding / max(actions, 1)
 
 
+def collection_pause(args: argparse.Namespace) -> tuple[float, int, float]:
+    """Milliseconds of a full collection with a filled store, the objects the collector
+    tracks then, and the megabytes the store added to the process's peak memory."""
+    gc.collect()
+    gc.freeze()  # as the server does after start: only the sessions are left to walk
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    store = LocalSessions(gap_s=1800, max_visitors=args.max_visitors, max_events=args.max_events)
+    rng = random.Random(0)
+    at = 1_800_000_000.0
+    number = 0
+    for visitor in range(args.fill_visitors):
+        user = visitor if visitor % 2 else None
+        for _ in range(args.fill_events):
+            number += 1
+            action = ServiceAction(
+                id=number,
+                unique_id=f"b{visitor}",
+                user_id=user,
+                service_id=rng.randint(1, args.services),
+                at=at + number,
+                ordered=False,
+            )
+            store.add([action])
+        store.recent(f"b{visitor}", user, at + number)
+    gc.collect()
+    pauses = []
+    for _ in range(3):
+        began = time.perf_counter()
+        gc.collect()
+        pauses.append(1e3 * (time.perf_counter() - began))
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak
+    tracked = len(gc.get_objects())
+    gc.unfreeze()
+    return statistics.median(pauses), tracked, grown / 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -67,12 +112,20 @@ def main() -> None:
     parser.add_argument("--max-events", type=int, default=50, help="SESSION_MAX_EVENTS")
     parser.add_argument("--max-visitors", type=int, default=100_000, help="SESSION_MAX_VISITORS")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--fill-visitors", type=int, default=100_000)
+    parser.add_argument("--fill-events", type=int, default=20)
     args = parser.parse_args()
     runs = [run(args, seed) for seed in range(args.repeats)]
     for name, values in (("read", [r[0] for r in runs]), ("action", [r[1] for r in runs])):
         print(
             f"CPU us per {name}: median {statistics.median(values):.1f}, "
             f"lowest {min(values):.1f} ({args.repeats} runs)"
+        )
+    if args.fill_visitors > 0:
+        pause, tracked, grown_mb = collection_pause(args)
+        print(
+            f"{args.fill_visitors} visitors of {args.fill_events} actions: a full collection "
+            f"{pause:.1f} ms, {tracked} objects tracked, the store took {grown_mb:.0f} MB"
         )
 
 

@@ -1,20 +1,30 @@
 from __future__ import annotations
 
 from recommender.activity.actions import ServiceAction
-from recommender.sessions.events import Recent, current_session, recent, visitor_keys
+from recommender.sessions.events import (
+    ID,
+    Recent,
+    SessionEvent,
+    current_session,
+    recent,
+    session_event,
+    visitor_keys,
+)
 
 GAP = 1800.0
 
 
-def action(id: int, service: int, at: float, ordered: bool = False) -> ServiceAction:
-    return ServiceAction(
-        id=id, unique_id="b", user_id=None, service_id=service, at=at, ordered=ordered
+def action(id: int, service: int, at: float, ordered: bool = False) -> SessionEvent:
+    return session_event(
+        ServiceAction(
+            id=id, unique_id="b", user_id=None, service_id=service, at=at, ordered=ordered
+        )
     )
 
 
 def test_the_current_session_is_the_last_run_without_a_long_silence() -> None:
     events = [action(1, 10, 0.0), action(2, 11, 4000.0), action(3, 12, 5000.0)]
-    assert [e.id for e in current_session(events, 5100.0, GAP)] == [2, 3]
+    assert [e[ID] for e in current_session(events, 5100.0, GAP)] == [2, 3]
 
 
 def test_a_session_silent_for_longer_than_the_gap_is_over() -> None:
@@ -25,7 +35,7 @@ def test_a_session_silent_for_longer_than_the_gap_is_over() -> None:
 
 def test_the_same_action_twice_counts_once_and_order_is_by_time() -> None:
     events = [action(2, 11, 20.0), action(1, 10, 10.0), action(2, 11, 20.0)]
-    assert [e.id for e in current_session(events, 30.0, GAP)] == [1, 2]
+    assert [e[ID] for e in current_session(events, 30.0, GAP)] == [1, 2]
 
 
 def test_serving_sees_each_service_once_at_its_latest_use() -> None:

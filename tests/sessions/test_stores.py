@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import random
 import uuid
 from collections.abc import Iterator
@@ -11,7 +12,13 @@ import redis
 
 from recommender.activity.actions import ServiceAction
 from recommender.sessions import SessionStore
-from recommender.sessions.events import Recent, current_session, recent, visitor_keys
+from recommender.sessions.events import (
+    Recent,
+    current_session,
+    recent,
+    session_event,
+    visitor_keys,
+)
 from recommender.sessions.local import LocalSessions
 from recommender.sessions.shared import RedisSessions
 from tests.integration.conftest import redis_url
@@ -114,6 +121,34 @@ def test_the_least_recent_visitors_are_forgotten_first() -> None:
     assert store.recent("c", None, 5.0).session == (13,)
 
 
+def test_a_visitor_who_keeps_acting_is_kept_while_others_come_and_go() -> None:
+    store = LocalSessions(gap_s=GAP, max_visitors=10, max_events=3)
+    for i in range(1, 200):
+        browser = "regular" if i % 4 == 0 else f"passing-{i}"
+        store.add([action(i, i, float(i), browser=browser)])
+    assert store.recent("regular", None, 200.0).session == (188, 192, 196)
+    assert store.recent("passing-1", None, 200.0).session == ()
+    # Never more than the visitors asked for: at most 10 of the 150 who passed are kept.
+    kept = [i for i in range(1, 200) if store.recent(f"passing-{i}", None, 200.0).session]
+    assert 0 < len(kept) <= 10 and kept[-1] == 199
+
+
+def test_kept_sessions_leave_the_garbage_collector_nothing_to_walk() -> None:
+    """A full collection stops the event loop for as long as it walks the objects it tracks;
+    the events of thousands of visitors add none of them, only the views read lately do."""
+    store = LocalSessions(gap_s=GAP, max_visitors=10_000, max_events=5)
+    gc.collect()
+    before = len(gc.get_objects())
+    for i in range(1, 10_001):
+        store.add([action(i, i % 500, float(i), browser=f"v{i % 2000}", user=i % 3 or None)])
+    store.add_orders((user, service) for user in range(1, 1000) for service in (1, 2))
+    # Each collection lets go of one more level of nested tuples.
+    for _ in range(4):
+        gc.collect()
+    assert len(gc.get_objects()) - before < 100
+    assert store.recent("v7", 1, 10_001.0).session
+
+
 @pytest.mark.anyio
 async def test_without_redis_serving_goes_on_without_sessions() -> None:
     # Nothing listens on this port: every call fails fast and answers "no session".
@@ -152,7 +187,9 @@ def assert_views_are_latest_runs(
     store: LocalSessions, kept: dict[str, list[ServiceAction]], now: float
 ) -> None:
     for browser, user in [("a", None), ("b", None), ("a", 1), ("b", 2)]:
-        together = [e for key in visitor_keys(browser, user) for e in kept.get(key, [])]
+        together = [
+            session_event(e) for key in visitor_keys(browser, user) for e in kept.get(key, [])
+        ]
         expected = recent(current_session(together, now, 10.0), ())
         seen = store.recent(browser, user, now)
         assert (seen.session, seen.session_orders) == (expected.session, expected.session_orders)
@@ -161,8 +198,8 @@ def assert_views_are_latest_runs(
 @pytest.mark.parametrize("arrival", ["any order", "mostly in time order"])
 def test_a_browser_s_view_follows_every_order_of_arrival(arrival: str) -> None:
     """Events arriving in any order, again, or past the kept number are seen exactly as the
-    latest run of the kept events, for a browser alone and together with a user. Arriving
-    in time order, a long session lets its oldest events go one by one."""
+    latest run of the kept events (the latest in time), for a browser alone and together with
+    a user. Arriving in time order, a long session lets its oldest events go one by one."""
     rng = random.Random(5)
     in_order = arrival == "mostly in time order"
     for _ in range(200):
@@ -191,7 +228,7 @@ def test_a_browser_s_view_follows_every_order_of_arrival(arrival: str) -> None:
             for key in visitor_keys(event.unique_id, event.user_id):
                 events = kept.setdefault(key, [])
                 if all(e.id != event.id for e in events):
-                    events[:] = [*events, event][-6:]
+                    events[:] = sorted([*events, event], key=lambda e: (e.at, e.id))[-6:]
             if in_order:
                 assert_views_are_latest_runs(store, kept, clock)
         assert_views_are_latest_runs(store, kept, clock if in_order else 70.0)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from operator import attrgetter
-from typing import Any
+from itertools import compress
+from operator import itemgetter
+from typing import Any, Final
 
 from recommender.activity.actions import ServiceAction
 
@@ -45,30 +46,46 @@ def visitor_keys(unique_id: str, user_id: int | None) -> tuple[str, ...]:
     return (f"b:{unique_id}", f"u:{user_id}")
 
 
-def current_session(events: Iterable[ServiceAction], now: float, gap: float) -> list[ServiceAction]:
+# A session's event as the stores keep it: (time, action id, service, ordered). A plain tuple
+# of plain values, which the cyclic garbage collector stops tracking: a store keeps up to
+# millions of them, and as objects of a class of their own every full collection walked them
+# all while the event loop waited. Sorted as tuples they are in time order, ties by id.
+SessionEvent = tuple[float, int, int, bool]
+AT: Final = 0
+ID: Final = 1
+SERVICE: Final = 2
+ORDERED: Final = 3
+# The service an event is on (for `map`, which runs it without a Python loop).
+service_of = itemgetter(SERVICE)
+
+
+def session_event(action: ServiceAction) -> SessionEvent:
+    return (action.at, action.id, action.service_id, action.ordered)
+
+
+def current_session(events: Iterable[SessionEvent], now: float, gap: float) -> list[SessionEvent]:
     """The events of the session still going at `now`: the latest run of events without a
     silence longer than `gap`, provided the last of them is at most `gap` before `now`."""
     run = latest_run(events, gap)
     return run if still_going(run, now, gap) else []
 
 
-_WHEN = attrgetter("at", "id")
-# The service an event is on (for `map`, which runs it without a Python loop).
-service_of = attrgetter("service_id")
-
-
-def latest_run(events: Iterable[ServiceAction], gap: float) -> list[ServiceAction]:
+def latest_run(events: Iterable[SessionEvent], gap: float) -> list[SessionEvent]:
     """The latest run of events without a silence longer than `gap`, oldest first (each
     event once), whether or not it is still going."""
-    # Sorted by (time, id), the same action kept under two keys lies next to itself; only
-    # the run is walked, since serving rebuilds this whenever a visitor acts.
-    run: list[ServiceAction] = []
-    later: ServiceAction | None = None
-    for event in sorted(events, key=_WHEN, reverse=True):
+    return run_ending(sorted(events), gap)
+
+
+def run_ending(ordered: Sequence[SessionEvent], gap: float) -> list[SessionEvent]:
+    """The latest run of events already in time order; the same action twice, which lies next
+    to itself there, counts once. Only the run is walked."""
+    run: list[SessionEvent] = []
+    later: SessionEvent | None = None
+    for event in reversed(ordered):
         if later is not None:
-            if event.id == later.id:
+            if event[ID] == later[ID]:
                 continue
-            if later.at - event.at > gap:
+            if later[AT] - event[AT] > gap:
                 break
         run.append(event)
         later = event
@@ -76,15 +93,18 @@ def latest_run(events: Iterable[ServiceAction], gap: float) -> list[ServiceActio
     return run
 
 
-def still_going(run: Sequence[ServiceAction], now: float, gap: float) -> bool:
-    return bool(run) and now - run[-1].at <= gap
+def still_going(run: Sequence[SessionEvent], now: float, gap: float) -> bool:
+    return bool(run) and now - run[-1][AT] <= gap
 
 
-def recent(session: Sequence[ServiceAction], orders: Iterable[int]) -> Recent:
+def recent(session: Sequence[SessionEvent], orders: Iterable[int]) -> Recent:
     """Serving's view of a session: services once each at their latest use, oldest first."""
     services = list(map(service_of, session))
     return Recent(
         session=tuple(dict.fromkeys(reversed(services)))[::-1],
-        session_orders=frozenset(e.service_id for e in session if e.ordered),
+        session_orders=frozenset(compress(services, map(_ordered, session))),
         orders=frozenset(orders),
     )
+
+
+_ordered = itemgetter(ORDERED)

@@ -3,69 +3,75 @@
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict, deque
+from bisect import bisect
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from recommender.activity.actions import ServiceAction
 from recommender.sessions.events import (
+    AT,
     NOBODY,
+    ORDERED,
+    SERVICE,
     Recent,
-    latest_run,
+    SessionEvent,
     recent,
+    run_ending,
     service_of,
+    session_event,
     still_going,
     visitor_keys,
 )
 
+# Visitors whose session is kept built as serving reads it: those asking right now. The
+# events of every kept visitor are plain tuples, which the garbage collector does not walk;
+# a built view is a few objects it does walk, so their number is bounded on its own.
+MAX_VIEWS = 10_000
 
-@dataclass(frozen=True)
+# A key's version, its latest events in time order, and where their latest run starts.
+_Kept = tuple[int, tuple[SessionEvent, ...], int]
+
+
+@dataclass(frozen=True, slots=True)
 class _View:
     """A visitor's latest run of events as serving reads it, for the versions of their keys
-    it was built from."""
+    it was built from (0 for a key without events)."""
 
     stamp: tuple[int, ...]
-    run: list[ServiceAction]
+    run: Sequence[SessionEvent]
     recent: Recent
 
 
-class _Visitor:
-    """One key's latest events, their ids, and its view, kept up to date as events come:
-    an event later than the rest (nearly all of them) extends the view instead of sorting
-    the events again, which serving would otherwise do after every action."""
-
-    __slots__ = ("events", "ids", "view")
-
-    def __init__(self, max_events: int) -> None:
-        self.events: deque[ServiceAction] = deque(maxlen=max_events)
-        self.ids: set[int] = set()
-        self.view: _View | None = None
-
-    def add(self, event: ServiceAction, version: int, gap_s: float) -> None:
-        events = self.events
-        oldest = events[0] if len(events) == events.maxlen else None
-        if oldest is not None:
-            self.ids.discard(oldest.id)
-        events.append(event)
-        self.ids.add(event.id)
-        view = self.view
-        if view is not None and _when(event) > _when(view.run[-1]):
-            if oldest is None or _when(oldest) < _when(view.run[0]):
-                # The event the deque let go of, if any, was no part of the run.
-                self.view = _extended(view, event, version, gap_s)
-                return
-            if oldest is view.run[0]:
-                # A full session's oldest event gives way to the newest, as it does on every
-                # action of a long session.
-                self.view = _extended(_without_first(view), event, version, gap_s)
-                return
-        run = latest_run(events, gap_s)
-        self.view = _View((version,), run, recent(run, ()))
+def _run_start(events: Sequence[SessionEvent], gap_s: float) -> int:
+    """Where the latest run of `events` (in time order, each once) starts."""
+    start = len(events) - 1
+    while start > 0 and events[start][AT] - events[start - 1][AT] <= gap_s:
+        start -= 1
+    return max(start, 0)
 
 
-def _when(event: ServiceAction) -> tuple[float, int]:
-    """Where an event sorts in a run (as `latest_run` orders them)."""
-    return (event.at, event.id)
+def _with(kept: _Kept | None, event: SessionEvent, max_events: int, gap_s: float) -> _Kept | None:
+    """The key's events with `event` in its place in time, the oldest let go past
+    `max_events`; None when nothing changes (the event is held already, or it is older than
+    every event of a full key). The version is left for the caller to set."""
+    version, events, start = kept if kept is not None else (0, (), 0)
+    if events and event <= events[-1]:
+        if event in events:
+            return None
+        at = bisect(events, event)
+        if at == 0 and len(events) >= max_events:
+            return None
+        events = (*events[:at], event, *events[at:])
+        start = _run_start(events, gap_s)
+    else:
+        # Nearly every event is later than the rest: the run goes on, or a new one starts.
+        if events and event[AT] - events[-1][AT] > gap_s:
+            start = len(events)
+        events = (*events, event)
+    if len(events) > max_events:
+        events, start = events[1:], max(start - 1, 0)
+    return version, events, start
 
 
 def _without_first(view: _View) -> _View:
@@ -73,12 +79,12 @@ def _without_first(view: _View) -> _View:
     what is left, since whatever came before that event came more than a gap before it."""
     first, rest = view.run[0], view.run[1:]
     seen = view.recent
-    service = first.service_id
+    service = first[SERVICE]
     # A service's place in the session is its latest use, so only its last use moves it.
     used_later = service in map(service_of, rest)
     session = seen.session if used_later else _without(seen.session, service)
     ordered = seen.session_orders
-    if first.ordered and not any(e.ordered and e.service_id == service for e in rest):
+    if first[ORDERED] and not any(e[ORDERED] and e[SERVICE] == service for e in rest):
         ordered = ordered - {service}
     return _View(view.stamp, rest, Recent(session, ordered))
 
@@ -90,64 +96,116 @@ def _without(services: tuple[int, ...], service: int) -> tuple[int, ...]:
     return services[:at] + services[at + 1 :]
 
 
-def _extended(view: _View, event: ServiceAction, version: int, gap_s: float) -> _View:
+def _extended(view: _View, event: SessionEvent, version: int, gap_s: float) -> _View:
     """`view` with a later `event`: the same run one event longer, or a new run."""
-    if not view.run or event.at - view.run[-1].at > gap_s:
-        return _View((version,), [event], recent([event], ()))
+    if not view.run or event[AT] - view.run[-1][AT] > gap_s:
+        return _View((version,), (event,), recent((event,), ()))
     seen = view.recent
-    service = event.service_id
+    service = event[SERVICE]
     session = (*_without(seen.session, service), service)
-    ordered = seen.session_orders | {service} if event.ordered else seen.session_orders
-    return _View((version,), [*view.run, event], Recent(session, ordered))
+    ordered = seen.session_orders | {service} if event[ORDERED] else seen.session_orders
+    return _View((version,), (*view.run, event), Recent(session, ordered))
+
+
+class _Generations:
+    """At most `capacity` keys' values, forgetting those used least lately first, half of
+    the capacity at a time: keys used since the last turn live in a young dict, the others in
+    an old one, which is dropped whole when the young one is full and takes its place. Plain
+    dicts of plain tuples, which the garbage collector stops tracking: an ordered dict of
+    every visitor was walked by every full collection, about 17 ms for 150,000 keys."""
+
+    __slots__ = ("_half", "_keeps_old", "_old", "_young")
+
+    def __init__(self, capacity: int) -> None:
+        self._young: dict[str, _Kept] = {}
+        self._old: dict[str, _Kept] = {}
+        self._half = max(capacity // 2, 1)
+        self._keeps_old = capacity > 1
+
+    def get(self, key: str) -> _Kept | None:
+        found = self._young.get(key)
+        return found if found is not None else self._old.get(key)
+
+    def put(self, key: str, value: _Kept) -> None:
+        """Set a key's value; it counts as used now."""
+        if key not in self._young:
+            self._old.pop(key, None)
+            if len(self._young) >= self._half:
+                self._old = self._young if self._keeps_old else {}
+                self._young = {}
+        self._young[key] = value
+
+    def __len__(self) -> int:
+        return len(self._young) + len(self._old)
 
 
 class LocalSessions:
-    """Sessions of the most recent `max_visitors` visitors, `max_events` actions each, plus
-    every user's orders; safe to use from the event loop and the refresh thread at once."""
+    """Sessions of at most `max_visitors` visitors (the least lately active are forgotten
+    first), `max_events` actions each (the latest in time), plus every user's orders; safe
+    to use from the event loop and the refresh thread at once."""
 
     def __init__(
         self, *, gap_s: float, max_visitors: int, max_events: int, enabled: bool = True
     ) -> None:
         self.gap_s = gap_s
         self.enabled = enabled
-        self._max_visitors = max_visitors
         self._max_events = max_events
-        self._visitors: OrderedDict[str, _Visitor] = OrderedDict()
-        self._orders: dict[int, set[int]] = {}
+        self._visitors = _Generations(max_visitors)
+        # Services each user ordered, as tuples for the same reason as the events.
+        self._orders: dict[int, tuple[int, ...]] = {}
         # A key's version: a tick of one counter, so a forgotten key seen again never comes
         # back with a version a view was built from.
         self._tick = 0
-        # Views of a browser and a user whose events differ (the same user in two browsers).
-        self._merged: OrderedDict[tuple[str, ...], _View] = OrderedDict()
+        # Built views by the keys they were asked for (a browser, or a browser and a user).
+        self._views: OrderedDict[tuple[str, ...], _View] = OrderedDict()
         self._lock = threading.Lock()
 
     def add(self, events: Sequence[ServiceAction]) -> None:
         """Remember stored actions; an action already remembered is not counted twice."""
         with self._lock:
-            for event in events:
-                if event.ordered and event.user_id is not None:
-                    self._orders.setdefault(event.user_id, set()).add(event.service_id)
+            for action in events:
+                if action.ordered and action.user_id is not None:
+                    have = self._orders.get(action.user_id, ())
+                    if action.service_id not in have:
+                        self._orders[action.user_id] = (*have, action.service_id)
                 if self.enabled:
-                    for key in visitor_keys(event.unique_id, event.user_id):
+                    event = session_event(action)
+                    for key in visitor_keys(action.unique_id, action.user_id):
                         self._remember(key, event)
 
-    def _remember(self, key: str, event: ServiceAction) -> None:
-        visitor = self._visitors.get(key)
-        if visitor is None:
-            visitor = self._visitors[key] = _Visitor(self._max_events)
-            while len(self._visitors) > self._max_visitors:
-                self._visitors.popitem(last=False)
-        else:
-            self._visitors.move_to_end(key)
-        if event.id not in visitor.ids:
-            self._tick += 1
-            visitor.add(event, self._tick, self.gap_s)
+    def _remember(self, key: str, event: SessionEvent) -> None:
+        kept = self._visitors.get(key)
+        changed = _with(kept, event, self._max_events, self.gap_s)
+        if changed is None:
+            if kept is not None:
+                self._visitors.put(key, kept)
+            return
+        self._tick += 1
+        _, events, start = changed
+        self._visitors.put(key, (self._tick, events, start))
+        if kept is not None:
+            self._follow(key, kept, event)
+
+    def _follow(self, key: str, kept: _Kept, event: SessionEvent) -> None:
+        """Keep a built view of the key alone current when `event` came after the rest, as
+        nearly every one does, instead of building it again at the next read."""
+        view = self._views.get((key,))
+        version, events, start = kept
+        if view is None or view.stamp != (version,) or event <= events[-1]:
+            return
+        if len(events) == self._max_events and start == 0:
+            # A full session's oldest event gives way to the newest, as it does on every
+            # action of a long session.
+            view = _without_first(view)
+        self._views[(key,)] = _extended(view, event, self._tick, self.gap_s)
 
     def add_orders(self, pairs: Iterable[tuple[int, int]]) -> None:
         """(user, service) orders read from the store at start."""
         with self._lock:
             for user_id, service_id in pairs:
-                self._orders.setdefault(user_id, set()).add(service_id)
+                have = self._orders.get(user_id, ())
+                if service_id not in have:
+                    self._orders[user_id] = (*have, service_id)
 
     async def add_async(self, events: Sequence[ServiceAction]) -> None:
         self.add(events)
@@ -164,33 +222,33 @@ class LocalSessions:
         return Recent(seen.session, seen.session_orders, orders) if orders else seen
 
     def _view(self, keys: tuple[str, ...]) -> _View | None:
-        """The visitor's latest run over the keys that have events: one key's own view, or
-        that of the key holding every event of the other (a user in one browser)."""
-        found = [v for v in (self._visitors.get(key) for key in keys) if v is not None]
-        if not found:
+        """The visitor's latest run over their keys, built again only once one changed."""
+        kept = [self._visitors.get(key) for key in keys]
+        stamp = tuple(k[0] if k is not None else 0 for k in kept)
+        if not any(stamp):
             return None
-        if len(found) == 1:
-            return found[0].view
-        first, second = found
-        if second.ids <= first.ids:
-            return first.view
-        if first.ids <= second.ids:
-            return second.view
-        return self._merged_view(keys, first, second)
-
-    def _merged_view(self, keys: tuple[str, ...], first: _Visitor, second: _Visitor) -> _View:
-        """The latest run of two keys' events together, rebuilt once either changes."""
-        assert first.view is not None and second.view is not None
-        stamp = first.view.stamp + second.view.stamp
-        view = self._merged.get(keys)
-        if view is None or view.stamp != stamp:
-            run = latest_run([*first.events, *second.events], self.gap_s)
-            view = self._merged[keys] = _View(stamp, run, recent(run, ()))
-            while len(self._merged) > self._max_visitors:
-                self._merged.popitem(last=False)
-        else:
-            self._merged.move_to_end(keys)
+        view = self._views.get(keys)
+        if view is not None and view.stamp == stamp:
+            self._views.move_to_end(keys)
+            return view
+        run = self._run([k for k in kept if k is not None])
+        view = self._views[keys] = _View(stamp, run, recent(run, ()))
+        while len(self._views) > MAX_VIEWS:
+            self._views.popitem(last=False)
         return view
+
+    def _run(self, kept: list[_Kept]) -> Sequence[SessionEvent]:
+        """The latest run of one key's events, or of two keys' together: that of the key
+        holding every event of the other (a user in one browser), else of both merged."""
+        if len(kept) == 1:
+            _, events, start = kept[0]
+            return events[start:]
+        (_, first, first_start), (_, second, second_start) = kept
+        if first == second or set(second).issubset(first):
+            return first[first_start:]
+        if set(first).issubset(second):
+            return second[second_start:]
+        return run_ending(sorted(first + second), self.gap_s)
 
     async def recent_async(self, unique_id: str, user_id: int | None, now: float) -> Recent:
         return self.recent(unique_id, user_id, now)

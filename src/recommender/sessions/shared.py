@@ -20,6 +20,7 @@ from recommender.sessions import wire
 from recommender.sessions.events import (
     NOBODY,
     Recent,
+    SessionEvent,
     latest_run,
     recent,
     still_going,
@@ -90,28 +91,22 @@ return 1
 # At most 50 events of about 150 bytes each per key, so 75 MB at worst, far less in practice.
 CACHED_KEYS = 10_000
 # A key's version and its events, as this process last read them.
-_Held = tuple[bytes, list[ServiceAction]]
-_NOTHING_HELD: _Held = (b"", [])
-_Built = tuple[tuple[bytes, ...], list[ServiceAction], Recent]
+# Tuples of plain values, which the garbage collector stops tracking.
+_Held = tuple[bytes, tuple[SessionEvent, ...]]
+_NOTHING_HELD: _Held = (b"", ())
+_Built = tuple[tuple[bytes, ...], list[SessionEvent], Recent]
 
 
-def _events(encoded: bytes) -> list[ServiceAction]:
+def _events(encoded: bytes) -> tuple[SessionEvent, ...]:
     flat = orjson.loads(encoded)
     if not isinstance(flat, list):  # an empty table encodes as {}
-        return []
-    return [_event(flat[i], float(flat[i + 1])) for i in range(0, len(flat) - 1, 2)]
+        return ()
+    return tuple(_event(flat[i], float(flat[i + 1])) for i in range(0, len(flat) - 1, 2))
 
 
-def _event(member: str, at: float) -> ServiceAction:
-    action_id, service_id, ordered, user, unique_id = member.split("|", 4)
-    return ServiceAction(
-        id=int(action_id),
-        unique_id=unique_id,
-        user_id=int(user) if user else None,
-        service_id=int(service_id),
-        at=at,
-        ordered=ordered == "1",
-    )
+def _event(member: str, at: float) -> SessionEvent:
+    action_id, service_id, ordered, _ = member.split("|", 3)
+    return (at, int(action_id), int(service_id), ordered == "1")
 
 
 class RedisSessions:
@@ -258,7 +253,7 @@ class RedisSessions:
 
     def _session(
         self, keys: tuple[str, ...], read: list[_Held]
-    ) -> tuple[list[ServiceAction], Recent]:
+    ) -> tuple[list[SessionEvent], Recent]:
         """The latest run of the keys' events and serving's view of it, built once per
         versions of the keys: most requests come with nothing changed since the last."""
         versions = tuple(version for version, _ in read)
