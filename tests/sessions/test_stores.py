@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from recommender.activity.actions import ServiceAction
-from recommender.sessions import SessionStore
+from recommender.sessions import SessionStore, local
 from recommender.sessions.events import (
     Recent,
     current_session,
@@ -195,11 +195,16 @@ def assert_views_are_latest_runs(
         assert (seen.session, seen.session_orders) == (expected.session, expected.session_orders)
 
 
+@pytest.mark.parametrize("views", [local.MAX_VIEWS, 1])
 @pytest.mark.parametrize("arrival", ["any order", "mostly in time order"])
-def test_a_browser_s_view_follows_every_order_of_arrival(arrival: str) -> None:
+def test_a_browser_s_view_follows_every_order_of_arrival(
+    arrival: str, views: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Events arriving in any order, again, or past the kept number are seen exactly as the
     latest run of the kept events (the latest in time), for a browser alone and together with
-    a user. Arriving in time order, a long session lets its oldest events go one by one."""
+    a user. Arriving in time order, a long session lets its oldest events go one by one.
+    With one view kept, every read builds its view again from the events."""
+    monkeypatch.setattr(local, "MAX_VIEWS", views)
     rng = random.Random(5)
     in_order = arrival == "mostly in time order"
     for _ in range(200):
