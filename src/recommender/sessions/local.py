@@ -202,10 +202,16 @@ class LocalSessions:
     def add_orders(self, pairs: Iterable[tuple[int, int]]) -> None:
         """(user, service) orders read from the store at start."""
         with self._lock:
+            # Gathered in sets first: a user with thousands of orders would otherwise cost a
+            # scan and a copy of the tuple per order.
+            gathered: dict[int, set[int]] = {}
             for user_id, service_id in pairs:
-                have = self._orders.get(user_id, ())
-                if service_id not in have:
-                    self._orders[user_id] = (*have, service_id)
+                have = gathered.get(user_id)
+                if have is None:
+                    have = gathered[user_id] = set(self._orders.get(user_id, ()))
+                have.add(service_id)
+            for user_id, services in gathered.items():
+                self._orders[user_id] = tuple(services)
 
     async def add_async(self, events: Sequence[ServiceAction]) -> None:
         self.add(events)
