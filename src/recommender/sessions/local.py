@@ -112,7 +112,7 @@ class _Generations:
     the capacity at a time: keys used since the last turn live in a young dict, the others in
     an old one, which is dropped whole when the young one is full and takes its place. Plain
     dicts of plain tuples, which the garbage collector stops tracking: an ordered dict of
-    every visitor was walked by every full collection, about 17 ms for 150,000 keys."""
+    every visitor is itself walked, entry by entry, by every full collection."""
 
     __slots__ = ("_half", "_keeps_old", "_old", "_young")
 
