@@ -135,9 +135,6 @@ class _Generations:
                 self._young = {}
         self._young[key] = value
 
-    def __len__(self) -> int:
-        return len(self._young) + len(self._old)
-
 
 class LocalSessions:
     """Sessions of at most `max_visitors` visitors (the least lately active are forgotten
