@@ -127,8 +127,17 @@ class Runtime:
             stored.add_done_callback(partial(self._announce, impression))
         return stored
 
-    def _announce(self, impression: impressions.Impression, stored: Future[int]) -> None:
-        if self.publisher is not None and stored.exception() is None:
+    def store_impression_async(self, impression: impressions.Impression) -> asyncio.Future[int]:
+        """`store_impression` for a coroutine on the running event loop."""
+        stored = self.writer.submit_item_async(impressions.write_many, impression)
+        if self.publisher is not None:
+            stored.add_done_callback(partial(self._announce, impression))
+        return stored
+
+    def _announce(
+        self, impression: impressions.Impression, stored: Future[int] | asyncio.Future[int]
+    ) -> None:
+        if self.publisher is not None and not stored.cancelled() and stored.exception() is None:
             self.publisher.offer(impression, stored.result())
 
     def databus_health(self) -> dict[str, Any] | None:

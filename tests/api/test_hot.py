@@ -80,7 +80,7 @@ def test_a_database_failure_on_the_hot_path_is_the_usual_503(
     def broken(_impression: Any) -> Any:
         raise OperationalError("INSERT", {}, Exception("database is away"))
 
-    monkeypatch.setattr(runtime, "store_impression", broken)
+    monkeypatch.setattr(runtime, "store_impression_async", broken)
     answer = served.post("/recommendations", json=recommendation_request())
     assert answer.status_code == 503
     assert answer.headers["retry-after"] == "2"

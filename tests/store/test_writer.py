@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -112,6 +113,95 @@ def test_a_failing_shared_write_does_not_sink_the_others(db: Database) -> None:
             futures[1].result(timeout=10)
     finally:
         writer.stop()
+
+
+def test_coroutines_each_get_their_own_impression_id_from_the_loop_s_futures(
+    db: Database,
+) -> None:
+    """Many coroutines of two event loops wait on shared batches: each gets its own row."""
+    writer = Writer(db)
+    writer.start()
+    shown = [impression(visit_id=f"visit-{i}") for i in range(400)]
+
+    async def store_all(part: list[impressions.Impression]) -> list[int]:
+        futures = [writer.submit_item_async(impressions.write_many, one) for one in part]
+        return list(await asyncio.gather(*futures))
+
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            halves = list(
+                pool.map(lambda part: asyncio.run(store_all(part)), (shown[::2], shown[1::2]))
+            )
+    finally:
+        writer.stop()
+    ids = [i for pair in zip(*halves, strict=True) for i in pair]
+    assert len(set(ids)) == len(shown)
+    with db.engine.connect() as conn:
+        stored = dict(conn.execute(select(Recommendation.id, Recommendation.visit_id)).all())
+    assert all(stored[i] == one.visit_id for i, one in zip(ids, shown, strict=True))
+
+
+def test_a_failing_write_fails_only_its_own_coroutine(db: Database) -> None:
+    writer = Writer(db)
+    writer.start()
+
+    def store(conn: Connection, names: list[str]) -> list[int]:
+        if "bad" in names:
+            raise ValueError("a bad item")
+        return [state.put(conn, name, "1") for name in names]
+
+    async def store_three() -> list[int | BaseException]:
+        futures = [writer.submit_item_async(store, name) for name in ("a", "bad", "b")]
+        return await asyncio.gather(*futures, return_exceptions=True)
+
+    try:
+        first, bad, last = asyncio.run(store_three())
+    finally:
+        writer.stop()
+    assert (first, last) == (1, 1)
+    assert isinstance(bad, ValueError)
+
+
+def test_a_coroutine_that_stopped_waiting_costs_the_others_nothing(db: Database) -> None:
+    """A request cancelled while its write is queued: the write is still committed, and the
+    writer goes on serving the next ones."""
+    writer = Writer(db)
+    writer.start()
+    entered = threading.Event()
+    release = threading.Event()
+
+    def slow(conn: Connection, names: list[str]) -> list[int]:
+        entered.set()
+        release.wait(timeout=10)
+        return [state.put(conn, name, "1") for name in names]
+
+    async def cancel_one() -> int:
+        first = writer.submit_item_async(slow, "first")
+        await asyncio.to_thread(entered.wait, 10)
+        # Queued while the writer is busy, these two share its next batch.
+        gone = writer.submit_item_async(slow, "gone")
+        kept = writer.submit_item_async(slow, "kept")
+        gone.cancel()
+        release.set()
+        await first
+        return await asyncio.wait_for(kept, timeout=10)
+
+    try:
+        assert asyncio.run(cancel_one()) == 1
+    finally:
+        writer.stop()
+    with db.engine.connect() as conn:
+        assert state.read(conn, "gone") is not None
+
+
+def test_a_stopped_writer_refuses_a_coroutine_s_work(db: Database) -> None:
+    writer = Writer(db)
+
+    async def submit() -> None:
+        await writer.submit_item_async(impressions.write_many, impression())
+
+    with pytest.raises(WriterStoppedError):
+        asyncio.run(submit())
 
 
 class Arrivals:

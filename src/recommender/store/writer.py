@@ -18,13 +18,14 @@ writer that had a single job last time takes the next at once: a quiet server ad
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -60,12 +61,14 @@ class _Unreachable(Exception):
     """No connection or transaction could be had: nothing of the batch was tried."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Job:
     fn: Callable[[Connection], Any] | None
-    future: Future[Any]
+    # A thread's future, or a future of the event loop `loop` (see `submit_item_async`).
+    future: Future[Any] | asyncio.Future[Any]
     many: Many[Any, Any] | None = None
     item: Any = None
+    loop: asyncio.AbstractEventLoop | None = None
 
 
 class Writer:
@@ -121,6 +124,20 @@ class Writer:
             future.set_exception(WriterStoppedError("the store writer is not running"))
             return future
         self._queue.put(_Job(None, future, many, item))
+        return future
+
+    def submit_item_async(self, many: Many[ItemT, T], item: ItemT) -> asyncio.Future[T]:
+        """`submit_item` for a coroutine: the future belongs to the running event loop.
+
+        A thread's future awaited through `asyncio.wrap_future` cost the loop a lock and a
+        condition per write, a chain of callbacks and a wake-up of the loop per write; these
+        futures are settled together, one wake-up per batch."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        if self._thread is None:
+            future.set_exception(WriterStoppedError("the store writer is not running"))
+            return future
+        self._queue.put(_Job(None, future, many, item, loop))
         return future
 
     def run(self, fn: Callable[[Connection], T], timeout: float = 60.0) -> T:
@@ -186,8 +203,7 @@ class Writer:
             for job in batch:
                 self._commit([job])
             return
-        for job, value in zip(batch, values, strict=True):
-            job.future.set_result(value)
+        _settle(batch, values, None)
 
     def _run_together(self, batch: list[_Job]) -> list[Any]:
         conn = self._connection()
@@ -243,6 +259,41 @@ class Writer:
     @staticmethod
     def _fail(batch: list[_Job], error: BaseException) -> None:
         log.warning("a write failed: %s", error)
-        for job in batch:
-            if not job.future.done():
-                job.future.set_exception(error)
+        _settle(batch, [None] * len(batch), error)
+
+
+def _settle(batch: list[_Job], values: list[Any], error: BaseException | None) -> None:
+    """Each job's future gets its value, or `error`; the futures of an event loop are
+    handed to that loop in one call."""
+    on_loops: dict[asyncio.AbstractEventLoop, list[tuple[Any, Any]]] = {}
+    for job, value in zip(batch, values, strict=True):
+        if job.loop is None:
+            _resolve(job.future, value, error)
+        else:
+            on_loops.setdefault(job.loop, []).append((job.future, value))
+    for loop, pending in on_loops.items():
+        try:
+            loop.call_soon_threadsafe(_resolve_all, pending, error)
+        except RuntimeError:  # the loop is closed: nobody awaits these any more
+            log.debug("an event loop closed before %d writes were reported", len(pending))
+
+
+def _resolve(
+    future: Future[Any] | asyncio.Future[Any], value: Any, error: BaseException | None
+) -> None:
+    # A caller that stopped waiting (a cancelled request) leaves its future done.
+    if future.done():
+        return
+    try:
+        if error is None:
+            future.set_result(value)
+        else:
+            future.set_exception(error)
+    except InvalidStateError:  # a thread's future cancelled since the check above
+        pass
+
+
+def _resolve_all(pending: list[tuple[Any, Any]], error: BaseException | None) -> None:
+    """Runs on the futures' event loop."""
+    for future, value in pending:
+        _resolve(future, value, error)

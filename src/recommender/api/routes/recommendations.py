@@ -56,7 +56,7 @@ async def recommend(body: RecommendationRequest, runtime: Runtime) -> Response:
         fallback=runtime.settings.fallback_order,
         exclude_opened=runtime.settings.session_exclude_opened,
     )
-    recommendation_id = await asyncio.wrap_future(runtime.store_impression(decision.impression))
+    recommendation_id = await runtime.store_impression_async(decision.impression)
     shown = decision.impression
     RECOMMENDATIONS.labels(shown.engine, shown.panel_id).inc()
     if shown.experiment_id is not None:

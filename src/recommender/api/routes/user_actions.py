@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import APIRouter, Response
 
 from recommender.activity import actions
@@ -39,9 +37,7 @@ async def record(body: UserActionIn, runtime: Runtime) -> Response:
     users = runtime.serving.current.catalog.users
     # Without every identity in memory, the writer asks the store (by the indexed column).
     by_aai_uid = users.aai_map() if users is not None else None
-    stored = await asyncio.wrap_future(
-        runtime.writer.submit_item(actions.record_many, (body, by_aai_uid))
-    )
+    stored = await runtime.writer.submit_item_async(actions.record_many, (body, by_aai_uid))
     if stored.service_action is not None:
         # The visitor's next panel already knows (no wait for the next refresh).
         await runtime.sessions.add_async([stored.service_action])
