@@ -63,7 +63,10 @@ async def compare(args: argparse.Namespace) -> None:
     db = Database(f"sqlite:///{tempfile.mkdtemp()}/handoff.db")
     writer = Writer(db)
     writer.start()
-    ways: dict[str, Submit] = {"wrap_future(submit_item)": wrapped, "submit_item_async": on_the_loop}
+    ways: dict[str, Submit] = {
+        "wrap_future(submit_item)": wrapped,
+        "submit_item_async": on_the_loop,
+    }
     cpu: dict[str, list[float]] = {name: [] for name in ways}
     rate: dict[str, list[float]] = {name: [] for name in ways}
     try:
