@@ -11,6 +11,7 @@ from typing import Any
 
 from recommender.activity import actions, impressions
 from recommender.catalog import search
+from recommender.catalog.text_index import Matches
 from recommender.config import Settings
 from recommender.databus import status as databus_status
 from recommender.databus.publisher import Publisher
@@ -94,7 +95,7 @@ class Runtime:
         words = search.terms(query)
         if catalog.text is not None:
             mask = catalog.text.matching(words)
-            return None if mask is None else catalog.service_ids[mask]
+            return None if mask is None else Matches(mask, catalog.service_ids)
         if not words:
             return None
         cached = self.searches.get(catalog.version, words)

@@ -7,6 +7,7 @@ import pytest
 
 from recommender.catalog.loader import replace_catalog
 from recommender.catalog.snapshot import CatalogSnapshot, load_snapshot
+from recommender.catalog.text_index import Matches
 from recommender.contract.recommendations import SearchData
 from recommender.serving.candidates import select_candidates
 from recommender.store.database import Database
@@ -72,6 +73,23 @@ def test_candidates_hits_and_exclusions(catalog: CatalogSnapshot) -> None:
     assert ids(select_candidates(catalog, search_hits={1, 2, 4})) == [1, 2]
     assert ids(select_candidates(catalog, search_hits=set())) == []
     assert ids(select_candidates(catalog, exclude={1, 5, 99})) == [2, 3]
+
+
+def test_text_matches_of_the_catalogue_filter_as_their_ids_do(catalog: CatalogSnapshot) -> None:
+    mask = np.isin(catalog.service_ids, [1, 4, 5])
+    matches = Matches(mask, catalog.service_ids)
+    assert sorted(matches) == [1, 4, 5] and len(matches) == 3
+    assert 4 in matches and np.int64(5) in matches
+    assert 2 not in matches and "4" not in matches and 99 not in matches
+    assert ids(select_candidates(catalog, search_hits=matches)) == [1, 5]
+    assert ids(select_candidates(catalog, search_hits=matches, exclude={5})) == [1]
+
+
+def test_text_matches_of_another_catalogue_are_looked_up_by_id(catalog: CatalogSnapshot) -> None:
+    """Matches from the catalogue before a swap: positions differ, the ids still hold."""
+    before = np.array([1, 2, 3, 4, 5, 6, 7], dtype=np.int64)
+    matches = Matches(np.isin(before, [2, 3, 7]), before)
+    assert ids(select_candidates(catalog, search_hits=matches)) == [2, 3]
 
 
 def test_listed_candidates_are_not_filtered_again_by_the_search(

@@ -66,7 +66,7 @@ class PopularityModel(Model):
         # feature -> (value ids, value x item user counts, users per value)
         self.context = context
         self.smoothing = smoothing
-        self._share = counts / max(n_users, 1)
+        self._count(counts)
         self._index = IdIndex(item_ids)
         self._every = np.arange(item_ids.shape[0])
         self._order: tuple[IntArray, FloatArray] | None = None
@@ -82,6 +82,13 @@ class PopularityModel(Model):
             for feature, (_, table, _) in context.items()
             if table.shape[0] * table.shape[1] <= DENSE_CONTEXT_LIMIT
         }
+
+    def _count(self, counts: FloatArray) -> None:
+        """Each item's share of the users, that share times the smoothing, and the most
+        users of any item (no context count is higher)."""
+        self._share = counts / max(self.n_users, 1)
+        self._smoothed = self.smoothing * self._share
+        self._most_users = float(counts.max()) if counts.shape[0] else 0.0
 
     def _positions(self, items: IntArray) -> IntArray:
         return self._index(items)
@@ -110,12 +117,14 @@ class PopularityModel(Model):
 
     def _scores_at(self, query: Query, pos: IntArray) -> FloatArray:
         every = pos is self._every  # the whole catalogue: rows as they are, no gathering
-        share = self._share if every else self._share[pos]
         rows = self._context_rows(query)
         if not rows:
-            return share.astype(np.float32)
-        # One float64 array summed in place: this runs for most requests (any search
-        # filter or profile), and each temporary over the catalogue cost as much as a sum.
+            return (self._share if every else self._share[pos]).astype(np.float32)
+        # This runs for most requests (any search filter or profile): each pass over the
+        # catalogue costs as much as the rest, so the rows are summed in place, as float32
+        # while that is exact (whole counts below 2**24), and the sum is shrunk towards the
+        # global share and divided in float64, written to float32 in the same pass.
+        exact = len(rows) * self._most_users < 2**24
         hits: FloatArray | None = None
         users = 0.0
         for feature, _value, row in rows:
@@ -123,16 +132,17 @@ class PopularityModel(Model):
             values = self._row(feature, counts, row)
             picked = values if every else values[pos]
             if hits is None:
-                hits = picked.astype(np.float64)
+                hits = picked.astype(np.float32 if exact else np.float64)
             else:
                 hits += picked
             users += float(per_value[row])
         assert hits is not None
         # Shrink the context's share towards the global share.
-        m = self.smoothing
-        hits += m * share
-        hits /= users + m
-        return hits.astype(np.float32)
+        smoothed = self._smoothed if every else self._smoothed[pos]
+        total = np.add(hits, smoothed, dtype=np.float64)
+        scores: FloatArray = np.empty(total.shape[0], dtype=np.float32)
+        np.divide(total, users + self.smoothing, out=scores, casting="same_kind")
+        return scores
 
     def knows(self, query: Query) -> bool:
         return True
@@ -157,22 +167,21 @@ class PopularityModel(Model):
         return out
 
     def explain(self, query: Query, items: IntArray, names: Names) -> list[Explanation]:
-        pos = self._positions(np.asarray(items, dtype=np.int64))
-        rows = self._context_rows(query)
+        pos = self._positions(np.asarray(items, dtype=np.int64)).tolist()
+        # Each context value's row and name, once for the whole panel.
+        named: list[tuple[FloatArray, str]] = []
+        for feature, value, row in self._context_rows(query):
+            lookup = names.scientific_domain if feature == "scientific_domains" else names.category
+            label = lookup(value)
+            if label:
+                named.append((self._row(feature, self.context[feature][1], row), label))
         explanations = []
         for p in pos:
             best: tuple[float, str] | None = None
             if p >= 0:
-                for feature, value, row in rows:
-                    _, counts, _ = self.context[feature]
-                    users = float(self._row(feature, counts, row)[p])
-                    lookup = (
-                        names.scientific_domain
-                        if feature == "scientific_domains"
-                        else names.category
-                    )
-                    label = lookup(value)
-                    if users > 0 and label and (best is None or users > best[0]):
+                for values, label in named:
+                    users = float(values[p])
+                    if users > 0 and (best is None or users > best[0]):
                         best = (users, label)
             total = int(self.counts[p]) if p >= 0 else 0
             if best is not None:
@@ -231,7 +240,7 @@ class PopularityModel(Model):
                         cols.append(pos)
         updated = copy.copy(self)
         updated.counts = counts
-        updated._share = counts / max(self.n_users, 1)
+        updated._count(counts)
         updated._order = None
         updated.context = dict(self.context)
         updated._dense = dict(self._dense)

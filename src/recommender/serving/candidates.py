@@ -9,6 +9,7 @@ from numpy.typing import NDArray
 
 from recommender.arrays import IntArray
 from recommender.catalog.snapshot import CatalogSnapshot
+from recommender.catalog.text_index import Matches
 from recommender.contract.recommendations import SearchData
 
 
@@ -52,7 +53,9 @@ def _narrow_to_search(
         floor = _rating_floor(search.rating)
         if floor is not None:
             mask &= np.nan_to_num(catalog.ratings, nan=-np.inf) >= floor
-    if search_hits is not None:
+    if isinstance(search_hits, Matches) and search_hits.of is catalog.service_ids:
+        mask &= search_hits.mask
+    elif search_hits is not None:
         mask &= _any_of(catalog, [catalog.positions(search_hits)])
 
 
