@@ -149,6 +149,18 @@ def test_kept_sessions_leave_the_garbage_collector_nothing_to_walk() -> None:
     assert store.recent("v7", 1, 10_001.0).session
 
 
+def test_users_who_have_not_acted_share_their_browser_s_view() -> None:
+    """Logged in as anyone who has not acted yet, a browser's visitor sees the browser's
+    session, read from the one view of it: no view is built or held per user."""
+    store = LocalSessions(gap_s=GAP, max_visitors=100, max_events=5)
+    store.add([action(1, 10, 100.0, browser="b1"), action(2, 11, 101.0, browser="b1")])
+    alone = store.recent("b1", None, 102.0)
+    assert alone.session == (10, 11)
+    assert all(store.recent("b1", user, 102.0) is alone for user in range(1, 500))
+    store.add([action(3, 12, 103.0, browser="b1")])
+    assert store.recent("b1", 42, 104.0).session == (10, 11, 12)
+
+
 @pytest.mark.anyio
 async def test_without_redis_serving_goes_on_without_sessions() -> None:
     # Nothing listens on this port: every call fails fast and answers "no session".

@@ -226,15 +226,20 @@ class LocalSessions:
 
     def _view(self, keys: tuple[str, ...]) -> _View | None:
         """The visitor's latest run over their keys, built again only once one changed."""
-        kept = [self._visitors.get(key) for key in keys]
-        stamp = tuple(k[0] if k is not None else 0 for k in kept)
-        if not any(stamp):
+        # A key without events adds nothing: the view is that of the others, the one
+        # `_follow` keeps current, not one more view to build and hold (a logged-in user who
+        # has not acted yet, in a browser that has).
+        found = [(key, k) for key in keys if (k := self._visitors.get(key)) is not None]
+        if not found:
             return None
+        keys = tuple(key for key, _ in found)
+        kept = [k for _, k in found]
+        stamp = tuple(k[0] for k in kept)
         view = self._views.get(keys)
         if view is not None and view.stamp == stamp:
             self._views.move_to_end(keys)
             return view
-        run = self._run([k for k in kept if k is not None])
+        run = self._run(kept)
         view = self._views[keys] = _View(stamp, run, recent(run, ()))
         while len(self._views) > MAX_VIEWS:
             self._views.popitem(last=False)
