@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS: dict[str, list[str]] = {
     "engine_scoring": [],
     "session_store": [],
+    "writer_handoff": [],
+    "route_cost": [],
     "dump_load": [],
     "serving": ["--services", "1000,10000", "--concurrency", "1,10,50"],
     "hot_swap": [],

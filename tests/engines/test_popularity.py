@@ -4,7 +4,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.engines.base import Query
-from recommender.engines.popularity import PopularityEngine, Use, most_popular
+from recommender.engines.popularity import PopularityEngine, PopularityModel, Use, most_popular
 from recommender.interactions import Interactions
 from tests.engines.contract import EngineContract
 
@@ -102,3 +102,67 @@ def test_uses_since_the_fit_count_as_a_fit_on_them_would() -> None:
         model.score(Query(scientific_domains=(1,)), items),
         PopularityEngine().fit(data).score(Query(scientific_domains=(1,)), items),
     )
+
+
+def random_marketplace(seed: int) -> Interactions:
+    """300 users of 400 items, each user declaring a few of 6 domains and 12 categories."""
+    rng = np.random.default_rng(seed)
+    users = rng.integers(0, 300, 6_000)
+    items = rng.integers(0, 400, 6_000) * 3 + 5  # ids not positions
+    features = {}
+    for name, values in (("scientific_domains", 6), ("categories", 12)):
+        member = (rng.random((300, values)) < 0.3).astype(np.float32)
+        features[name] = sp.csr_matrix(member)
+    return Interactions.from_events(
+        users,
+        items,
+        user_features=features,
+        feature_vocab={"scientific_domains": np.arange(1, 7), "categories": np.arange(1, 13)},
+    )
+
+
+def shrunk_in_float64(model: object, query: Query, items: np.ndarray) -> np.ndarray:
+    """The contextual share as defined: (users of the item in the query's context + m x the
+    item's global share) / (users in the context + m), in float64, then float32."""
+    assert isinstance(model, PopularityModel)
+    pos = np.searchsorted(model.item_ids, items)
+    hits = np.zeros(items.shape[0])
+    users = 0.0
+    for feature, values in (
+        ("scientific_domains", query.scientific_domains),
+        ("categories", query.categories),
+    ):
+        vocab, counts, per_value = model.context[feature]
+        for value in values:
+            row = int(np.flatnonzero(vocab == value)[0])
+            hits += counts[row].toarray().ravel().astype(np.float64)[pos]
+            users += float(per_value[row])
+    m = model.smoothing
+    share = model.counts[pos] / max(model.n_users, 1)
+    return ((hits + m * share) / (users + m)).astype(np.float32)
+
+
+def test_contextual_scores_are_the_shrunk_share_exactly_in_either_precision() -> None:
+    """Rows are summed in float32 while whole counts stay exact there, in float64 beyond:
+    either way every score is the float64 formula's, to the last bit."""
+    rng = np.random.default_rng(3)
+    model = PopularityEngine().fit(random_marketplace(3))
+    every = model.item_ids
+    some = np.sort(rng.choice(every, 90, replace=False))
+    queries = [
+        Query(
+            scientific_domains=tuple(int(v) for v in rng.choice(np.arange(1, 7), d, False)),
+            categories=tuple(int(v) for v in rng.choice(np.arange(1, 13), c, False)),
+        )
+        for d, c in [(1, 0), (0, 2), (2, 3), (3, 4), (6, 12)]
+    ]
+    for wide in (False, True):
+        if wide:
+            model._most_users = 2.0**24  # as if counts were too large for float32 sums
+        for query in queries:
+            whole = model.score_all(query)
+            assert whole is not None
+            np.testing.assert_array_equal(whole[1], shrunk_in_float64(model, query, every))
+            scores = model.score(query, some)
+            assert scores.dtype == np.float32
+            np.testing.assert_array_equal(scores, shrunk_in_float64(model, query, some))
