@@ -7,7 +7,7 @@ import logging
 from collections.abc import Collection
 from concurrent.futures import Future
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from recommender.activity import actions, impressions
 from recommender.catalog import search
@@ -27,6 +27,8 @@ from recommender.tasks.executor import Executor, make_executor
 from recommender.tasks.retention import Pruner
 
 log = logging.getLogger(__name__)
+# A write's future: a thread's, or an event loop's.
+StoredT = TypeVar("StoredT", Future[int], asyncio.Future[int])
 
 
 class Runtime:
@@ -120,17 +122,20 @@ class Runtime:
     def store_impression(self, impression: impressions.Impression) -> Future[int]:
         """Store an impression through the writer: the future holds its id once committed.
 
-        The one way a served panel is written, whoever serves it (HTTP or the CLI). Once
-        committed, it is also offered to the databus publisher, if one is configured: a
-        non-blocking hand-over, never a wait on the broker."""
-        stored = self.writer.submit_item(impressions.write_many, impression)
-        if self.publisher is not None:
-            stored.add_done_callback(partial(self._announce, impression))
-        return stored
+        How a served panel is written, whoever serves it (this, or `store_impression_async`
+        on an event loop). Once committed, it is also offered to the databus publisher, if
+        one is configured: a non-blocking hand-over, never a wait on the broker."""
+        return self._announced(
+            impression, self.writer.submit_item(impressions.write_many, impression)
+        )
 
     def store_impression_async(self, impression: impressions.Impression) -> asyncio.Future[int]:
         """`store_impression` for a coroutine on the running event loop."""
-        stored = self.writer.submit_item_async(impressions.write_many, impression)
+        return self._announced(
+            impression, self.writer.submit_item_async(impressions.write_many, impression)
+        )
+
+    def _announced(self, impression: impressions.Impression, stored: StoredT) -> StoredT:
         if self.publisher is not None:
             stored.add_done_callback(partial(self._announce, impression))
         return stored

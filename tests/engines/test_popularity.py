@@ -121,10 +121,9 @@ def random_marketplace(seed: int) -> Interactions:
     )
 
 
-def shrunk_in_float64(model: object, query: Query, items: np.ndarray) -> np.ndarray:
+def shrunk_in_float64(model: PopularityModel, query: Query, items: np.ndarray) -> np.ndarray:
     """The contextual share as defined: (users of the item in the query's context + m x the
     item's global share) / (users in the context + m), in float64, then float32."""
-    assert isinstance(model, PopularityModel)
     pos = np.searchsorted(model.item_ids, items)
     hits = np.zeros(items.shape[0])
     users = 0.0

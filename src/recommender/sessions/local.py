@@ -35,8 +35,8 @@ _Kept = tuple[int, tuple[SessionEvent, ...], int]
 
 @dataclass(frozen=True, slots=True)
 class _View:
-    """A visitor's latest run of events as serving reads it, for the versions of their keys
-    it was built from (0 for a key without events)."""
+    """A visitor's latest run of events as serving reads it, for the versions of the keys
+    with events it was built from."""
 
     stamp: tuple[int, ...]
     run: Sequence[SessionEvent]
