@@ -7,10 +7,11 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 
+import hiredis
 import pytest
 import redis
 
-from recommender.sessions.wire import Wire, WireError, supports
+from recommender.sessions.wire import Wire, WireError, _Replies, supports
 from tests.integration.conftest import redis_url
 
 
@@ -120,6 +121,52 @@ async def test_a_server_that_does_not_answer_fails_every_waiting_call() -> None:
         outcomes = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 5)
         assert all(isinstance(outcome, OSError) for outcome in outcomes)
         silent.close()
+
+
+@pytest.mark.anyio
+async def test_a_call_that_nobody_awaits_any_more_still_times_out_the_calls_before_it() -> None:
+    async with fake_server(never_answer) as url:
+        silent = Wire(url, timeout_s=0.2)
+        calls = [asyncio.ensure_future(silent.call("PING")) for _ in range(3)]
+        await asyncio.sleep(0.05)
+        calls[-1].cancel()
+        outcomes = await asyncio.wait_for(asyncio.gather(*calls[:-1], return_exceptions=True), 5)
+        assert all(isinstance(outcome, OSError) for outcome in outcomes)
+        silent.close()
+
+
+class _RecordedWrites:
+    """A transport that keeps what is written to it."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.anyio
+async def test_the_commands_of_one_turn_of_the_event_loop_leave_in_one_write() -> None:
+    replies = _Replies(timeout_s=2)
+    transport = _RecordedWrites()
+    replies.transport = transport
+    commands = [hiredis.pack_command(("GET", f"key-{i}")) for i in range(3)]
+    calls = [replies.send(command) for command in commands]
+    assert transport.writes == []
+    await asyncio.sleep(0)
+    assert transport.writes == [b"".join(commands)]
+    replies.data_received(b"$1\r\na\r\n$1\r\nb\r\n")
+    replies.data_received(b"$1\r\nc\r\n")
+    assert [await call for call in calls] == [b"a", b"b", b"c"]
+    later = replies.send(commands[0])
+    await asyncio.sleep(0)
+    assert transport.writes == [b"".join(commands), commands[0]]
+    replies.data_received(b"$1\r\nd\r\n")
+    assert await later == b"d"
+    replies.close()
 
 
 @pytest.mark.anyio

@@ -7,6 +7,11 @@ command and read one reply. Redis answers a connection's commands in the order t
 so every request can share one connection: each call queues a future and the replies, parsed
 by hiredis, resolve the futures in turn.
 
+The commands of the requests that one turn of the event loop serves leave together, in one
+write, after that turn. A write to a socket on this host is a system call that also runs the
+receiving side's network stack: one per command was the largest single cost of a session read
+on the loop's thread.
+
 A call that fails (no connection, a timeout, a closed connection) raises an `OSError`. A
 timeout also closes the connection, since later replies could no longer be matched to their
 calls; the next call connects again.
@@ -57,7 +62,11 @@ class _Replies(asyncio.Protocol):
         # uvloop's transports are not `asyncio.Transport` instances; both have what is used.
         self.transport: Any = None
         self.reader = hiredis.Reader()
-        self.waiting: deque[tuple[asyncio.Future[Any], asyncio.TimerHandle]] = deque()
+        # Replies come in the order of the calls, so only the last call of each write needs a
+        # timer: once it has its reply, so have the calls written before it.
+        self.waiting: deque[tuple[asyncio.Future[Any], asyncio.TimerHandle | None]] = deque()
+        # Commands not yet written, and the calls they belong to (see `send`).
+        self.unsent: list[bytes] = []
         self.lost = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -68,7 +77,8 @@ class _Replies(asyncio.Protocol):
         try:
             while (reply := self.reader.gets()) is not False:
                 future, timer = self.waiting.popleft()
-                timer.cancel()
+                if timer is not None:
+                    timer.cancel()
                 if not future.done():
                     future.set_result(reply)
         except (hiredis.ProtocolError, IndexError):
@@ -78,20 +88,37 @@ class _Replies(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
+        self.unsent.clear()
         while self.waiting:
             future, timer = self.waiting.popleft()
-            timer.cancel()
+            if timer is not None:
+                timer.cancel()
             if not future.done():
                 future.set_exception(WireError(f"Redis closed the connection ({exc})"))
 
     def send(self, packed: bytes) -> asyncio.Future[Any]:
-        """Write one command; the future holds its reply. A reply later than the timeout
-        fails its call and closes the connection (the calls after it fail with it)."""
+        """Queue one command, written with the others of this turn of the event loop; the
+        future holds its reply. A reply later than the timeout fails its call and closes the
+        connection (the calls after it fail with it)."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self.waiting.append((future, loop.call_later(self.timeout_s, self._expire, future)))
-        self.transport.write(packed)
+        if self.lost:
+            future.set_exception(WireError("the connection to Redis is closed"))
+            return future
+        if not self.unsent:
+            loop.call_soon(self._write)
+        self.unsent.append(packed)
+        self.waiting.append((future, None))
         return future
+
+    def _write(self) -> None:
+        if self.lost or not self.unsent:
+            return
+        unsent, self.unsent = self.unsent, []
+        future, _ = self.waiting[-1]
+        timer = asyncio.get_running_loop().call_later(self.timeout_s, self._expire, future)
+        self.waiting[-1] = (future, timer)
+        self.transport.write(unsent[0] if len(unsent) == 1 else b"".join(unsent))
 
     def _expire(self, future: asyncio.Future[Any]) -> None:
         if not future.done():
