@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, func, insert, select
+from sqlalchemy import Connection, Table, bindparam, func, insert, select
 
+from recommender.store.copy import copy_rows
 from recommender.store.ids import take_ids
 from recommender.store.schema import Recommendation, utcnow
 
@@ -55,12 +56,15 @@ def write(conn: Connection, impression: Impression) -> int:
     return write_many(conn, [impression])[0]
 
 
+# Declarative classes type their table as any FROM clause; a mapped class's is a Table.
+_TABLE = cast(Table, Recommendation.__table__)
 _INSERT = insert(Recommendation)
 _INSERT_ONE = insert(Recommendation).returning(Recommendation.id)
 
 
 def write_many(conn: Connection, shown: list[Impression]) -> list[int]:
-    """Store impressions in one prepared statement; returns their ids, in order.
+    """Store impressions in one statement (on PostgreSQL, one COPY); returns their ids, in
+    order.
 
     The ids are taken first and written with the rows. Asked to return them in row order
     instead, SQLAlchemy inserts one row per statement on SQLite (which promises no order
@@ -76,7 +80,10 @@ def write_many(conn: Connection, shown: list[Impression]) -> list[int]:
         impression.__dict__ | {"id": i, "created_at": now}
         for impression, i in zip(shown, ids, strict=True)
     ]
-    conn.execute(_INSERT, rows)
+    if conn.dialect.name == "postgresql":
+        copy_rows(conn, _TABLE, rows)
+    else:
+        conn.execute(_INSERT, rows)
     return ids
 
 
