@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from recommender.activity.actions import ServiceAction
-from recommender.sessions import SessionStore, local
+from recommender.sessions import SessionStore, local, shared
 from recommender.sessions.events import (
     Recent,
     current_session,
@@ -300,6 +300,26 @@ async def test_an_action_added_again_leaves_the_session_s_version(
     assert store.recent("b1", 4, 102.0).session == (10, 11)
     client.close()
     store.close()
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("remembered", [3, shared.DECODED_EVENTS])
+def test_events_decoded_before_read_back_as_stored(
+    redis_place: tuple[str, str], remembered: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key's events are read whole again after each action; those this process decoded
+    before (however few it remembers) are the same events."""
+    monkeypatch.setattr(shared, "DECODED_EVENTS", remembered)
+    url, prefix = redis_place
+    store = RedisSessions(url, gap_s=GAP, max_events=5, prefix=prefix)
+    other = RedisSessions(url, gap_s=GAP, max_events=5, prefix=prefix)
+    for i in range(1, 9):
+        other.add([action(i, 100 + i, float(i), user=7, ordered=i % 3 == 0)])
+        expected = tuple(100 + j for j in range(max(1, i - 4), i + 1))
+        assert store.recent("b1", 7, i + 0.5).session == expected
+        assert store.recent("b1", None, i + 0.5).session == expected
+    store.close()
+    other.close()
 
 
 @pytest.mark.redis
