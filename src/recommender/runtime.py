@@ -105,7 +105,7 @@ class Runtime:
             return cached
         with self.db.engine.connect() as conn:
             found = search.matching_services(conn, query)
-        return self.searches.put(catalog.version, words, found or ())
+        return self.searches.put(catalog.version, words, catalog.matching(found or ()))
 
     async def search_async(self, query: str) -> Collection[int] | None:
         """`search` for the event loop: a query the store must answer runs on a thread, so

@@ -72,7 +72,7 @@ def test_words_fold_case_and_accents() -> None:
 
 def test_query_cache_answers_per_catalogue_version() -> None:
     cache = search.QueryCache(size=8)
-    cache.put(1, ["cloud"], [2, 3])
+    cache.put(1, ["cloud"], {2, 3})
     assert cache.get(1, ["cloud"]) == {2, 3}
     assert cache.get(2, ["cloud"]) is None
     assert cache.get(1, ["cloud", "compute"]) is None
@@ -80,10 +80,10 @@ def test_query_cache_answers_per_catalogue_version() -> None:
 
 def test_query_cache_forgets_the_least_recently_used() -> None:
     cache = search.QueryCache(size=2)
-    cache.put(1, ["a"], [1])
-    cache.put(1, ["b"], [2])
+    cache.put(1, ["a"], {1})
+    cache.put(1, ["b"], {2})
     assert cache.get(1, ["a"]) == {1}  # "a" is now the most recent
-    cache.put(1, ["c"], [3])
+    cache.put(1, ["c"], {3})
     assert cache.get(1, ["b"]) is None
     assert cache.get(1, ["a"]) == {1}
     assert cache.get(1, ["c"]) == {3}

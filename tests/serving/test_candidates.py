@@ -85,6 +85,19 @@ def test_text_matches_of_the_catalogue_filter_as_their_ids_do(catalog: CatalogSn
     assert ids(select_candidates(catalog, search_hits=matches, exclude={5})) == [1]
 
 
+def test_a_store_s_answer_kept_by_position_filters_as_its_ids_do(
+    catalog: CatalogSnapshot,
+) -> None:
+    matches = catalog.matching([5, 1, 4, 99, 1])
+    assert list(matches) == [1, 4, 5] and len(matches) == 3
+    assert 4 in matches and 99 not in matches
+    assert ids(select_candidates(catalog, search_hits=matches)) == [1, 5]
+    assert ids(select_candidates(catalog, search_hits=matches, exclude={5})) == [1]
+    german = SearchData(geographical_availabilities=["de"])
+    assert ids(select_candidates(catalog, search=german, search_hits=matches)) == []
+    assert ids(select_candidates(catalog, search_hits=catalog.matching([]))) == []
+
+
 def test_text_matches_of_another_catalogue_are_looked_up_by_id(catalog: CatalogSnapshot) -> None:
     """Matches from the catalogue before a swap: positions differ, the ids still hold."""
     before = np.array([1, 2, 3, 4, 5, 6, 7], dtype=np.int64)

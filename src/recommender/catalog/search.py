@@ -71,10 +71,10 @@ class QueryCache:
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
-        self._answers: OrderedDict[tuple[int, tuple[str, ...]], frozenset[int]] = OrderedDict()
+        self._answers: OrderedDict[tuple[int, tuple[str, ...]], Collection[int]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, version: int, words: Sequence[str]) -> frozenset[int] | None:
+    def get(self, version: int, words: Sequence[str]) -> Collection[int] | None:
         key = (version, tuple(words))
         with self._lock:
             hit = self._answers.get(key)
@@ -82,8 +82,7 @@ class QueryCache:
                 self._answers.move_to_end(key)
             return hit
 
-    def put(self, version: int, words: Sequence[str], services: Collection[int]) -> frozenset[int]:
-        answer = frozenset(services)
+    def put(self, version: int, words: Sequence[str], answer: Collection[int]) -> Collection[int]:
         with self._lock:
             self._answers[(version, tuple(words))] = answer
             self._answers.move_to_end((version, tuple(words)))

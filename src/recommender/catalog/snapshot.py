@@ -12,7 +12,7 @@ from sqlalchemy import Connection, select
 
 from recommender.arrays import IntArray
 from recommender.catalog.aai_index import AaiIndex
-from recommender.catalog.text_index import TextIndex
+from recommender.catalog.text_index import Matches, TextIndex
 from recommender.catalog.user_cache import UserCache
 from recommender.catalog.users import UserProfile, UserSource
 from recommender.store import state
@@ -117,6 +117,10 @@ class CatalogSnapshot:
             return np.empty(0, dtype=np.int64)
         pos = np.minimum(np.searchsorted(self.service_ids, wanted), self.n_services - 1)
         return np.asarray(pos[self.service_ids[pos] == wanted], dtype=np.int64)
+
+    def matching(self, service_ids: Iterable[int]) -> Matches:
+        """A search's answer as matches of this catalogue: the services it holds of these."""
+        return Matches.at(np.unique(self.positions(service_ids)), self.service_ids)
 
     # Names, for explanations (the engines' `Names` protocol).
     def service(self, service_id: int) -> str | None:

@@ -62,21 +62,42 @@ class TextIndex:
 
 
 class Matches(Collection[int]):
-    """The ids of the services a query matched, with the mask over the catalogue positions
-    they came from: a filter over that same catalogue (`of`, its sorted ids) takes the mask
-    as it is, where looking thousands of ids up again cost more than ranking them."""
+    """The ids of the services a query matched, with where they are in the catalogue they came
+    from (`of`, its sorted ids): the word index's mask over its positions, or (`Matches.at`)
+    the positions themselves, which a cache of many queries' answers holds for less than a
+    mask each. A filter over that same catalogue takes them as they are (`narrow`), where
+    looking thousands of ids up again cost more than ranking them."""
 
-    __slots__ = ("_ids", "mask", "of")
+    __slots__ = ("_ids", "_mask", "_positions", "of")
 
     def __init__(self, mask: NDArray[np.bool_], of: IntArray) -> None:
-        self.mask = mask
+        self._mask: NDArray[np.bool_] | None = mask
+        self._positions: IntArray | None = None
         self.of = of
         self._ids: IntArray | None = None
+
+    @classmethod
+    def at(cls, positions: IntArray, of: IntArray) -> Matches:
+        """The services at `positions` (ascending, each once) of the catalogue `of`."""
+        matches = cls.__new__(cls)
+        matches._mask, matches._positions = None, positions
+        matches.of, matches._ids = of, None
+        return matches
+
+    def narrow(self, mask: NDArray[np.bool_]) -> None:
+        """Keep in `mask`, over the positions of `of`, only what matched."""
+        if self._mask is not None:
+            mask &= self._mask
+            return
+        assert self._positions is not None
+        kept = mask[self._positions]
+        mask[:] = False
+        mask[self._positions] = kept
 
     @property
     def ids(self) -> IntArray:
         if self._ids is None:
-            self._ids = self.of[self.mask]
+            self._ids = self.of[self._mask if self._mask is not None else self._positions]
         return self._ids
 
     def __contains__(self, item: object) -> bool:

@@ -54,7 +54,7 @@ def _narrow_to_search(
         if floor is not None:
             mask &= np.nan_to_num(catalog.ratings, nan=-np.inf) >= floor
     if isinstance(search_hits, Matches) and search_hits.of is catalog.service_ids:
-        mask &= search_hits.mask
+        search_hits.narrow(mask)
     elif search_hits is not None:
         mask &= _any_of(catalog, [catalog.positions(search_hits)])
 
