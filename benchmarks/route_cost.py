@@ -15,6 +15,13 @@ alone, per request, and the medians over `--rounds`.
 What HTTP adds (parsing, the server, the framework) is left out: this is the part of a
 request's cost that the service's own code decides, with much less noise than requests per
 second on a shared machine. With `--sessions false` the visitors' sessions are off.
+
+With `--postgres URL` the store is a new database on that server, and with `--redis-url` the
+sessions are in Redis, as with several workers; each round then also prints the CPU the
+database and Redis servers spent per request (when they run on this machine).
+
+    .venv/bin/python -m benchmarks.route_cost --postgres \
+        postgresql+psycopg://postgres@127.0.0.1:5432/test --redis-url redis://127.0.0.1:6379/14
 """
 
 from __future__ import annotations
@@ -27,7 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.serving import load_store, request_mix
+from benchmarks.server import cpu_seconds_of
+from benchmarks.serving import STORE_PROCESSES, load_store, request_mix
 from recommender.api.routes.recommendations import recommend
 from recommender.api.routes.user_actions import record
 from recommender.config import Settings
@@ -64,20 +72,25 @@ async def measure(runtime: Runtime, requests: list[Any], args: argparse.Namespac
     await serve_all(runtime, requests[: len(requests) // 4], args.in_flight)  # warm up
     process: list[float] = []
     loop: list[float] = []
+    stores: list[float] = []
     for round_number in range(1, args.rounds + 1):
         started_process, started_loop = time.process_time(), time.thread_time()
+        started_stores = cpu_seconds_of(STORE_PROCESSES)
         await serve_all(runtime, requests, args.in_flight)
         process.append((time.process_time() - started_process) / len(requests) * 1e6)
         loop.append((time.thread_time() - started_loop) / len(requests) * 1e6)
+        stores.append((cpu_seconds_of(STORE_PROCESSES) - started_stores) / len(requests) * 1e6)
         print(
             f"round {round_number}: {process[-1]:.1f} us of the process's CPU per request, "
-            f"{loop[-1]:.1f} of the event loop's"
+            f"{loop[-1]:.1f} of the event loop's, {stores[-1]:.1f} of the database and Redis "
+            "servers'"
         )
     print(
         f"\n{args.services} services, {args.users} users, {len(requests)} requests, "
         f"{args.in_flight} in flight, sessions {args.sessions}: median "
         f"{statistics.median(process):.1f} us of the process's CPU per request, "
-        f"{statistics.median(loop):.1f} us of the event loop's"
+        f"{statistics.median(loop):.1f} us of the event loop's, "
+        f"{statistics.median(stores):.1f} us of the database and Redis servers'"
     )
 
 
@@ -92,12 +105,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--sessions", choices=("true", "false"), default="true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--postgres", help="a PostgreSQL server's URL: store on a new database")
+    parser.add_argument("--redis-url", help="keep the sessions in this Redis database")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        store = argparse.Namespace(seed=args.seed, postgres=None)
+        store = argparse.Namespace(seed=args.seed, postgres=args.postgres)
         env = load_store(args.services, args.users, store, Path(tmp))
         settings = Settings(
-            database_url=env["DATABASE_URL"], rate_limit_per_s=0, sessions=args.sessions == "true"
+            database_url=env["DATABASE_URL"],
+            redis_url=args.redis_url,
+            rate_limit_per_s=0,
+            sessions=args.sessions == "true",
         )
         runtime = Runtime(settings)
         runtime.start(poll=False)

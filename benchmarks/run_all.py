@@ -23,6 +23,7 @@ SCRIPTS: dict[str, list[str]] = {
     "session_store": [],
     "writer_handoff": [],
     "route_cost": [],
+    "impression_log": [],
     "dump_load": [],
     "serving": ["--services", "1000,10000", "--concurrency", "1,10,50"],
     "hot_swap": [],
