@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.serving import load_store
+from benchmarks.serving import loaded_store
 from recommender.config import Settings
 from recommender.engines.base import Query
 from recommender.runtime import Runtime
@@ -108,9 +108,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        store = argparse.Namespace(seed=args.seed, postgres=None)
-        env = load_store(args.services, args.users, store, Path(tmp))
+    store = argparse.Namespace(seed=args.seed, postgres=None)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        loaded_store(args.services, args.users, store, Path(tmp)) as env,
+    ):
         runtime = Runtime(Settings(database_url=env["DATABASE_URL"]))
         runtime.start(poll=False)
         try:

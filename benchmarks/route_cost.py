@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.server import cpu_seconds_of
-from benchmarks.serving import STORE_PROCESSES, load_store, request_mix
+from benchmarks.serving import STORE_PROCESSES, loaded_store, request_mix
 from recommender.api.routes.recommendations import recommend
 from recommender.api.routes.user_actions import record
 from recommender.config import Settings
@@ -108,9 +108,11 @@ def main() -> None:
     parser.add_argument("--postgres", help="a PostgreSQL server's URL: store on a new database")
     parser.add_argument("--redis-url", help="keep the sessions in this Redis database")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        store = argparse.Namespace(seed=args.seed, postgres=args.postgres)
-        env = load_store(args.services, args.users, store, Path(tmp))
+    store = argparse.Namespace(seed=args.seed, postgres=args.postgres)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        loaded_store(args.services, args.users, store, Path(tmp)) as env,
+    ):
         settings = Settings(
             database_url=env["DATABASE_URL"],
             redis_url=args.redis_url,

@@ -38,6 +38,8 @@ import random
 import tempfile
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,7 @@ import httpx
 import numpy as np
 import orjson
 from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
 
 from benchmarks.generated import generate_dump
 from benchmarks.http_load import LoadResult, Request, run_load
@@ -161,14 +164,25 @@ def fresh_database(args: argparse.Namespace, work: Path, n_services: int) -> str
     return str(args.postgres).rsplit("/", 1)[0] + f"/{name}"
 
 
-def load_store(
+@contextmanager
+def loaded_store(
     n_services: int, n_users: int, args: argparse.Namespace, work: Path
-) -> dict[str, str]:
+) -> Iterator[dict[str, str]]:
+    """The environment of a service on a fresh store holding a generated catalogue; a database
+    made on `--postgres`'s server is dropped afterwards (a SQLite file goes with `work`)."""
     dump_file = work / f"dump-{n_services}-{n_users}.json"
     dump_file.write_bytes(orjson.dumps(generate_dump(n_services, n_users, seed=args.seed)))
     env = {"DATABASE_URL": fresh_database(args, work, n_services)}
-    recommender("load-dump", str(dump_file), env=env)
-    return env
+    try:
+        recommender("load-dump", str(dump_file), env=env)
+        yield env
+    finally:
+        if args.postgres:
+            admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
+            name = make_url(env["DATABASE_URL"]).database
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
 
 
 def experiment(port: int, *, running: bool, tag: int) -> None:
@@ -186,7 +200,31 @@ def bench_online(
     n_services: int, n_users: int, args: argparse.Namespace, work: Path
 ) -> dict[str, Any]:
     """Alternate the two variants' servers over the same store; medians per variant."""
-    env = load_store(n_services, n_users, args, work) | {"RATE_LIMIT_PER_S": "0"}
+    with loaded_store(n_services, n_users, args, work) as env:
+        runs = run_online(n_services, n_users, args, env | {"RATE_LIMIT_PER_S": "0"})
+    medians = {
+        name: {key: float(np.median([r[key] for r in rows])) for key in rows[0]}
+        for name, rows in runs.items()
+    }
+    plain, online = (medians[name] for name in VARIANTS)
+    return {
+        "services": n_services,
+        "users": n_users,
+        "concurrency": int(str(args.concurrency).split(",")[0]),
+        "rounds": runs,
+        "medians": medians,
+        "throughput_ratio": online["throughput_rps"] / plain["throughput_rps"],
+        "p50_ratio": online["p50_ms"] / plain["p50_ms"],
+        # Answers per CPU second, with over without: steadier than requests per second
+        # when other work shares the machine.
+        "cpu_ratio": plain["server_cpu_us_per_answer"] / online["server_cpu_us_per_answer"],
+    }
+
+
+def run_online(
+    n_services: int, n_users: int, args: argparse.Namespace, env: dict[str, str]
+) -> dict[str, list[dict[str, float]]]:
+    """Each variant's figures, round by round."""
     concurrency = int(str(args.concurrency).split(",")[0])
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in VARIANTS}
     for round_index in range(args.rounds):
@@ -211,23 +249,7 @@ def bench_online(
                     ),
                 }
             )
-    medians = {
-        name: {key: float(np.median([r[key] for r in rows])) for key in rows[0]}
-        for name, rows in runs.items()
-    }
-    plain, online = (medians[name] for name in VARIANTS)
-    return {
-        "services": n_services,
-        "users": n_users,
-        "concurrency": concurrency,
-        "rounds": runs,
-        "medians": medians,
-        "throughput_ratio": online["throughput_rps"] / plain["throughput_rps"],
-        "p50_ratio": online["p50_ms"] / plain["p50_ms"],
-        # Answers per CPU second, with over without: steadier than requests per second
-        # when other work shares the machine.
-        "cpu_ratio": plain["server_cpu_us_per_answer"] / online["server_cpu_us_per_answer"],
-    }
+    return runs
 
 
 # The database and Redis servers, whose CPU a request also costs when they run here.
@@ -320,7 +342,14 @@ def bench_size(
     """Load one catalogue, then for each worker count start the service and drive it at each
     concurrency in turn; afterwards every 200 must have its impression and every 204 its
     stored action."""
-    env = load_store(n_services, n_users, args, work)
+    with loaded_store(n_services, n_users, args, work) as env:
+        return bench_workers(n_services, n_users, args, env)
+
+
+def bench_workers(
+    n_services: int, n_users: int, args: argparse.Namespace, env: dict[str, str]
+) -> list[dict[str, Any]]:
+    """`bench_size` on a loaded store."""
     if args.train:
         recommender("train", args.train, env=env)
     # The rate limiter would answer most of this traffic with 429: it is measured apart.

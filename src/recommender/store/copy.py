@@ -2,8 +2,8 @@
 
 The impression log takes a row per answer, a batch at a time, on the thread the event loop
 shares the interpreter with. Through `executemany` a 22-column row cost that thread about
-26 us (SQLAlchemy's parameters, then psycopg's per-statement work) and PostgreSQL 20 us;
-copied, 11 and 15 us (`benchmarks/impression_log.py`).
+27 us (SQLAlchemy's parameters, then psycopg's per-statement work) and PostgreSQL 20 us;
+copied, 15 and 17.5 us (`benchmarks/impression_log.py`).
 """
 
 from __future__ import annotations
