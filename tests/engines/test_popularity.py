@@ -54,6 +54,20 @@ def test_context_ranks_what_the_context_uses() -> None:
     assert most_popular(model, biology, items, 1)[0] == 10
 
 
+def test_queries_asked_in_turn_each_get_their_own_context() -> None:
+    """Ordering, scores and explanations of one request ask about the same query in turn;
+    another query in between must not get the first one's context."""
+    model = PopularityEngine().fit(two_communities())
+    items = np.array([10, 20, 30])
+    biology, anyone = Query(scientific_domains=(1,)), Query()
+    alone = {id(q): model.score(q, items) for q in (biology, anyone)}
+    assert not np.array_equal(alone[id(biology)], alone[id(anyone)])
+    for query in (biology, anyone, anyone, biology, Query(scientific_domains=(1,))):
+        expected = alone[id(anyone)] if query is anyone else alone[id(biology)]
+        np.testing.assert_array_equal(model.score(query, items), expected)
+        assert (model.ordering(query) is None) == (query is not anyone)
+
+
 def test_unknown_context_value_falls_back_to_global() -> None:
     model = PopularityEngine().fit(two_communities())
     items = np.array([10, 20, 30])
