@@ -22,6 +22,8 @@ database and Redis servers spent per request (when they run on this machine).
 
     .venv/bin/python -m benchmarks.route_cost --postgres \
         postgresql+psycopg://postgres@127.0.0.1:5432/test --redis-url redis://127.0.0.1:6379/14
+
+With `--train ease --engine ease` a learned engine is trained on the store first and serves.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.server import cpu_seconds_of
-from benchmarks.serving import STORE_PROCESSES, loaded_store, request_mix
+from benchmarks.serving import STORE_PROCESSES, loaded_store, request_mix, train_to_serve
 from recommender.api.routes.recommendations import recommend
 from recommender.api.routes.user_actions import record
 from recommender.config import Settings
@@ -107,14 +109,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--postgres", help="a PostgreSQL server's URL: store on a new database")
     parser.add_argument("--redis-url", help="keep the sessions in this Redis database")
+    parser.add_argument("--engine", default="popularity", help="the default engine")
+    parser.add_argument("--train", help="train this engine after loading the dump; it serves")
     args = parser.parse_args()
     store = argparse.Namespace(seed=args.seed, postgres=args.postgres)
     with (
         tempfile.TemporaryDirectory() as tmp,
         loaded_store(args.services, args.users, store, Path(tmp)) as env,
     ):
+        if args.train:
+            train_to_serve(args.train, env)
         settings = Settings(
             database_url=env["DATABASE_URL"],
+            default_engine=args.engine,
             redis_url=args.redis_url,
             rate_limit_per_s=0,
             sessions=args.sessions == "true",
