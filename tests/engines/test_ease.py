@@ -45,6 +45,21 @@ def test_batch_scores_from_histories_of_unknown_users() -> None:
         np.testing.assert_allclose(batch[row], model.score(query, data.item_ids), rtol=1e-5)
 
 
+def test_a_history_s_scores_are_its_rows_of_the_weights_summed() -> None:
+    """Whatever was asked before: queries in turn, the same one again, repeated items."""
+    data, _ = checkerboard()
+    model = EASEEngine({"l2": 1.0}).fit(data)
+    ids = data.item_ids
+    first, second = Query(history=ids[[0, 2, 0]]), Query(history=ids[[1, 3, 4]])
+    for query in (first, second, second, first, Query(history=ids[[1, 3, 4]])):
+        rows = np.unique(np.searchsorted(ids, query.history))
+        expected = np.zeros(ids.shape[0], dtype=np.float32)
+        for row in rows:
+            expected += model.weights[row]
+        np.testing.assert_array_equal(model.score(query, ids), expected)
+        np.testing.assert_array_equal(model.score_all(query)[1], expected)
+
+
 def test_refuses_catalogues_too_large_to_invert() -> None:
     with pytest.raises(EngineLimitError, match="ease is limited to 3 services and the data has 4"):
         EASEEngine(max_items=3).fit(Interactions.from_events([1] * 4, [1, 2, 3, 4]))

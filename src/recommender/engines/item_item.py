@@ -54,12 +54,30 @@ class ItemItemModel(Model):
         self.weights = weights
         self.popularity = popularity
         self.meta = dict(meta or {})
+        # The last query asked about and its history's positions: scores and explanations
+        # ask for the same query of one request. Replaced whole, so threads sharing the model
+        # read one pair or the other.
+        self._last_history: tuple[Query | None, IntArray] = (None, np.empty(0, np.int64))
+
+    def _history(self, query: Query) -> IntArray:
+        last, history = self._last_history
+        if last is query:
+            return history
+        history = history_positions(self.item_index, query)
+        self._last_history = (query, history)
+        return history
 
     def _all_scores(self, history: IntArray) -> FloatArray:
         if history.shape[0] == 0:
             return self.popularity
         if isinstance(self.weights, np.ndarray):
-            return np.asarray(self.weights[history].sum(axis=0), dtype=np.float32)
+            # Row by row into one buffer: gathering the rows first copied a catalogue-wide
+            # row per history item before summing them.
+            rows = history.tolist()
+            total = np.array(self.weights[rows[0]], dtype=np.float32)
+            for row in rows[1:]:
+                total += self.weights[row]
+            return total
         w = self.weights
         starts, ends = w.indptr[history], w.indptr[history + 1]
         picked = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)])
@@ -69,10 +87,10 @@ class ItemItemModel(Model):
 
     def score(self, query: Query, items: IntArray) -> FloatArray:
         pos = self.item_index(items)
-        return gather(self._all_scores(history_positions(self.item_index, query)), pos)
+        return gather(self._all_scores(self._history(query)), pos)
 
     def score_all(self, query: Query) -> tuple[IntArray, FloatArray]:
-        return self.item_ids, self._all_scores(history_positions(self.item_index, query))
+        return self.item_ids, self._all_scores(self._history(query))
 
     def score_batch(self, queries: Sequence[Query], items: IntArray) -> FloatArray:
         pos = self.item_index(items)
@@ -86,7 +104,7 @@ class ItemItemModel(Model):
         return gather(scores, pos)
 
     def explain(self, query: Query, items: IntArray, names: Names) -> list[Explanation]:
-        history = history_positions(self.item_index, query)
+        history = self._history(query)
         explanations = super().explain(query, items, names)
         if history.shape[0] == 0:
             return explanations
