@@ -22,6 +22,7 @@ from recommender.progress import Progress, quiet
 from recommender.transitions import Transitions
 
 JsonValue = Any  # JSON-serialisable data: dict, list, str, int, float, bool, None
+KeptT = TypeVar("KeptT")
 
 
 def _empty_ids() -> IntArray:
@@ -40,6 +41,26 @@ class Query:
     history: IntArray = field(default_factory=_empty_ids)
     scientific_domains: tuple[int, ...] = ()
     categories: tuple[int, ...] = ()
+
+
+class LastQuery(Generic[KeptT]):
+    """What a model worked out for the last query it was asked about. Ordering, scores and
+    explanations of one request each ask about the same query object; a different object,
+    even an equal one, is worked out again. Kept as one pair, replaced whole, so threads
+    sharing the model read one query's value or the other's."""
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last: tuple[Query, KeptT] | None = None
+
+    def get(self, query: Query) -> KeptT | None:
+        last = self._last
+        return last[1] if last is not None and last[0] is query else None
+
+    def keep(self, query: Query, value: KeptT) -> KeptT:
+        self._last = (query, value)
+        return value
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from recommender.arrays import FloatArray, IntArray
-from recommender.engines.base import Artifact, Explanation, Model, Names, Query
+from recommender.engines.base import Artifact, Explanation, LastQuery, Model, Names, Query
 from recommender.engines.lookup import IdIndex, gather, history_matrix, history_positions
 
 # Dense cells (rows x items) materialised at once while accumulating a Gram matrix.
@@ -54,18 +54,13 @@ class ItemItemModel(Model):
         self.weights = weights
         self.popularity = popularity
         self.meta = dict(meta or {})
-        # The last query asked about and its history's positions: scores and explanations
-        # ask for the same query of one request. Replaced whole, so threads sharing the model
-        # read one pair or the other.
-        self._last_history: tuple[Query | None, IntArray] = (None, np.empty(0, np.int64))
+        self._history_of: LastQuery[IntArray] = LastQuery()
 
     def _history(self, query: Query) -> IntArray:
-        last, history = self._last_history
-        if last is query:
-            return history
-        history = history_positions(self.item_index, query)
-        self._last_history = (query, history)
-        return history
+        known = self._history_of.get(query)
+        if known is not None:
+            return known
+        return self._history_of.keep(query, history_positions(self.item_index, query))
 
     def _all_scores(self, history: IntArray) -> FloatArray:
         if history.shape[0] == 0:

@@ -17,6 +17,7 @@ from recommender.engines.base import (
     Engine,
     EngineParams,
     Explanation,
+    LastQuery,
     Model,
     Names,
     Query,
@@ -70,10 +71,7 @@ class PopularityModel(Model):
         self._index = IdIndex(item_ids)
         self._every = np.arange(item_ids.shape[0])
         self._order: tuple[IntArray, FloatArray] | None = None
-        # The last query asked about and its context rows: ordering, scores and explanations
-        # each ask for the same query within one request. Replaced whole, never changed, so
-        # threads sharing the model read one pair or the other.
-        self._last_rows: tuple[Query | None, list[tuple[str, int, int]]] = (None, [])
+        self._rows_of: LastQuery[list[tuple[str, int, int]]] = LastQuery()
         # Dense copies of small context tables: a row of a dense array is a view, while a
         # sparse row costs a conversion per request.
         # Asked up to three times per request (ordering, scores, explanations).
@@ -99,8 +97,8 @@ class PopularityModel(Model):
 
     def _context_rows(self, query: Query) -> list[tuple[str, int, int]]:
         """(feature, value id, row) for every context value of the query this model knows."""
-        last, known = self._last_rows
-        if last is query:
+        known = self._rows_of.get(query)
+        if known is not None:
             return known
         rows = []
         for feature, values in (
@@ -114,8 +112,7 @@ class PopularityModel(Model):
                 row = where.get(int(value))
                 if row is not None:
                     rows.append((feature, int(value), row))
-        self._last_rows = (query, rows)
-        return rows
+        return self._rows_of.keep(query, rows)
 
     def _row(self, feature: str, counts: sp.csr_matrix, row: int) -> FloatArray:
         dense = self._dense.get(feature)
