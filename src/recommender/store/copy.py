@@ -20,11 +20,11 @@ Convert = Callable[[Any], Any] | None
 @lru_cache(maxsize=64)
 def _plan(
     table: Table, columns: tuple[str, ...], dialect: Dialect
-) -> tuple[str, tuple[Convert, ...]]:
-    """The COPY statement for `columns` of `table`, and each column's bind conversion (its
-    type's, on this dialect: JSON encoded as the engine encodes it, times in UTC)."""
+) -> tuple[str, tuple[tuple[str, Convert], ...]]:
+    """The COPY statement for `columns` of `table`, and each column with its bind conversion
+    (its type's, on this dialect: JSON encoded as the engine encodes it, times in UTC)."""
     converts = tuple(
-        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
+        (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in columns
     )
     quoted = ", ".join(dialect.identifier_preparer.quote(name) for name in columns)
     table_name = dialect.identifier_preparer.format_table(table)
@@ -36,9 +36,7 @@ def copy_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]])
     connection's transaction, as `conn.execute(insert(table), rows)` would on PostgreSQL."""
     if not rows:
         return
-    columns = tuple(rows[0])
-    statement, converts = _plan(table, columns, conn.dialect)
-    plan = tuple(zip(columns, converts, strict=True))
+    statement, plan = _plan(table, tuple(rows[0]), conn.dialect)
     driver = conn.connection.driver_connection
     assert driver is not None
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
