@@ -40,10 +40,10 @@ def opens(client: TestClient, browser: str, service: int, at: str, **fields: Any
     assert client.post("/user_actions", json=action).status_code == 204
 
 
-def trained(client: TestClient) -> TestClient:
+def trained(client: TestClient, engine: str = "itemknn") -> TestClient:
     load_catalog(client, two_communities(n_services=16, n_users=80))
     runtime = runtime_of(client)
-    task = wait_for(runtime.db, runtime.executor.submit("train", engine="itemknn"), 120)
+    task = wait_for(runtime.db, runtime.executor.submit("train", engine=engine), 120)
     assert task.state == "succeeded", task.error
     runtime.serving.refresh()
     return client
@@ -65,6 +65,27 @@ def test_an_anonymous_visitor_s_session_personalises_the_next_panel(api: TestCli
     over = panel(client, unique_id="visitor", timestamp="2026-12-01T11:00:00Z")
     assert over["engine_version"] == "popularity"
     assert over["recommendations"] == before["recommendations"]
+
+
+def test_a_visitor_asking_after_each_step_gets_the_panel_of_one_asking_at_the_end(
+    api: TestClient,
+) -> None:
+    """EASE keeps each visitor's scores and adds what their session changed: the panels must
+    be those of a visitor whose whole session is scored at once."""
+    client = trained(api, engine="ease")
+    steps = [1, 2, 3, 10, 11, 12, 13, 14]
+    for minute, service in enumerate(steps, start=1):
+        at = f"2026-12-01T10:{minute:02d}:00Z"
+        opens(client, "step-by-step", service, at)
+        opens(client, "at-the-end", service, at)
+        along = panel(client, unique_id="step-by-step", timestamp=at)
+        assert along["engine_version"] == "ease"
+    at_end = panel(client, unique_id="at-the-end", timestamp="2026-12-01T10:09:00Z")
+    along = panel(client, unique_id="step-by-step", timestamp="2026-12-01T10:09:00Z")
+    assert along["recommendations"] == at_end["recommendations"]
+    assert not set(steps) & set(along["recommendations"])
+    # Physics now outweighs biology in the session: its last unopened services lead.
+    assert along["recommendations"][0] in PHYSICS, along
 
 
 def test_a_logged_in_user_s_session_joins_their_history(client: TestClient) -> None:

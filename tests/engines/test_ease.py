@@ -5,6 +5,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
+from recommender.engines import item_item
 from recommender.engines.base import Query
 from recommender.engines.ease import EASEEngine
 from recommender.engines.limits import EngineLimitError
@@ -58,6 +59,44 @@ def test_a_history_s_scores_are_its_rows_of_the_weights_summed() -> None:
             expected += model.weights[row]
         np.testing.assert_array_equal(model.score(query, ids), expected)
         np.testing.assert_array_equal(model.score_all(query)[1], expected)
+
+
+def test_a_returning_visitor_s_scores_follow_each_change_of_their_history(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Histories grow, shrink and are replaced, for visitors asking in turn, with room kept
+    for two visitors' sums only: every answer equals the history's rows summed afresh."""
+    rng = np.random.default_rng(3)
+    n_items = 30
+    data = Interactions.from_events(
+        rng.integers(1, 200, size=2_000).tolist(), rng.integers(1, n_items + 1, size=2_000).tolist()
+    )
+    monkeypatch.setattr(item_item, "RUNNING_BYTES", 2 * 4 * n_items)
+    model = EASEEngine({"l2": 5.0}).fit(data)
+    ids = data.item_ids
+    histories = {visitor: [int(ids[0])] for visitor in ("user:1", "user:2", "b:3")}
+    for step in range(300):
+        visitor = ("user:1", "user:1", "user:2", "b:3")[step % 4]
+        history = histories[visitor]
+        if step % 50 == 49:
+            history[:] = rng.choice(ids, size=12, replace=False).tolist()
+        elif len(history) > 1 and rng.random() < 0.4:
+            history.pop(int(rng.integers(len(history))))
+        elif rng.random() < 0.9:
+            history.append(int(rng.choice(ids)))
+        fresh = model.score_all(Query(history=np.array(history)))[1]
+        asked = Query(history=np.array(history), visitor=visitor)
+        np.testing.assert_allclose(model.score_all(asked)[1], fresh, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(model.score(asked, ids[::-1]), fresh[::-1], rtol=1e-5, atol=1e-5)
+
+
+def test_running_sums_drop_the_visitor_asked_least_recently() -> None:
+    sums = item_item.RunningSums(capacity=2)
+    for visitor in ("a", "b"):
+        sums.put(visitor, item_item._Summed(np.arange(1), np.zeros(3, dtype=np.float32), 0))
+    assert sums.get("a") is not None
+    sums.put("c", item_item._Summed(np.arange(1), np.ones(3, dtype=np.float32), 0))
+    assert sums.get("b") is None and sums.get("a") is not None and sums.get("c") is not None
 
 
 def test_refuses_catalogues_too_large_to_invert() -> None:

@@ -34,13 +34,16 @@ class Query:
     """What an engine knows about the person it recommends to.
 
     `history` holds external item ids, oldest first. An engine must answer for a user it never
-    saw (`user_id` unknown or None) from the history and the context alone.
+    saw (`user_id` unknown or None) from the history and the context alone. `visitor` names who
+    asks (the user, else the browser) when serving, so a model may reuse what it worked out for
+    that visitor's previous request; None where nobody comes back (offline evaluation).
     """
 
     user_id: int | None = None
     history: IntArray = field(default_factory=_empty_ids)
     scientific_domains: tuple[int, ...] = ()
     categories: tuple[int, ...] = ()
+    visitor: str | None = None
 
 
 class LastQuery(Generic[KeptT]):

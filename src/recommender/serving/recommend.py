@@ -91,6 +91,7 @@ def _query(request: RecommendationRequest, visitor: Visitor, recent: Recent) -> 
         history=_history(profile, recent),
         scientific_domains=tuple(dict.fromkeys(domains)),
         categories=tuple(dict.fromkeys(categories)),
+        visitor=visitor_key(visitor.user_id, request.aai_uid, request.unique_id),
     )
 
 
