@@ -3,8 +3,8 @@ user's history to it. Shared by `itemknn` (sparse neighbour weights) and `ease` 
 
 These models learn no per-user state: known and new users alike are scored from
 `query.history`, so a user's newest actions count at once. A returning visitor's last sum is
-kept only to be updated by what their history gained or lost since. An empty history falls back to
-popularity, the share of training users who used each item.
+kept only to be updated by what their history gained or lost since. An empty history falls
+back to popularity, the share of training users who used each item.
 """
 
 from __future__ import annotations
