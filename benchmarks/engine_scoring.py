@@ -10,6 +10,11 @@ Scoring runs with BLAS limited to one thread, as a serving process should run
 product has a p99 near 8 ms on two shared cores, against 0.25 ms single-threaded.
 
     python benchmarks/engine_scoring.py [--items 10000] [--calls 500] [--engines ncf,rl]
+
+A second table follows browsing visitors as serving sees them: 50 visitors, each with a
+50-service history that gains one service (and drops its oldest) between their requests, and
+times `model.score_all` for each request asked anonymously (`Query.visitor` None: nothing to
+reuse) and as the same returning visitor.
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ import time
 
 import numpy as np
 
+from recommender.arrays import IntArray
 from recommender.engines import engine_class
-from recommender.engines.base import Query, TrainingOptions
+from recommender.engines.base import Model, Query, TrainingOptions
 from recommender.engines.hardware import limited_threads
 from recommender.interactions import Interactions
 
@@ -68,6 +74,7 @@ def main() -> None:
     )
     print("| engine | fit s | score median µs | score p95 µs | score_batch 1,000 users s |")
     print("|---|---:|---:|---:|---:|")
+    models: dict[str, Model] = {}
     for name in wanted:
         params = PARAMS.get(name, {})
         began = time.perf_counter()
@@ -86,6 +93,33 @@ def main() -> None:
         batch_s = time.perf_counter() - start
         median, p95 = np.percentile(timings, [50, 95])
         print(f"| {name} | {fit_s:.1f} | {median:.0f} | {p95:.0f} | {batch_s:.2f} |", flush=True)
+        models[name] = model
+    print("\n| engine | score_all median µs, anyone | the same, returning visitor |")
+    print("|---|---:|---:|")
+    for name, model in models.items():
+        with limited_threads(blas_threads=1):
+            anyone, returning = browsing(model, data.item_ids, args.calls)
+        print(f"| {name} | {anyone:.0f} | {returning:.0f} |", flush=True)
+
+
+def browsing(model: Model, item_ids: IntArray, calls: int) -> tuple[float, float]:
+    """Median µs of `score_all` for browsing visitors' requests, asked without and with the
+    visitor's name; each request's history is its visitor's last one plus a service."""
+    rng = np.random.default_rng(2)
+    histories = [list(rng.choice(item_ids, size=50, replace=False)) for _ in range(50)]
+    timings: dict[bool, list[float]] = {False: [], True: []}
+    for call in range(calls + 100):
+        visitor = call % len(histories)
+        history = histories[visitor]
+        history.append(int(rng.choice(item_ids)))
+        del history[0]
+        for named in (False, True):
+            query = Query(history=np.array(history), visitor=f"v{visitor}" if named else None)
+            start = time.perf_counter_ns()
+            model.score_all(query)
+            if call >= 100:  # each visitor's first requests had nothing to reuse
+                timings[named].append((time.perf_counter_ns() - start) / 1_000)
+    return float(np.median(timings[False])), float(np.median(timings[True]))
 
 
 if __name__ == "__main__":
