@@ -18,6 +18,11 @@ class TestEASEContract(PersonalisedEngineContract):
     params: ClassVar[dict[str, Any]] = {"l2": 1.0}
 
 
+class TestEASEKeepingThreeNeighboursContract(PersonalisedEngineContract):
+    engine_name = "ease"
+    params: ClassVar[dict[str, Any]] = {"l2": 1.0, "neighbours": 3}
+
+
 def test_matches_the_closed_form() -> None:
     data, _ = checkerboard()
     l2 = 3.0
@@ -97,6 +102,34 @@ def test_running_sums_drop_the_visitor_asked_least_recently() -> None:
     assert sums.get("a") is not None
     sums.put("c", item_item._Summed(np.arange(1), np.ones(3, dtype=np.float32), 0))
     assert sums.get("b") is None and sums.get("a") is not None and sums.get("c") is not None
+
+
+def test_keeps_each_service_s_strongest_weights_when_asked() -> None:
+    rng = np.random.default_rng(4)
+    data = Interactions.from_events(
+        rng.integers(1, 60, size=400).tolist(), rng.integers(1, 13, size=400).tolist()
+    )
+    dense = EASEEngine({"l2": 2.0}).fit(data)
+    pruned = EASEEngine({"l2": 2.0, "neighbours": 3}).fit(data)
+    assert isinstance(dense.weights, np.ndarray) and pruned.meta["neighbours"] == 3
+    kept = pruned.weights.toarray()
+    expected = np.zeros_like(dense.weights)
+    for row, weights in enumerate(dense.weights):
+        strongest = np.argsort(-np.abs(weights), kind="stable")[:3]
+        expected[row, strongest] = weights[strongest]
+    np.testing.assert_allclose(kept, expected, rtol=1e-6)
+    assert (np.count_nonzero(kept, axis=1) <= 3).all()
+    ids = data.item_ids
+    for history in (ids[[0]], ids[[1, 5, 7]], ids[[2, 2, 11]]):
+        query = Query(history=history)
+        rows = np.unique(np.searchsorted(ids, history))
+        np.testing.assert_allclose(model_scores := pruned.score(query, ids), kept[rows].sum(0))
+        np.testing.assert_allclose(pruned.score_all(query)[1], model_scores)
+        np.testing.assert_allclose(pruned.score_batch([query], ids)[0], model_scores, rtol=1e-6)
+    again = type(pruned).from_artifact(pruned.to_artifact())
+    np.testing.assert_array_equal(
+        again.score(Query(history=ids[[1, 5]]), ids), pruned.score(Query(history=ids[[1, 5]]), ids)
+    )
 
 
 def test_refuses_catalogues_too_large_to_invert() -> None:

@@ -6,6 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.engines.base import Query
+from recommender.engines.item_item import sparse_rows
 from recommender.engines.itemknn import ItemKNNEngine
 from recommender.interactions import Interactions
 from tests.engines.contract import PersonalisedEngineContract, checkerboard
@@ -60,3 +61,14 @@ def test_anonymous_users_get_popular_items_first() -> None:
     model = ItemKNNEngine().fit(data)
     scores = model.score(Query(), np.array([10, 11]))
     assert scores[0] > scores[1]
+
+
+def test_sparse_rows_gathers_each_asked_row_s_entries() -> None:
+    rng = np.random.default_rng(0)
+    matrix = sp.random(12, 9, density=0.3, format="csr", random_state=1, dtype=np.float32)
+    rows = np.array([3, 0, 3, 11, 7])
+    which, columns, values = sparse_rows(matrix, rows)
+    rebuilt = sp.csr_matrix((values, (which, columns)), shape=(rows.shape[0], 9)).toarray()
+    np.testing.assert_array_equal(rebuilt, matrix[rows].toarray())
+    empty = sparse_rows(matrix, rng.choice(12, size=0))
+    assert all(part.shape == (0,) for part in empty)

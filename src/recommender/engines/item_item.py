@@ -96,6 +96,29 @@ def _changes(before: IntArray, now: IntArray) -> tuple[IntArray, IntArray]:
     return _missing(now, before), _missing(before, now)
 
 
+def sparse_rows(matrix: sp.csr_matrix, rows: IntArray) -> tuple[IntArray, IntArray, FloatArray]:
+    """The stored entries of `rows` of a CSR matrix, as (which of `rows`, column, value),
+    gathered without a Python loop per row."""
+    starts, ends = matrix.indptr[rows], matrix.indptr[rows + 1]
+    lengths = ends - starts
+    # Entry j of row r sits at starts[r] + j: one range over the total, shifted per row.
+    shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    picked = np.arange(shift.shape[0]) + shift
+    which = np.repeat(np.arange(rows.shape[0]), lengths)
+    return which, matrix.indices[picked], matrix.data[picked]
+
+
+def _column(
+    picked: tuple[IntArray, IntArray, FloatArray], column: int, rows: IntArray
+) -> FloatArray:
+    """Each of `rows`' weight to `column`, from their entries as `sparse_rows` gives them."""
+    which, targets, values = picked
+    out = np.zeros(rows.shape[0], dtype=np.float32)
+    hit = targets == column
+    out[which[hit]] = values[hit]
+    return out
+
+
 class ItemItemModel(Model):
     """Scores = history indicator @ W, where W[i, j] is how much using i suggests j."""
 
@@ -127,12 +150,10 @@ class ItemItemModel(Model):
             return self.popularity
         if isinstance(self.weights, np.ndarray):
             return self._dense_scores(self.weights, history, visitor)
-        w = self.weights
-        starts, ends = w.indptr[history], w.indptr[history + 1]
-        picked = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)])
-        return np.bincount(
-            w.indices[picked], weights=w.data[picked], minlength=self.item_ids.shape[0]
-        ).astype(np.float32)
+        _, targets, values = sparse_rows(self.weights, history)
+        return np.bincount(targets, weights=values, minlength=self.item_ids.shape[0]).astype(
+            np.float32
+        )
 
     def _dense_scores(
         self, weights: NDArray[np.float32], history: IntArray, visitor: str | None
@@ -188,11 +209,12 @@ class ItemItemModel(Model):
         explanations = super().explain(query, items, names)
         if history.shape[0] == 0:
             return explanations
+        weights = self.weights
+        picked = None if isinstance(weights, np.ndarray) else sparse_rows(weights, history)
         for n, pos in enumerate(self.item_index(items)):
             if pos < 0:
                 continue
-            column = self.weights[history, pos]
-            strengths = np.asarray(column.toarray() if sp.issparse(column) else column).ravel()
+            strengths = weights[history, pos] if picked is None else _column(picked, pos, history)
             best = int(np.argmax(strengths))
             name = names.service(int(self.item_ids[history[best]]))
             if strengths[best] > 0 and name:
