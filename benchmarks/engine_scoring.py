@@ -10,6 +10,7 @@ Scoring runs with BLAS limited to one thread, as a serving process should run
 product has a p99 near 8 ms on two shared cores, against 0.25 ms single-threaded.
 
     python benchmarks/engine_scoring.py [--items 10000] [--calls 500] [--engines ncf,rl]
+    python benchmarks/engine_scoring.py --engines ease --param ease.neighbours=400
 
 A second table follows browsing visitors as serving sees them: 50 visitors, each with a
 50-service history that gains one service (and drops its oldest) between their requests, and
@@ -60,7 +61,17 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--engines", default=",".join(PARAMS), help="comma-separated subset")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        help="ENGINE.NAME=VALUE (a number), replacing the quick fit's; repeatable",
+    )
     args = parser.parse_args()
+    for setting in args.param:
+        target, _, value = setting.partition("=")
+        engine, _, name = target.partition(".")
+        PARAMS.setdefault(engine, {})[name] = float(value) if "." in value else int(value)
     wanted = [name for name in args.engines.split(",") if name]
     data = catalogue(args.items, args.users, 30)
     rng = np.random.default_rng(1)

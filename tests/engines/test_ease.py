@@ -66,18 +66,20 @@ def test_a_history_s_scores_are_its_rows_of_the_weights_summed() -> None:
         np.testing.assert_array_equal(model.score_all(query)[1], expected)
 
 
+@pytest.mark.parametrize("neighbours", [0, 8])
 def test_a_returning_visitor_s_scores_follow_each_change_of_their_history(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, neighbours: int
 ) -> None:
     """Histories grow, shrink and are replaced, for visitors asking in turn, with room kept
-    for two visitors' sums only: every answer equals the history's rows summed afresh."""
+    for two visitors' sums only: every answer equals the history's rows summed afresh, with
+    every weight kept and with each service's 8 strongest."""
     rng = np.random.default_rng(3)
     n_items = 30
     data = Interactions.from_events(
         rng.integers(1, 200, size=2_000).tolist(), rng.integers(1, n_items + 1, size=2_000).tolist()
     )
     monkeypatch.setattr(item_item, "RUNNING_BYTES", 2 * 4 * n_items)
-    model = EASEEngine({"l2": 5.0}).fit(data)
+    model = EASEEngine({"l2": 5.0, "neighbours": neighbours}).fit(data)
     ids = data.item_ids
     histories = {visitor: [int(ids[0])] for visitor in ("user:1", "user:2", "b:3")}
     for step in range(300):

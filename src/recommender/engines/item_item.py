@@ -146,20 +146,10 @@ class ItemItemModel(Model):
         return self._history_of.keep(query, history_positions(self.item_index, query))
 
     def _all_scores(self, history: IntArray, visitor: str | None = None) -> FloatArray:
-        if history.shape[0] == 0:
-            return self.popularity
-        if isinstance(self.weights, np.ndarray):
-            return self._dense_scores(self.weights, history, visitor)
-        _, targets, values = sparse_rows(self.weights, history)
-        return np.bincount(targets, weights=values, minlength=self.item_ids.shape[0]).astype(
-            np.float32
-        )
-
-    def _dense_scores(
-        self, weights: NDArray[np.float32], history: IntArray, visitor: str | None
-    ) -> FloatArray:
         """The history's rows summed, from the visitor's last sum when fewer rows changed
         than the history holds."""
+        if history.shape[0] == 0:
+            return self.popularity
         before = self._running.get(visitor) if visitor is not None else None
         if before is not None and before.updates < MAX_UPDATES:
             added, removed = _changes(before.positions, history)
@@ -168,18 +158,41 @@ class ItemItemModel(Model):
                 return before.scores
             if changes < history.shape[0]:
                 total = before.scores.copy()
-                for row in added.tolist():
-                    total += weights[row]
-                for row in removed.tolist():
-                    total -= weights[row]
+                self._add_rows(total, added)
+                self._add_rows(total, removed, subtract=True)
                 return self._keep(visitor, _Summed(history, total, before.updates + changes))
-        # Row by row into one buffer: gathering the rows first copied a catalogue-wide row per
-        # history item before summing them.
-        rows = history.tolist()
-        total = np.array(weights[rows[0]], dtype=np.float32)
-        for row in rows[1:]:
-            total += weights[row]
-        return self._keep(visitor, _Summed(history, total, 0))
+        return self._keep(visitor, _Summed(history, self._summed(history), 0))
+
+    def _summed(self, history: IntArray) -> FloatArray:
+        weights = self.weights
+        if isinstance(weights, np.ndarray):
+            # Row by row into one buffer: gathering the rows first copied a catalogue-wide row
+            # per history item before summing them.
+            rows = history.tolist()
+            total = np.array(weights[rows[0]], dtype=np.float32)
+            for row in rows[1:]:
+                total += weights[row]
+            return total
+        _, targets, values = sparse_rows(weights, history)
+        summed: FloatArray = np.bincount(
+            targets, weights=values, minlength=self.item_ids.shape[0]
+        ).astype(np.float32)
+        return summed
+
+    def _add_rows(self, total: FloatArray, rows: IntArray, *, subtract: bool = False) -> None:
+        weights = self.weights
+        for row in rows.tolist():
+            at: slice | IntArray
+            if isinstance(weights, np.ndarray):
+                at, part = slice(None), weights[row]
+            else:
+                # A CSR row holds each column once: adding at its columns adds each once.
+                start, end = weights.indptr[row], weights.indptr[row + 1]
+                at, part = weights.indices[start:end], weights.data[start:end]
+            if subtract:
+                total[at] -= part
+            else:
+                total[at] += part
 
     def _keep(self, visitor: str | None, summed: _Summed) -> FloatArray:
         if visitor is not None:
