@@ -13,7 +13,7 @@ from sqlalchemy import event
 
 from recommender.catalog.loader import replace_catalog
 from recommender.catalog.snapshot import UserDirectory, load_snapshot
-from recommender.catalog.user_cache import CachedUsers, Lru, UserCache
+from recommender.catalog.user_cache import CachedUsers, UserCache
 from recommender.store.database import Database
 from tests.factories import two_communities
 
@@ -146,12 +146,3 @@ def test_users_that_fit_are_held_whole(loaded: Database) -> None:
     with queries(loaded) as sent:
         users.get(7), users.user_of_aai("user5@aai.example.org")
     assert sent == []
-
-
-def test_lru_drops_the_least_recently_used() -> None:
-    lru: Lru[str, int] = Lru(2)
-    lru.put("a", 1)
-    lru.put("b", 2)
-    assert lru.get("a") == 1
-    lru.put("c", 3)
-    assert "b" not in lru and "a" in lru and "c" in lru and len(lru) == 2

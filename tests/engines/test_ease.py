@@ -97,15 +97,6 @@ def test_a_returning_visitor_s_scores_follow_each_change_of_their_history(
         np.testing.assert_allclose(model.score(asked, ids[::-1]), fresh[::-1], rtol=1e-5, atol=1e-5)
 
 
-def test_running_sums_drop_the_visitor_asked_least_recently() -> None:
-    sums = item_item.RunningSums(capacity=2)
-    for visitor in ("a", "b"):
-        sums.put(visitor, item_item._Summed(np.arange(1), np.zeros(3, dtype=np.float32), 0))
-    assert sums.get("a") is not None
-    sums.put("c", item_item._Summed(np.arange(1), np.ones(3, dtype=np.float32), 0))
-    assert sums.get("b") is None and sums.get("a") is not None and sums.get("c") is not None
-
-
 def test_keeps_each_service_s_strongest_weights_when_asked() -> None:
     rng = np.random.default_rng(4)
     data = Interactions.from_events(

@@ -10,7 +10,6 @@ back to popularity, the share of training users who used each item.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import ClassVar, NamedTuple, Self
 
@@ -20,7 +19,14 @@ from numpy.typing import NDArray
 
 from recommender.arrays import FloatArray, IntArray
 from recommender.engines.base import Artifact, Explanation, LastQuery, Model, Names, Query
-from recommender.engines.lookup import IdIndex, gather, history_matrix, history_positions
+from recommender.engines.lookup import (
+    IdIndex,
+    gather,
+    history_matrix,
+    history_positions,
+    positions,
+)
+from recommender.lru import MISSING, Lru, Missing
 
 # Dense cells (rows x items) materialised at once while accumulating a Gram matrix.
 _CHUNK_CELLS = 8_000_000
@@ -39,31 +45,6 @@ class _Summed(NamedTuple):
     updates: int
 
 
-class RunningSums:
-    """Per visitor, the history positions last scored and their weight rows summed; the least
-    recently asked visitor is dropped first."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = max(capacity, 1)
-        self._sums: OrderedDict[str, _Summed] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, visitor: str) -> _Summed | None:
-        with self._lock:
-            found = self._sums.get(visitor)
-            if found is not None:
-                self._sums.move_to_end(visitor)
-            return found
-
-    def put(self, visitor: str, summed: _Summed) -> None:
-        summed.scores.flags.writeable = False
-        with self._lock:
-            self._sums[visitor] = summed
-            self._sums.move_to_end(visitor)
-            while len(self._sums) > self.capacity:
-                self._sums.popitem(last=False)
-
-
 def gram_blocks(matrix: sp.csr_matrix, block: int) -> Iterator[tuple[slice, NDArray[np.float32]]]:
     """Column blocks of X^T X (items x block), accumulated over dense chunks of users: BLAS on
     dense chunks beats sparse-sparse products on data as dense as MovieLens."""
@@ -78,22 +59,12 @@ def gram_blocks(matrix: sp.csr_matrix, block: int) -> Iterator[tuple[slice, NDAr
         yield columns, out
 
 
-def _missing(of: IntArray, among: IntArray) -> IntArray:
-    """The values of sorted `of` that sorted `among` lacks."""
-    if among.shape[0] == 0:
-        return of
-    at = np.searchsorted(among, of)
-    np.minimum(at, among.shape[0] - 1, out=at)
-    lacking: IntArray = of[among[at] != of]
-    return lacking
-
-
 def _changes(before: IntArray, now: IntArray) -> tuple[IntArray, IntArray]:
     """What sorted, distinct positions gained and lost (`np.setdiff1d` both ways cost four
     times as much on a 50-service history)."""
     if before.shape == now.shape and np.array_equal(before, now):
         return now[:0], now[:0]
-    return _missing(now, before), _missing(before, now)
+    return now[positions(before, now) < 0], before[positions(now, before) < 0]
 
 
 def sparse_rows(matrix: sp.csr_matrix, rows: IntArray) -> tuple[IntArray, IntArray, FloatArray]:
@@ -108,12 +79,11 @@ def sparse_rows(matrix: sp.csr_matrix, rows: IntArray) -> tuple[IntArray, IntArr
     return which, matrix.indices[picked], matrix.data[picked]
 
 
-def _column(
-    picked: tuple[IntArray, IntArray, FloatArray], column: int, rows: IntArray
-) -> FloatArray:
-    """Each of `rows`' weight to `column`, from their entries as `sparse_rows` gives them."""
+def _column(picked: tuple[IntArray, IntArray, FloatArray], column: int, rows: int) -> FloatArray:
+    """Each of `rows` rows' weight to `column`, from their entries as `sparse_rows` gives
+    them."""
     which, targets, values = picked
-    out = np.zeros(rows.shape[0], dtype=np.float32)
+    out = np.zeros(rows, dtype=np.float32)
     hit = targets == column
     out[which[hit]] = values[hit]
     return out
@@ -137,7 +107,8 @@ class ItemItemModel(Model):
         self.popularity = popularity
         self.meta = dict(meta or {})
         self._history_of: LastQuery[IntArray] = LastQuery()
-        self._running = RunningSums(RUNNING_BYTES // max(4 * item_ids.shape[0], 1))
+        self._running: Lru[str, _Summed] = Lru(max(RUNNING_BYTES // max(4 * item_ids.size, 1), 1))
+        self._running_lock = threading.Lock()
 
     def _history(self, query: Query) -> IntArray:
         known = self._history_of.get(query)
@@ -150,8 +121,11 @@ class ItemItemModel(Model):
         than the history holds."""
         if history.shape[0] == 0:
             return self.popularity
-        before = self._running.get(visitor) if visitor is not None else None
-        if before is not None and before.updates < MAX_UPDATES:
+        before: _Summed | Missing = MISSING
+        if visitor is not None:
+            with self._running_lock:
+                before = self._running.get(visitor)
+        if not isinstance(before, Missing) and before.updates < MAX_UPDATES:
             added, removed = _changes(before.positions, history)
             changes = added.shape[0] + removed.shape[0]
             if changes == 0:
@@ -196,7 +170,9 @@ class ItemItemModel(Model):
 
     def _keep(self, visitor: str | None, summed: _Summed) -> FloatArray:
         if visitor is not None:
-            self._running.put(visitor, summed)
+            summed.scores.flags.writeable = False  # shared with every later caller
+            with self._running_lock:
+                self._running.put(visitor, summed)
         return summed.scores
 
     def score(self, query: Query, items: IntArray) -> FloatArray:
@@ -227,7 +203,9 @@ class ItemItemModel(Model):
         for n, pos in enumerate(self.item_index(items)):
             if pos < 0:
                 continue
-            strengths = weights[history, pos] if picked is None else _column(picked, pos, history)
+            strengths = (
+                weights[history, pos] if picked is None else _column(picked, pos, history.shape[0])
+            )
             best = int(np.argmax(strengths))
             name = names.service(int(self.item_ids[history[best]]))
             if strengths[best] > 0 and name:
