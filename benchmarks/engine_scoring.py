@@ -71,7 +71,8 @@ def main() -> None:
     for setting in args.param:
         target, _, value = setting.partition("=")
         engine, _, name = target.partition(".")
-        PARAMS.setdefault(engine, {})[name] = float(value) if "." in value else int(value)
+        number = float(value)
+        PARAMS.setdefault(engine, {})[name] = int(number) if number.is_integer() else number
     wanted = [name for name in args.engines.split(",") if name]
     data = catalogue(args.items, args.users, 30)
     rng = np.random.default_rng(1)
