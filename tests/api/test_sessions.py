@@ -70,15 +70,17 @@ def test_an_anonymous_visitor_s_session_personalises_the_next_panel(api: TestCli
 def test_a_visitor_asking_after_each_step_gets_the_panel_of_one_asking_at_the_end(
     api: TestClient,
 ) -> None:
-    """EASE keeps each visitor's scores and adds what their session changed: the panels must
-    be those of a visitor whose whole session is scored at once."""
+    """EASE keeps each visitor's scores and adds what their history changed: the panels must
+    be those of a browser whose whole history is scored at once, also when the browser's
+    user logs in, changes and logs out between steps (a shared terminal)."""
     client = trained(api, engine="ease")
     steps = [1, 2, 3, 10, 11, 12, 13, 14]
-    for minute, service in enumerate(steps, start=1):
+    users = [None, None, 1, 1, 2, None, 1, None]
+    for minute, (service, user) in enumerate(zip(steps, users, strict=True), start=1):
         at = f"2026-12-01T10:{minute:02d}:00Z"
-        opens(client, "step-by-step", service, at)
-        opens(client, "at-the-end", service, at)
-        along = panel(client, unique_id="step-by-step", timestamp=at)
+        opens(client, "step-by-step", service, at, user_id=user)
+        opens(client, "at-the-end", service, at, user_id=user)
+        along = panel(client, unique_id="step-by-step", user_id=user, timestamp=at)
         assert along["engine_version"] == "ease"
     at_end = panel(client, unique_id="at-the-end", timestamp="2026-12-01T10:09:00Z")
     along = panel(client, unique_id="step-by-step", timestamp="2026-12-01T10:09:00Z")
@@ -86,6 +88,14 @@ def test_a_visitor_asking_after_each_step_gets_the_panel_of_one_asking_at_the_en
     assert not set(steps) & set(along["recommendations"])
     # Physics now outweighs biology in the session: its last unopened services lead.
     assert along["recommendations"][0] in PHYSICS, along
+    for user in (1, 2):
+        at_end = panel(
+            client, unique_id="at-the-end", user_id=user, timestamp="2026-12-01T10:09:00Z"
+        )
+        along = panel(
+            client, unique_id="step-by-step", user_id=user, timestamp="2026-12-01T10:09:00Z"
+        )
+        assert along["recommendations"] == at_end["recommendations"]
 
 
 def test_a_logged_in_user_s_session_joins_their_history(client: TestClient) -> None:

@@ -97,6 +97,47 @@ def test_a_returning_visitor_s_scores_follow_each_change_of_their_history(
         np.testing.assert_allclose(model.score(asked, ids[::-1]), fresh[::-1], rtol=1e-5, atol=1e-5)
 
 
+class NumberedNames:
+    def service(self, service_id: int) -> str | None:
+        return f"service {service_id}"
+
+    def scientific_domain(self, domain_id: int) -> str | None:
+        return None
+
+    def category(self, category_id: int) -> str | None:
+        return None
+
+
+@pytest.mark.parametrize("neighbours", [0, 4])
+def test_each_service_is_explained_by_the_history_item_that_suggests_it_most(
+    neighbours: int,
+) -> None:
+    """Whole panels at once, with every weight kept and with each service's 4 strongest;
+    a service no history item suggests, or one the model never saw, gets no reason."""
+    rng = np.random.default_rng(5)
+    data = Interactions.from_events(
+        rng.integers(1, 100, size=800).tolist(), rng.integers(1, 21, size=800).tolist()
+    )
+    model = EASEEngine({"l2": 5.0, "neighbours": neighbours}).fit(data)
+    ids = data.item_ids
+    weights = model.weights if neighbours == 0 else model.weights.toarray()
+    for _ in range(20):
+        history = np.sort(rng.choice(ids, size=5, replace=False))
+        panel = np.append(rng.choice(ids, size=6, replace=False), 999)
+        explanations = model.explain(Query(history=history), panel, NumberedNames())
+        rows = np.searchsorted(ids, history)
+        for service, explanation in zip(panel.tolist(), explanations, strict=True):
+            if service == 999:
+                assert not explanation.short.startswith("Because")
+                continue
+            strengths = weights[rows, np.searchsorted(ids, service)]
+            if strengths.max() > 0:
+                strongest = history[np.argmax(strengths)]
+                assert explanation.short == f"Because you used service {strongest}"
+            else:
+                assert not explanation.short.startswith("Because")
+
+
 def test_keeps_each_service_s_strongest_weights_when_asked() -> None:
     rng = np.random.default_rng(4)
     data = Interactions.from_events(
