@@ -5,8 +5,9 @@
 
 Batches of `--batch` impressions like the serving path's (three services, a search, their
 explanations) are stored in a transaction each, alternately by `impressions.write_many` (as the
-store writer stores them: one COPY on PostgreSQL, one `executemany` elsewhere) and by the plain
-`executemany` of an INSERT. Prints, per way, the medians over `--rounds` of the thread's CPU
+store writer stores them: each value converted by its column's type and handed to the driver,
+by one COPY on PostgreSQL and one `executemany` on SQLite) and by SQLAlchemy's `executemany` of
+an INSERT. Prints, per way, the medians over `--rounds` of the thread's CPU
 time per impression and, on PostgreSQL, of the server process's.
 """
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, Table, bindparam, insert, select
 
 from recommender.activity.links import Link
 from recommender.activity.links import resolve as resolve_links
 from recommender.activity.pages import service_of_page
 from recommender.contract.user_actions import UserActionIn
+from recommender.store.bulk import insert_rows
 from recommender.store.ids import take_ids
 from recommender.store.schema import User, UserAction, utcnow
 
@@ -20,8 +21,11 @@ from recommender.store.schema import User, UserAction, utcnow
 # thousand a second from the databus).
 _INSERT = insert(UserAction).returning(UserAction.id)
 # A group's rows in one go, without RETURNING: ids in the order of the rows would cost SQLite a
-# statement per row (its RETURNING promises no order); `record_many` takes them first.
+# statement per row (its RETURNING promises no order); `record_many` takes them first and
+# hands its rows to the driver (`store.bulk`), as the store writer's thread shares the
+# interpreter with the event loop.
 _INSERT_ROWS = insert(UserAction)
+_TABLE = cast(Table, UserAction.__table__)
 _USERS_OF_AAI_UIDS = select(User.aai_uid, User.id).where(
     User.aai_uid.in_(bindparam("aai_uids", expanding=True))
 )
@@ -130,7 +134,7 @@ def record_many(conn: Connection, received: Sequence[Received]) -> list[Recorded
     for users_by_aai_uid, run in _runs(received):
         rows, links = _rows(conn, run, users_by_aai_uid, None)
         ids = take_ids(conn, UserAction.__tablename__, len(rows))
-        conn.execute(_INSERT_ROWS, [row | {"id": i} for row, i in zip(rows, ids, strict=True)])
+        insert_rows(conn, _TABLE, [row | {"id": i} for row, i in zip(rows, ids, strict=True)])
         recorded += [
             _recorded(action, row, link, i)
             for action, row, link, i in zip(run, rows, links, ids, strict=True)

@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, func, insert, select
 
-from recommender.store.copy import copy_rows
+from recommender.store.bulk import insert_rows
 from recommender.store.ids import take_ids
 from recommender.store.schema import Recommendation, utcnow
 
@@ -58,13 +58,12 @@ def write(conn: Connection, impression: Impression) -> int:
 
 # Declarative classes type their table as any FROM clause; a mapped class's is a Table.
 _TABLE = cast(Table, Recommendation.__table__)
-_INSERT = insert(Recommendation)
 _INSERT_ONE = insert(Recommendation).returning(Recommendation.id)
 
 
 def write_many(conn: Connection, shown: list[Impression]) -> list[int]:
-    """Store impressions in one statement (on PostgreSQL, one COPY); returns their ids, in
-    order.
+    """Store impressions in one statement (one COPY on PostgreSQL, one executemany on
+    SQLite, see `store.bulk`); returns their ids, in order.
 
     The ids are taken first and written with the rows. Asked to return them in row order
     instead, SQLAlchemy inserts one row per statement on SQLite (which promises no order
@@ -80,10 +79,7 @@ def write_many(conn: Connection, shown: list[Impression]) -> list[int]:
         impression.__dict__ | {"id": i, "created_at": now}
         for impression, i in zip(shown, ids, strict=True)
     ]
-    if conn.dialect.name == "postgresql":
-        copy_rows(conn, _TABLE, rows)
-    else:
-        conn.execute(_INSERT, rows)
+    insert_rows(conn, _TABLE, rows)
     return ids
 
 
