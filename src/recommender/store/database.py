@@ -68,8 +68,9 @@ def create_db_engine(
     # The driver prepares a statement run five times, and PostgreSQL may then keep one plan
     # for every value. Made before a table had statistics (a new database, or autovacuum
     # off), the plan for the actions leading to a group of page visits scanned the whole
-    # table on every batch of actions. Planned for the values at hand, each such query costs
-    # a few tens of microseconds more and finds its rows by index.
+    # table on every batch of actions. Planning each run anew for its values costs less than
+    # those scans did: the database's CPU per request in `benchmarks.route_cost` stopped
+    # growing as the table grew (docs/benchmarks.md).
     options = ["-c plan_cache_mode=force_custom_plan"]
     if statement_timeout_s is not None:
         # A request must fail fast rather than hold a connection while the database stalls.
