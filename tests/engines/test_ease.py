@@ -10,7 +10,7 @@ from recommender.engines.base import Query
 from recommender.engines.ease import EASEEngine
 from recommender.engines.limits import EngineLimitError
 from recommender.interactions import Interactions
-from tests.engines.contract import PersonalisedEngineContract, checkerboard
+from tests.engines.contract import NumberedNames, PersonalisedEngineContract, checkerboard
 
 
 class TestEASEContract(PersonalisedEngineContract):
@@ -95,17 +95,6 @@ def test_a_returning_visitor_s_scores_follow_each_change_of_their_history(
         asked = Query(history=np.array(history), visitor=visitor)
         np.testing.assert_allclose(model.score_all(asked)[1], fresh, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(model.score(asked, ids[::-1]), fresh[::-1], rtol=1e-5, atol=1e-5)
-
-
-class NumberedNames:
-    def service(self, service_id: int) -> str | None:
-        return f"service {service_id}"
-
-    def scientific_domain(self, domain_id: int) -> str | None:
-        return None
-
-    def category(self, category_id: int) -> str | None:
-        return None
 
 
 @pytest.mark.parametrize("neighbours", [0, 4])
