@@ -80,7 +80,7 @@ def _excluded_at(
     return np.concatenate([used, session]) if session.shape[0] else used
 
 
-def _query(request: RecommendationRequest, visitor: Visitor, recent: Recent) -> Query:
+def _query(request: RecommendationRequest, visitor: Visitor, recent: Recent, key: str) -> Query:
     profile = visitor.profile
     domains = (profile.scientific_domains if profile else ()) + tuple(
         request.search_data.scientific_domains
@@ -91,7 +91,7 @@ def _query(request: RecommendationRequest, visitor: Visitor, recent: Recent) -> 
         history=_history(profile, recent),
         scientific_domains=tuple(dict.fromkeys(domains)),
         categories=tuple(dict.fromkeys(categories)),
-        visitor=visitor_key(visitor.user_id, request.aai_uid, request.unique_id),
+        visitor=key,
     )
 
 
@@ -172,17 +172,15 @@ class Assignment:
     pinned: LoadedModel | None
 
 
-def assign(
-    state: ServingState, request: RecommendationRequest, visitor: Visitor
-) -> Assignment | None:
+def assign(state: ServingState, request: RecommendationRequest, key: str) -> Assignment | None:
     """The running experiment on this panel and the visitor's arm in it, if any; a request
-    that names its engine is outside every experiment."""
+    that names its engine is outside every experiment. `key` names the visitor
+    (`visitor_key`)."""
     if request.engine_version:
         return None
     experiment = state.experiment_on(request.panel_id or "v1")
     if experiment is None:
         return None
-    key = visitor_key(visitor.user_id, request.aai_uid, request.unique_id)
     arm, share = choose_arm(experiment.arms, bucket(experiment.id, key))
     pinned = state.pinned.get((arm.engine, arm.version)) if arm.version is not None else None
     return Assignment(experiment.id, experiment.name, arm.name, arm.engine, share, pinned)
@@ -215,8 +213,10 @@ def decide(
         excluded_at=_excluded_at(catalog, visitor, recent, exclude_opened),
     )
     allowed = int(np.count_nonzero(mask))
-    query = _query(request, visitor, recent)
-    assignment = assign(state, request, visitor)
+    # Who asks, as experiments assign them and models remember them: worked out once.
+    key = visitor_key(visitor.user_id, request.aai_uid, request.unique_id)
+    query = _query(request, visitor, recent, key)
+    assignment = assign(state, request, key)
     requested = assignment.engine if assignment is not None else request.engine_version
     first = assignment.pinned if assignment is not None else None
     models = state.models
