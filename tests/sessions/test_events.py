@@ -29,7 +29,7 @@ def test_the_current_session_is_the_last_run_without_a_long_silence() -> None:
 
 def test_a_session_silent_for_longer_than_the_gap_is_over() -> None:
     events = [action(1, 10, 0.0), action(2, 11, 100.0)]
-    assert current_session(events, 100.0 + GAP + 1, GAP) == []
+    assert current_session(events, 100.0 + GAP + 1, GAP) == ()
     assert len(current_session(events, 100.0 + GAP, GAP)) == 2
 
 

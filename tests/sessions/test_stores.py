@@ -149,6 +149,32 @@ def test_kept_sessions_leave_the_garbage_collector_nothing_to_walk() -> None:
     assert store.recent("v7", 1, 10_001.0).session
 
 
+def test_views_read_as_serving_reads_them_leave_the_collector_two_objects_each() -> None:
+    """Views read lately are kept: a run merged from a browser's and a user's events and
+    what the view excludes add nothing the collector walks, only the view and its `Recent`
+    do."""
+    store = LocalSessions(gap_s=GAP, max_visitors=10_000, max_events=20)
+    users = 200
+    for i in range(1, 4_001):
+        visitor, turn = i % users + 1, i // users % 3
+        # Each user acts in two browsers in turn, and their first browser is also used
+        # without logging in: its view merges events the user's key does not hold.
+        browser = f"{'aba'[turn]}{visitor}"
+        user = None if turn == 2 else visitor
+        store.add([action(i, i, float(i), browser=browser, user=user)])
+    settled = 4  # each collection lets go of one more level of nested tuples
+    for _ in range(settled):
+        gc.collect()
+    before = len(gc.get_objects())
+    for user in range(1, users + 1):
+        seen = store.recent(f"a{user}", user, 4_001.0)
+        assert len(seen.session) == 20 and not seen.ordered
+        assert len(seen.excluded) == 20
+    for _ in range(settled):
+        gc.collect()
+    assert len(gc.get_objects()) - before <= 2 * users + 50
+
+
 def test_users_who_have_not_acted_share_their_browser_s_view() -> None:
     """Logged in as anyone who has not acted yet, a browser's visitor sees the browser's
     session, read from the one view of it: no view is built or held per user."""

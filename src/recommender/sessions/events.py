@@ -4,22 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from itertools import compress
 from operator import itemgetter
 from typing import Any, Final
 
 from recommender.activity.actions import ServiceAction
 
+# The one empty set of services views share: each set is an object the garbage collector
+# walks, and most views have no orders.
+NO_SERVICES: Final[frozenset[int]] = frozenset()
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, slots=True)
 class Recent:
     """What serving needs about a visitor besides the catalogue: the services of the current
     session, oldest first, and every service the user ever ordered."""
 
     session: tuple[int, ...] = ()
-    session_orders: frozenset[int] = frozenset()
-    orders: frozenset[int] = frozenset()
+    session_orders: frozenset[int] = NO_SERVICES
+    orders: frozenset[int] = NO_SERVICES
     # What serving derives from this view (catalogue positions, say), kept as long as the
     # view: one view answers a visitor's requests until they act again.
     derived: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -29,9 +32,13 @@ class Recent:
         """What the visitor ordered, in this session or ever: never shown again."""
         return self.session_orders | self.orders
 
-    @cached_property
+    @property
     def excluded(self) -> frozenset[int]:
-        """What the session opened or ordered, and the user's orders."""
+        """What the session opened or ordered, and the user's orders.
+
+        Worked out on each call, not kept: serving asks once per view and catalogue and keeps
+        the positions (`derived`), and a set kept in every view cost each full collection of
+        the garbage collector a visit per service in it."""
         return frozenset(self.session) | self.ordered
 
 
@@ -63,22 +70,27 @@ def session_event(action: ServiceAction) -> SessionEvent:
     return (action.at, action.id, action.service_id, action.ordered)
 
 
-def current_session(events: Iterable[SessionEvent], now: float, gap: float) -> list[SessionEvent]:
+def current_session(
+    events: Iterable[SessionEvent], now: float, gap: float
+) -> tuple[SessionEvent, ...]:
     """The events of the session still going at `now`: the latest run of events without a
     silence longer than `gap`, provided the last of them is at most `gap` before `now`."""
     run = latest_run(events, gap)
-    return run if still_going(run, now, gap) else []
+    return run if still_going(run, now, gap) else ()
 
 
-def latest_run(events: Iterable[SessionEvent], gap: float) -> list[SessionEvent]:
+def latest_run(events: Iterable[SessionEvent], gap: float) -> tuple[SessionEvent, ...]:
     """The latest run of events without a silence longer than `gap`, oldest first (each
     event once), whether or not it is still going."""
     return run_ending(sorted(events), gap)
 
 
-def run_ending(ordered: Sequence[SessionEvent], gap: float) -> list[SessionEvent]:
+def run_ending(ordered: Sequence[SessionEvent], gap: float) -> tuple[SessionEvent, ...]:
     """The latest run of events already in time order; the same action twice, which lies next
-    to itself there, counts once. Only the run is walked."""
+    to itself there, counts once. Only the run is walked.
+
+    A tuple, since stores keep runs in their views: a tuple of plain tuples drops out of the
+    garbage collector's walks, where a list stays in them, element by element."""
     run: list[SessionEvent] = []
     later: SessionEvent | None = None
     for event in reversed(ordered):
@@ -89,8 +101,7 @@ def run_ending(ordered: Sequence[SessionEvent], gap: float) -> list[SessionEvent
                 break
         run.append(event)
         later = event
-    run.reverse()
-    return run
+    return tuple(reversed(run))
 
 
 def still_going(run: Sequence[SessionEvent], now: float, gap: float) -> bool:
@@ -102,8 +113,8 @@ def recent(session: Sequence[SessionEvent], orders: Iterable[int]) -> Recent:
     services = list(map(service_of, session))
     return Recent(
         session=tuple(dict.fromkeys(reversed(services)))[::-1],
-        session_orders=frozenset(compress(services, map(_ordered, session))),
-        orders=frozenset(orders),
+        session_orders=frozenset(compress(services, map(_ordered, session))) or NO_SERVICES,
+        orders=frozenset(orders) or NO_SERVICES,
     )
 
 

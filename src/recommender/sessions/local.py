@@ -39,7 +39,7 @@ class _View:
     with events it was built from."""
 
     stamp: tuple[int, ...]
-    run: Sequence[SessionEvent]
+    run: tuple[SessionEvent, ...]
     recent: Recent
 
 
@@ -245,7 +245,7 @@ class LocalSessions:
             self._views.popitem(last=False)
         return view
 
-    def _run(self, kept: list[_Kept]) -> Sequence[SessionEvent]:
+    def _run(self, kept: list[_Kept]) -> tuple[SessionEvent, ...]:
         """The latest run of one key's events, or of two keys' together: that of the key
         holding every event of the other (a user in one browser), else of both merged."""
         if len(kept) == 1:

@@ -94,7 +94,7 @@ CACHED_KEYS = 10_000
 # Tuples of plain values, which the garbage collector stops tracking.
 _Held = tuple[bytes, tuple[SessionEvent, ...]]
 _NOTHING_HELD: _Held = (b"", ())
-_Built = tuple[tuple[bytes, ...], list[SessionEvent], Recent]
+_Built = tuple[tuple[bytes, ...], tuple[SessionEvent, ...], Recent]
 # Events this process has decoded, by member. A key's events are read whole again whenever one
 # is added to it, and decoding them all again took 8 % of the event loop's time under the
 # serving benchmark's load. Emptied when it holds more: it only spares work.
@@ -269,7 +269,7 @@ class RedisSessions:
 
     def _session(
         self, keys: tuple[str, ...], read: list[_Held]
-    ) -> tuple[list[SessionEvent], Recent]:
+    ) -> tuple[tuple[SessionEvent, ...], Recent]:
         """The latest run of the keys' events and serving's view of it, built once per
         versions of the keys: most requests come with nothing changed since the last."""
         versions = tuple(version for version, _ in read)
