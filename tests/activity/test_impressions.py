@@ -7,9 +7,11 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import func, select
 
 from recommender.activity import impressions
+from recommender.store import bulk
 from recommender.store.database import Database
 from recommender.store.schema import Recommendation
 from tests.factories import impression
@@ -35,6 +37,17 @@ def test_a_group_gets_ascending_ids_that_name_its_own_rows(db: Database) -> None
     assert [stored[i] for i in first] == ["a0", "a1", "a2"]
     assert stored[alone] == "b"
     assert [stored[i] for i in second] == [f"c{i}" for i in range(40)]
+
+
+def test_a_group_larger_than_one_statement_holds_is_stored_whole_and_in_order(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk, "MAX_ROWS_A_STATEMENT", 7)
+    with db.write() as conn:
+        ids = impressions.write_many(conn, [impression(visit_id=f"v{i}") for i in range(40)])
+    stored = _visits(db)
+    assert len(stored) == 40
+    assert [stored[i] for i in ids] == [f"v{i}" for i in range(40)]
 
 
 def test_groups_written_at_once_from_several_threads_lose_and_mix_nothing(db: Database) -> None:

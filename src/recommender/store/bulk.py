@@ -1,15 +1,17 @@
-"""Rows appended to a table in bulk inside the caller's transaction: COPY on PostgreSQL,
-one executemany a batch on SQLite.
+"""Rows appended to a table in bulk inside the caller's transaction: COPY on PostgreSQL; on
+SQLite one executemany a batch (`table_writer`) or multi-row INSERTs (`insert_rows`).
 
-Impressions go through `insert_rows`, one batch per commit of the store writer, on the thread
-that shares the interpreter with the event loop: each value converted by its column's type and
-handed to the driver, a 24-column impression cost that thread about half (PostgreSQL, by COPY)
-and four fifths (SQLite) of what SQLAlchemy's `executemany` of an INSERT cost
-(`benchmarks/impression_log.py`).
+Impressions and user actions go through `insert_rows`, one batch per commit of the store
+writer, on the thread that shares the interpreter with the event loop: each value converted by
+its column's type and handed to the driver. A 24-column impression costs that thread about
+half (PostgreSQL, by COPY) and about as much (SQLite) as SQLAlchemy's `executemany` of an
+INSERT, in a few statements instead of one a row (see `_insert_many`;
+`benchmarks/impression_log.py`).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
@@ -120,10 +122,32 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
         for row in rows
     ]
     if conn.dialect.name != "postgresql":
-        conn.exec_driver_sql(statement, converted)
+        _insert_many(conn, statement, len(names), converted)
         return
     driver = conn.connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
         for values in converted:
             copy.write_row(values)
+
+
+# A few hundred rows a statement already make the statement's own cost negligible.
+MAX_ROWS_A_STATEMENT = 256
+
+
+def _insert_many(conn: Connection, statement: str, width: int, rows: Sequence[Row]) -> None:
+    """`statement` (one row's INSERT) for every row, as multi-row INSERTs.
+
+    The driver lets go of the interpreter for each statement it steps, and a thread that
+    wants it back waits for the event loop's next switch when the loop is busy: one step per
+    row, as `executemany` takes, made a batch of 50 impressions take 352 ms against 18 ms
+    with another thread busy (`benchmarks/impression_log.py`)."""
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, sqlite3.Connection)
+    parameters = driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    per_statement = max(1, min(MAX_ROWS_A_STATEMENT, parameters // max(width, 1)))
+    head, _, marks = statement.rpartition(" VALUES ")
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        values = ", ".join([marks] * len(chunk))
+        conn.exec_driver_sql(f"{head} VALUES {values}", tuple(v for row in chunk for v in row))
