@@ -6,9 +6,10 @@
 Batches of `--batch` impressions like the serving path's (three services, a search, their
 explanations) are stored in a transaction each, alternately by `impressions.write_many` (as the
 store writer stores them: each value converted by its column's type and handed to the driver,
-by one COPY on PostgreSQL and one `executemany` on SQLite) and by SQLAlchemy's `executemany` of
-an INSERT. Prints, per way, the medians over `--rounds` of the thread's CPU
-time per impression and, on PostgreSQL, of the server process's.
+by one COPY on PostgreSQL and multi-row INSERTs on SQLite) and by SQLAlchemy's `executemany`
+of an INSERT. Prints, per way, the medians over `--rounds` of the thread's CPU time per
+impression and, on PostgreSQL, of the server process's; then the wall clock per batch while
+another thread keeps the interpreter busy, as the event loop does under load.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -89,6 +92,33 @@ def measure(
         return thread / count * 1e6, (server() - server_before) / count * 1e6
 
 
+def busy_wall(db: Database, store: Store, batches: list[list[impressions.Impression]]) -> float:
+    """Median milliseconds of wall clock per batch while another thread keeps the interpreter
+    busy, as the event loop does under load: each time the driver lets go of the interpreter,
+    the writer's thread waits for the other's next switch to have it back."""
+    done = threading.Event()
+
+    def spin() -> None:
+        while not done.is_set():
+            sum(range(100))
+
+    walls = []
+    spinner = threading.Thread(target=spin, daemon=True)
+    spinner.start()
+    try:
+        with db.engine.connect() as conn:
+            conn.commit()
+            for batch in batches:
+                began = time.perf_counter()
+                with conn.begin():
+                    store(conn, batch)
+                walls.append(1e3 * (time.perf_counter() - began))
+    finally:
+        done.set()
+        spinner.join()
+    return statistics.median(walls)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -98,7 +128,16 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--busy-batches", type=int, default=20)
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        help="seconds; as a server process sets it (recommender.api.app.SWITCH_INTERVAL_S) "
+        "or, by default, Python's own",
+    )
     args = parser.parse_args()
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval)
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(args.url or f"sqlite:///{tmp}/impressions.db")
         upgrade(db.engine)
@@ -119,6 +158,12 @@ def main() -> None:
             server = statistics.median(s for _, s in rounds)
             on_server = f", {server:.1f} us of the server's" if server else ""
             print(f"  {name:12} {thread:6.1f} us of the thread's CPU per impression{on_server}")
+        print(
+            f"with another thread keeping the interpreter busy (switch interval "
+            f"{sys.getswitchinterval() * 1e3:g} ms), wall clock per batch (median):"
+        )
+        for name, store in ways.items():
+            print(f"  {name:12} {busy_wall(db, store, batches[: args.busy_batches]):6.1f} ms")
         db.dispose()
 
 
