@@ -62,8 +62,8 @@ _INSERT_ONE = insert(Recommendation).returning(Recommendation.id)
 
 
 def write_many(conn: Connection, shown: list[Impression]) -> list[int]:
-    """Store impressions in one statement (one COPY on PostgreSQL, one executemany on
-    SQLite, see `store.bulk`); returns their ids, in order.
+    """Store impressions in bulk (one COPY on PostgreSQL, multi-row INSERTs on SQLite, see
+    `store.bulk`); returns their ids, in order.
 
     The ids are taken first and written with the rows. Asked to return them in row order
     instead, SQLAlchemy inserts one row per statement on SQLite (which promises no order
