@@ -79,10 +79,15 @@ def run(engine: str, result: Path | None = None) -> dict[str, Any] | None:
         dist.barrier()
         if rank != 0:
             train_engine(db, settings, engine, quiet, primary=False)
-            return None
-        outcome = _primary(db, settings, engine)
-        if result is not None:
-            result.write_text(json.dumps(outcome or {}), encoding="utf-8")
+            outcome = None
+        else:
+            outcome = _primary(db, settings, engine)
+            if result is not None:
+                result.write_text(json.dumps(outcome or {}), encoding="utf-8")
+        # Every process leaves the group once all are done: in a CI run, the second process
+        # tore its part down while the first was still registering the model, and aborted
+        # ("terminate called without an active exception"), failing the job.
+        dist.barrier()
         return outcome
     finally:
         db.dispose()
